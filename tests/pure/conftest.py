@@ -1,0 +1,13 @@
+"""Pure tests of clients/ and sandbox/: no Odoo needed.
+
+The repository root is also the Odoo addon, whose ``__init__`` imports odoo; so this folder
+has no ``__init__.py`` and the root is put on ``sys.path`` to import ``clients`` and
+``sandbox`` as top-level packages.
+"""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
