@@ -1,0 +1,262 @@
+"""Client-side rate limiting: the remote budget is spent deliberately, not discovered by 429s.
+
+One :class:`RateLimiter` per (service, administration) key, shared by every thread of the
+process through :func:`limiter_for`. Exact tells its budget in ``X-RateLimit-*`` headers;
+Asperion and Timewax only answer 429/503 with ``Retry-After``, so they get pacing
+(``min_interval``) and back-off.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from .errors import RateLimited
+
+_registry: dict = {}
+_registry_lock = threading.Lock()
+
+
+def limiter_for(key, **options) -> RateLimiter:
+    """Return the process-wide limiter of ``key`` (e.g. ``("exact", 1001)``), creating it.
+
+    ``options`` are used only when the limiter is created.
+    """
+    with _registry_lock:
+        limiter = _registry.get(key)
+        if limiter is None:
+            limiter = _registry[key] = RateLimiter(key, **options)
+        return limiter
+
+
+def reset_registry() -> None:
+    """Forget every limiter (tests)."""
+    with _registry_lock:
+        _registry.clear()
+
+
+def parse_retry_after(value, now: float | None = None) -> float | None:
+    """Epoch seconds from a ``Retry-After`` value (delay in seconds or an HTTP date)."""
+    if value is None:
+        return None
+    now = time.time() if now is None else now
+    value = str(value).strip()
+    if not value:
+        return None
+    try:
+        return now + max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    return parsed.timestamp()
+
+
+def _ms_to_epoch(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    # Exact sends epoch milliseconds; accept seconds too (anything before year 2286 in s).
+    return number / 1000.0 if number > 1e11 else number
+
+
+def _int(value) -> int | None:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+class RateLimiter:
+    """Budget keeper for one remote administration.
+
+    ``acquire()`` before every request (it may sleep, or raise :class:`RateLimited`),
+    ``release()`` after it, and ``update*()`` with what the response told about the budget.
+    """
+
+    def __init__(
+        self,
+        key=None,
+        *,
+        daily_reserve: int = 50,
+        min_interval: float = 0.0,
+        margin: float = 1.0,
+        max_wait: float = 120.0,
+        default_429_wait: float = 60.0,
+        now: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.key = key
+        self.daily_reserve = daily_reserve
+        self.min_interval = min_interval
+        self.margin = margin
+        self.max_wait = max_wait
+        self.default_429_wait = default_429_wait
+        self.now = now
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self.minute_limit: int | None = None
+        self.minute_remaining: int | None = None
+        self.minute_reset: float | None = None
+        self.day_limit: int | None = None
+        self.day_remaining: int | None = None
+        self.day_reset: float | None = None
+        self.blocked_until: float = 0.0
+        self.in_flight = 0
+        self._last_start: float | None = None
+        self.waited = 0.0  # total seconds slept, for tests and benchmarks
+
+    # -- budget bookkeeping -------------------------------------------------------------
+    def _expire(self, now: float) -> None:
+        """Forget windows whose reset has passed (lock held)."""
+        if self.minute_reset is not None and now >= self.minute_reset:
+            self.minute_remaining = None
+            self.minute_reset = None
+        if self.day_reset is not None and now >= self.day_reset:
+            self.day_remaining = None
+            self.day_reset = None
+
+    def _wait_until(self, now: float) -> float:
+        """Time at which a new request may start, or raise when the day budget is gone."""
+        self._expire(now)
+        if (
+            self.day_remaining is not None
+            and self.day_remaining - self.in_flight <= self.daily_reserve
+        ):
+            raise RateLimited(retry_at=self.day_reset, scope="day")
+        until = self.blocked_until
+        if self.minute_remaining is not None and self.minute_remaining - self.in_flight <= 0:
+            until = max(until, (self.minute_reset or now) + self.margin)
+        if self.min_interval and self._last_start is not None:
+            until = max(until, self._last_start + self.min_interval)
+        return until
+
+    def acquire(self) -> None:
+        """Take one request slot, sleeping until the budget allows it.
+
+        Raises :class:`RateLimited` (scope ``day``) when the daily remaining is at or below
+        the reserve, or (scope ``minute``) when the wait would exceed ``max_wait``.
+        """
+        while True:
+            with self._lock:
+                now = self.now()
+                until = self._wait_until(now)
+                if until <= now:
+                    self.in_flight += 1
+                    self._last_start = now
+                    return
+                delay = until - now
+                if delay > self.max_wait:
+                    raise RateLimited(retry_at=until, scope="minute")
+            # Sleep without the lock so other threads can report responses meanwhile.
+            self.waited += delay
+            self.sleep(delay)
+
+    def release(self) -> None:
+        """Give back the slot taken by :meth:`acquire` (the request is over)."""
+        with self._lock:
+            self.in_flight = max(0, self.in_flight - 1)
+
+    def update(
+        self,
+        minute_remaining=None,
+        minute_reset=None,
+        day_remaining=None,
+        day_reset=None,
+        *,
+        minute_limit=None,
+        day_limit=None,
+    ) -> None:
+        """Record the budget a response reported (resets in epoch seconds)."""
+        with self._lock:
+            if minute_limit is not None:
+                self.minute_limit = minute_limit
+            if day_limit is not None:
+                self.day_limit = day_limit
+            if minute_remaining is not None:
+                self.minute_remaining, self.minute_reset = self._merge(
+                    self.minute_remaining, self.minute_reset, minute_remaining, minute_reset
+                )
+            if day_remaining is not None:
+                self.day_remaining, self.day_reset = self._merge(
+                    self.day_remaining, self.day_reset, day_remaining, day_reset
+                )
+
+    @staticmethod
+    def _merge(old_remaining, old_reset, remaining, reset):
+        # Responses of concurrent requests arrive out of order: inside one window the
+        # remaining count only goes down, so keep the lowest; a later reset is a new window.
+        if old_remaining is None or reset is None or old_reset is None or reset > old_reset:
+            return remaining, reset
+        if reset < old_reset:
+            return old_remaining, old_reset
+        return min(old_remaining, remaining), old_reset
+
+    def update_from_exact_headers(self, headers: Mapping) -> None:
+        """Read Exact's six ``X-RateLimit-*`` headers (resets in epoch milliseconds).
+
+        A minutely 429 carries only the minutely ones; absent headers change nothing.
+        """
+        get = headers.get
+        self.update(
+            minute_remaining=_int(get("X-RateLimit-Minutely-Remaining")),
+            minute_reset=_ms_to_epoch(get("X-RateLimit-Minutely-Reset")),
+            day_remaining=_int(get("X-RateLimit-Remaining")),
+            day_reset=_ms_to_epoch(get("X-RateLimit-Reset")),
+            minute_limit=_int(get("X-RateLimit-Minutely-Limit")),
+            day_limit=_int(get("X-RateLimit-Limit")),
+        )
+
+    def update_from_retry_after(self, value, *, default: float | None = None) -> float:
+        """Block new requests until ``Retry-After`` (or ``default`` seconds); returns epoch."""
+        now = self.now()
+        until = parse_retry_after(value, now)
+        if until is None:
+            until = now + (self.default_429_wait if default is None else default)
+        with self._lock:
+            self.blocked_until = max(self.blocked_until, until)
+        return until
+
+    def on_429(self, headers: Mapping, *, exact: bool = False) -> None:
+        """Note a 429 so the next :meth:`acquire` waits for the reset instead of hammering."""
+        if exact:
+            self.update_from_exact_headers(headers)
+            with self._lock:
+                known = self.minute_remaining == 0 or (
+                    self.day_remaining is not None and self.day_remaining <= self.daily_reserve
+                )
+            if known and headers.get("Retry-After") is None:
+                return
+            if headers.get("Retry-After") is None:
+                # No budget headers at all: wait for the next clock minute (fixed windows).
+                now = self.now()
+                with self._lock:
+                    self.blocked_until = max(self.blocked_until, (now // 60 + 1) * 60 + self.margin)
+                return
+        self.update_from_retry_after(headers.get("Retry-After"))
+
+    # -- reporting ----------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """The known budget, for a "Test connection" button or the backend form."""
+        with self._lock:
+            self._expire(self.now())
+            return {
+                "key": list(self.key) if isinstance(self.key, tuple) else self.key,
+                "minute_limit": self.minute_limit,
+                "minute_remaining": self.minute_remaining,
+                "minute_reset": self.minute_reset,
+                "day_limit": self.day_limit,
+                "day_remaining": self.day_remaining,
+                "day_reset": self.day_reset,
+                "daily_reserve": self.daily_reserve,
+                "blocked_until": self.blocked_until or None,
+                "in_flight": self.in_flight,
+                "min_interval": self.min_interval,
+            }
