@@ -106,21 +106,49 @@ LEDGERACCOUNTS = [  # type 1 balance, 2 revenue, 3 costs (numbers are [I])
 ]
 
 ARTICLES = [
-    {"id": 1, "sku": "ADVIES", "description": "Advies per uur", "salesTypeId": 3,
-     "price": 95.0, "currentStock": 0, "active": True},
-    {"id": 2, "sku": "BOEK", "description": "Handboek", "salesTypeId": 2,
-     "price": 39.95, "currentStock": 12, "active": True},
-    {"id": 3, "sku": "LICENTIE", "description": "Softwarelicentie per jaar", "salesTypeId": 1,
-     "price": 250.0, "currentStock": 0, "active": True},
+    {
+        "id": 1,
+        "sku": "ADVIES",
+        "description": "Advies per uur",
+        "salesTypeId": 3,
+        "price": 95.0,
+        "currentStock": 0,
+        "active": True,
+    },
+    {
+        "id": 2,
+        "sku": "BOEK",
+        "description": "Handboek",
+        "salesTypeId": 2,
+        "price": 39.95,
+        "currentStock": 12,
+        "active": True,
+    },
+    {
+        "id": 3,
+        "sku": "LICENTIE",
+        "description": "Softwarelicentie per jaar",
+        "salesTypeId": 1,
+        "price": 250.0,
+        "currentStock": 0,
+        "active": True,
+    },
 ]
 
 COUNTRIES = [
     {"id": code, "code": code, "description": name, "isEu": eu}
     for code, name, eu in [
-        ("NL", "Nederland", True), ("BE", "België", True), ("DE", "Duitsland", True),
-        ("FR", "Frankrijk", True), ("LU", "Luxemburg", True), ("ES", "Spanje", True),
-        ("IT", "Italië", True), ("AT", "Oostenrijk", True), ("GB", "Verenigd Koninkrijk", False),
-        ("US", "Verenigde Staten", False), ("CH", "Zwitserland", False),
+        ("NL", "Nederland", True),
+        ("BE", "België", True),
+        ("DE", "Duitsland", True),
+        ("FR", "Frankrijk", True),
+        ("LU", "Luxemburg", True),
+        ("ES", "Spanje", True),
+        ("IT", "Italië", True),
+        ("AT", "Oostenrijk", True),
+        ("GB", "Verenigd Koninkrijk", False),
+        ("US", "Verenigde Staten", False),
+        ("CH", "Zwitserland", False),
     ]
 ]
 
@@ -146,15 +174,36 @@ MASTER = {
 
 def _debtor(id_, number, name, kind="DEB", country="NL", **extra):
     base = {
-        "id": id_, "customerNumber": number, "name": name, "address": None,
-        "addressLine2": None, "addressLine3": None, "postCode": None, "city": None,
-        "countryCode": country, "attentionTo": None, "phoneNumber": None,
-        "mobileNumber": None, "faxNumber": None, "emailAddress": None, "cocNumber": None,
-        "vatNumber": None, "iban": None, "bic": None, "bban": None, "directDebit": False,
-        "debtorKindId": kind, "paymentConditionId": 2, "paymentMethodId": "FAC",
-        "comments": None, "characteristic4": None, "characteristic5": None,
-        "dateAdded": "2025-01-15T09:00:00", "dateLastChange": "2025-01-15T09:00:00",
-        "blocked": False, "noReminder": False,
+        "id": id_,
+        "customerNumber": number,
+        "name": name,
+        "address": None,
+        "addressLine2": None,
+        "addressLine3": None,
+        "postCode": None,
+        "city": None,
+        "countryCode": country,
+        "attentionTo": None,
+        "phoneNumber": None,
+        "mobileNumber": None,
+        "faxNumber": None,
+        "emailAddress": None,
+        "cocNumber": None,
+        "vatNumber": None,
+        "iban": None,
+        "bic": None,
+        "bban": None,
+        "directDebit": False,
+        "debtorKindId": kind,
+        "paymentConditionId": 2,
+        "paymentMethodId": "FAC",
+        "comments": None,
+        "characteristic4": None,
+        "characteristic5": None,
+        "dateAdded": "2025-01-15T09:00:00",
+        "dateLastChange": "2025-01-15T09:00:00",
+        "blocked": False,
+        "noReminder": False,
     }
     base.update(extra)
     return base
@@ -163,18 +212,49 @@ def _debtor(id_, number, name, kind="DEB", country="NL", **extra):
 # debtors per administration; customer numbers continue after these
 DEBTORS = {
     101: [
-        _debtor(1, "1001", "Acme BV", address="Damrak 1", postCode="1012 LG",
-                city="Amsterdam", emailAddress="info@acme.example", cocNumber="12345678",
-                vatNumber="NL001234567B01"),
-        _debtor(2, "1002", "Bakkerij De Vries", address="Oudegracht 10", postCode="3511 AB",
-                city="Utrecht", emailAddress="devries@bakkerij.example"),
-        _debtor(3, "1003", "Brussels Trading NV", kind="BUI", country="BE",
-                address="Rue Neuve 5", postCode="1000", city="Brussel",
-                emailAddress="ap@brussels-trading.example", vatNumber="BE0123456789"),
+        _debtor(
+            1,
+            "1001",
+            "Acme BV",
+            address="Damrak 1",
+            postCode="1012 LG",
+            city="Amsterdam",
+            emailAddress="info@acme.example",
+            cocNumber="12345678",
+            vatNumber="NL001234567B01",
+        ),
+        _debtor(
+            2,
+            "1002",
+            "Bakkerij De Vries",
+            address="Oudegracht 10",
+            postCode="3511 AB",
+            city="Utrecht",
+            emailAddress="devries@bakkerij.example",
+        ),
+        _debtor(
+            3,
+            "1003",
+            "Brussels Trading NV",
+            kind="BUI",
+            country="BE",
+            address="Rue Neuve 5",
+            postCode="1000",
+            city="Brussel",
+            emailAddress="ap@brussels-trading.example",
+            vatNumber="BE0123456789",
+        ),
     ],
     102: [
-        _debtor(4, "1001", "Tweede Klant BV", address="Markt 2", postCode="5611 EB",
-                city="Eindhoven", emailAddress="klant@tweede.example"),
+        _debtor(
+            4,
+            "1001",
+            "Tweede Klant BV",
+            address="Markt 2",
+            postCode="5611 EB",
+            city="Eindhoven",
+            emailAddress="klant@tweede.example",
+        ),
     ],
 }
 
