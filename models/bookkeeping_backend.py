@@ -450,6 +450,45 @@ class BookkeepingBackend(models.Model):
     def _is_paused(self):
         return self.paused_until and self.paused_until > fields.Datetime.now()
 
+    # ------------------------------------------------------------------ partners
+
+    def _partner_remote_id(self, partner):
+        return self._service_call("partner_remote_id", partner.commercial_partner_id)
+
+    def _push_partner(self, client, partner):
+        """Create or update the remote customer and remember its id on the partner."""
+        partner = partner.commercial_partner_id
+        if not partner.country_id:
+            raise UserError(self.env._(
+                "The customer %(partner)s has no country: set it on the contact.",
+                partner=partner.display_name))
+        client.bookkeeping_log.record = partner
+        try:
+            remote = self._service_call("push_partner", client, partner)
+        except client_errors.ValidationError as error:
+            partner.write({"bookkeeping_sync_state": "error",
+                           "bookkeeping_sync_error": str(error.remote_message or error)[:250]})
+            raise
+        self._service_call("set_partner_remote", partner, remote)
+        partner.write({"bookkeeping_sync_state": "linked", "bookkeeping_sync_error": False})
+        return remote
+
+    def _ensure_remote_partner(self, client, partner):
+        """The remote customer id of an invoice's partner, created when allowed."""
+        remote_id = self._partner_remote_id(partner)
+        if remote_id:
+            return remote_id
+        if not self.auto_create_partner:
+            raise UserError(self._partner_missing_message(partner))
+        return self._push_partner(client, partner)["remote_id"]
+
+    def _partner_missing_message(self, partner):
+        return self.env._(
+            "The customer %(partner)s is not linked to %(service)s yet. Link or create it "
+            "with the Sync button on the contact, or turn on 'Create missing customers'.",
+            partner=partner.commercial_partner_id.display_name,
+            service=self._service_label())
+
     # ------------------------------------------------------------------ engine: push
 
     def _push_moves(self, moves):
@@ -552,6 +591,8 @@ class BookkeepingBackend(models.Model):
             errors.append(self.env._(
                 "The customer %(partner)s has no country: set it on the contact.",
                 partner=move.partner_id.display_name))
+        if not self.auto_create_partner and not self._partner_remote_id(move.partner_id):
+            errors.append(self._partner_missing_message(move.partner_id))
         errors += self._service_call("check_move", move)
         return errors
 

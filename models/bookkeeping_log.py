@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from ..clients.http import redact
+from ..clients.redact import redact
 
 
 class BookkeepingLog(models.Model):

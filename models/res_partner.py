@@ -1,0 +1,47 @@
+"""Customer link state. The remote ids themselves are company-dependent fields added by
+each service (``res_partner_<service>.py``)."""
+
+from odoo import fields, models
+from odoo.exceptions import UserError
+
+from ..clients import errors as client_errors
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    bookkeeping_sync_state = fields.Selection(
+        [("linked", "Linked"), ("error", "Error")], "Bookkeeping sync",
+        company_dependent=True, copy=False, readonly=True,
+    )
+    bookkeeping_sync_error = fields.Char(company_dependent=True, copy=False, readonly=True)
+
+    def action_bookkeeping_sync_partner(self):
+        """Sync button on the partner form: create or update the customer in every active
+        link of the current company."""
+        backends = self.env["bookkeeping.backend"].search(
+            [("company_id", "=", self.env.company.id), ("state", "=", "linked")])
+        if not backends:
+            raise UserError(self.env._(
+                "No linked bookkeeping link for %(company)s.", company=self.env.company.name))
+        messages = []
+        for backend in backends:
+            client = backend._client()
+            try:
+                for partner in self.commercial_partner_id:
+                    backend._push_partner(client, partner)
+                    messages.append(self.env._(
+                        "%(partner)s is up to date in %(service)s.",
+                        partner=partner.display_name, service=backend._service_label()))
+            except (client_errors.AuthExpired, client_errors.AccessDenied) as error:
+                backend._handle_backend_error(error)
+                raise UserError(str(error)) from error
+            except client_errors.BookkeepingError as error:
+                raise UserError(backend._remote_error_text(error)) from error
+            finally:
+                self.env["bookkeeping.log"]._flush_collector(client)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"message": "\n".join(messages), "type": "success"},
+        }

@@ -1,0 +1,1 @@
+from . import bookkeeping_partner_sync_wizard

@@ -1,0 +1,280 @@
+"""Bulk customer sync: link existing remote customers, import missing ones, push the rest.
+
+The preview proposes an action per line; only unique matches link automatically, every
+ambiguous line waits for a manual choice. Long runs continue in a cron, with progress on
+the wizard.
+"""
+
+import re
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..clients import errors as client_errors
+
+# Lines applied in the request itself; longer runs go to the cron, which commits per chunk.
+INLINE_LIMIT = 100
+CHUNK = 50
+
+
+def _norm(key, value):
+    """Normalise a match key: VAT without spaces/dots and country-insensitive digits,
+    e-mail lower-case, names case- and space-insensitive."""
+    if not value:
+        return False
+    value = str(value).strip()
+    if key == "vat":
+        return re.sub(r"[^0-9A-Z]", "", value.upper())
+    if key == "coc":
+        return re.sub(r"\D", "", value).lstrip("0")
+    if key == "email":
+        return value.lower()
+    if key == "name":
+        return " ".join(value.lower().split())
+    return value.strip().lstrip("0") if key == "code" else value
+
+
+class BookkeepingPartnerSyncWizard(models.TransientModel):
+    _name = "bookkeeping.partner.sync.wizard"
+    _description = "Sync customers with the bookkeeping package"
+
+    backend_id = fields.Many2one(
+        "bookkeeping.backend", required=True,
+        domain="[('state', '=', 'linked'), ('company_id', 'in', allowed_company_ids)]",
+        default=lambda self: self.env["bookkeeping.backend"].search(
+            [("state", "=", "linked"), ("company_id", "=", self.env.company.id)], limit=1),
+    )
+    push_unmatched = fields.Boolean(
+        "Create Odoo customers remotely", default=True,
+        help="Propose to create every Odoo customer that has no remote match.")
+    import_unmatched = fields.Boolean(
+        "Import remote customers", default=True,
+        help="Propose to create an Odoo contact for every remote customer without a match.")
+    state = fields.Selection(
+        [("draft", "Choose"), ("preview", "Preview"), ("running", "Running"), ("done", "Done")],
+        default="draft")
+    line_ids = fields.One2many("bookkeeping.partner.sync.line", "wizard_id")
+    progress = fields.Float(compute="_compute_progress")
+    summary = fields.Text(readonly=True)
+
+    @api.depends("line_ids.done", "line_ids.action")
+    def _compute_progress(self):
+        for wizard in self:
+            todo = wizard.line_ids.filtered(lambda line: line.action != "skip")
+            wizard.progress = 100.0 * len(todo.filtered("done")) / len(todo) if todo else 0.0
+
+    # ------------------------------------------------------------------ preview
+
+    def action_preview(self):
+        self.ensure_one()
+        backend = self.backend_id
+        client = backend._client()
+        try:
+            remote_rows = backend._service_call("fetch_customers", client)
+        except client_errors.BookkeepingError as error:
+            backend._handle_backend_error(error)
+            raise UserError(str(error)) from error
+        finally:
+            self.env["bookkeeping.log"]._flush_collector(client)
+        self.line_ids.unlink()
+        self.env["bookkeeping.partner.sync.line"].create(self._preview_lines(remote_rows))
+        self.state = "preview"
+        return self._reopen()
+
+    def _preview_lines(self, remote_rows):
+        backend = self.backend_id
+        keys = backend._service_call("partner_match_keys")
+        partners = self.env["res.partner"].search([
+            ("parent_id", "=", False),
+            ("company_id", "in", [False, backend.company_id.id]),
+        ])
+        linked = {}
+        index = {key: {} for key in keys}
+        for partner in partners:
+            remote_id = backend._partner_remote_id(partner)
+            if remote_id:
+                linked[str(remote_id)] = partner
+            for key in keys:
+                value = _norm(key, self._partner_key(partner, key))
+                if value:
+                    index[key].setdefault(value, self.env["res.partner"])
+                    index[key][value] |= partner
+        lines = []
+        used = self.env["res.partner"]
+        for row in remote_rows:
+            remote_id = str(row["remote_id"])
+            base = {"wizard_id": self.id, "remote_id": remote_id, "remote_code": row.get("code"),
+                    "remote_name": row.get("name"), "remote_vat": row.get("vat"),
+                    "remote_email": row.get("email"), "remote_coc": row.get("coc"),
+                    "remote_street": row.get("street"), "remote_zip": row.get("zip"),
+                    "remote_city": row.get("city"), "remote_country_code": row.get("country_code")}
+            if remote_id in linked:
+                used |= linked[remote_id]
+                lines.append(dict(base, partner_id=linked[remote_id].id, action="skip",
+                                  reason=self.env._("Already linked")))
+                continue
+            match, reason = self._match(index, keys, row, linked)
+            if len(match) == 1:
+                used |= match
+                lines.append(dict(base, partner_id=match.id, action="link", reason=reason))
+            elif match:
+                lines.append(dict(base, candidate_ids=[fields.Command.set(match.ids)],
+                                  action="skip", reason=self.env._(
+                                      "%(count)s contacts match on %(key)s: choose one",
+                                      count=len(match), key=reason)))
+            else:
+                lines.append(dict(base, action="import" if self.import_unmatched else "skip",
+                                  reason=self.env._("No matching contact")))
+        if self.push_unmatched:
+            customers = partners.filtered(
+                lambda p: p.customer_rank > 0 and p not in used
+                and str(backend._partner_remote_id(p) or "") not in linked)
+            for partner in customers - used:
+                lines.append({"wizard_id": self.id, "partner_id": partner.id, "action": "push",
+                              "reason": self.env._("Not found remotely")})
+        return lines
+
+    @api.model
+    def _partner_key(self, partner, key):
+        return {
+            "vat": partner.vat,
+            "coc": partner.company_registry,
+            "email": partner.email,
+            "name": partner.name,
+            "code": partner.ref,
+        }.get(key)
+
+    def _match(self, index, keys, row, linked):
+        """First key that finds anything decides; only a unique hit links."""
+        for key in keys:
+            value = _norm(key, row.get(key))
+            if not value:
+                continue
+            hits = index[key].get(value)
+            if hits:
+                hits = hits.filtered(
+                    lambda p: not self.backend_id._partner_remote_id(p))
+                if hits:
+                    return hits, key
+        return self.env["res.partner"], False
+
+    # ------------------------------------------------------------------ apply
+
+    def action_apply(self):
+        self.ensure_one()
+        todo = self.line_ids.filtered(lambda line: line.action != "skip" and not line.done)
+        if len(todo) > INLINE_LIMIT and self.backend_id._can_commit():
+            self.state = "running"
+            self.env.ref("account_bookkeeping_link.ir_cron_bookkeeping_partner_sync")._trigger()
+            return self._reopen()
+        self._apply_lines(todo)
+        return self._reopen()
+
+    def _apply_lines(self, lines):
+        backend = self.backend_id
+        client = backend._client()
+        try:
+            for line in lines:
+                line._apply(backend, client)
+        finally:
+            self.env["bookkeeping.log"]._flush_collector(client)
+        self._update_summary()
+
+    def _update_summary(self):
+        for wizard in self:
+            todo = wizard.line_ids.filtered(lambda line: line.action != "skip")
+            failed = todo.filtered("error")
+            wizard.summary = self.env._(
+                "%(done)s of %(count)s lines applied, %(failed)s failed.",
+                done=len(todo.filtered("done")) - len(failed), count=len(todo),
+                failed=len(failed))
+            if all(todo.mapped("done")):
+                wizard.state = "done"
+
+    @api.model
+    def _cron_apply_running(self):
+        for wizard in self.search([("state", "=", "running")]):
+            todo = wizard.line_ids.filtered(lambda line: line.action != "skip" and not line.done)
+            self.env["ir.cron"]._commit_progress(remaining=len(todo))
+            while todo:
+                chunk, todo = todo[:CHUNK], todo[CHUNK:]
+                wizard._apply_lines(chunk)
+                if not self.env["ir.cron"]._commit_progress(len(chunk)):
+                    break
+            wizard._update_summary()
+
+    def action_refresh(self):
+        return self._reopen()
+
+    def _reopen(self):
+        return {"type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id,
+                "view_mode": "form", "target": "new"}
+
+
+class BookkeepingPartnerSyncLine(models.TransientModel):
+    _name = "bookkeeping.partner.sync.line"
+    _description = "Customer sync proposal"
+
+    wizard_id = fields.Many2one("bookkeeping.partner.sync.wizard", required=True,
+                                ondelete="cascade")
+    partner_id = fields.Many2one("res.partner", "Odoo contact")
+    candidate_ids = fields.Many2many("res.partner", string="Candidates")
+    remote_id = fields.Char("Remote id")
+    remote_code = fields.Char("Remote code")
+    remote_name = fields.Char("Remote name")
+    remote_vat = fields.Char("Remote VAT")
+    remote_email = fields.Char("Remote e-mail")
+    remote_coc = fields.Char("Remote KvK")
+    remote_street = fields.Char()
+    remote_zip = fields.Char()
+    remote_city = fields.Char()
+    remote_country_code = fields.Char()
+    action = fields.Selection(
+        [("link", "Link"), ("import", "Import into Odoo"), ("push", "Create remotely"),
+         ("skip", "Skip")], required=True, default="skip")
+    reason = fields.Char()
+    done = fields.Boolean(readonly=True)
+    error = fields.Char(readonly=True)
+
+    @api.onchange("partner_id")
+    def _onchange_partner_id(self):
+        if self.partner_id and self.remote_id and self.action == "skip":
+            self.action = "link"
+
+    def _apply(self, backend, client):
+        self.ensure_one()
+        try:
+            if self.action == "link":
+                if not self.partner_id:
+                    raise UserError(self.env._("Choose the Odoo contact to link."))
+                backend._service_call("set_partner_remote", self.partner_id,
+                                      {"remote_id": self.remote_id, "code": self.remote_code})
+                self.partner_id.bookkeeping_sync_state = "linked"
+            elif self.action == "import":
+                self.partner_id = self._import_partner(backend)
+            elif self.action == "push":
+                backend._push_partner(client, self.partner_id)
+            self.write({"done": True, "error": False})
+        except (client_errors.ValidationError, UserError) as error:
+            self.write({"done": True, "error": str(error)[:250]})
+
+    def _import_partner(self, backend):
+        country = self.env["res.country"].search(
+            [("code", "=", (self.remote_country_code or "").strip().upper())], limit=1)
+        partner = self.env["res.partner"].create({
+            "name": self.remote_name or self.remote_code or self.remote_id,
+            "is_company": True,
+            "vat": self.remote_vat or False,
+            "email": self.remote_email or False,
+            "company_registry": self.remote_coc or False,
+            "street": self.remote_street or False,
+            "zip": self.remote_zip or False,
+            "city": self.remote_city or False,
+            "country_id": country.id or False,
+            "customer_rank": 1,
+            "company_id": False,
+        })
+        backend._service_call("set_partner_remote", partner,
+                              {"remote_id": self.remote_id, "code": self.remote_code})
+        partner.bookkeeping_sync_state = "linked"
+        return partner
