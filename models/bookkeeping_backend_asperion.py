@@ -1,0 +1,900 @@
+"""Asperion service of the bookkeeping link.
+
+Implements the ``_asperion_<hook>`` methods that ``bookkeeping.backend._service_call``
+dispatches to (see doc/contracts.md). Two invoice modes:
+
+* ``remote``: an Asperion draft (``draftsalesinvoiceswithlines``) in one call; Asperion
+  numbers it when the user finalises it; the number comes back by bulk sync.
+* ``odoo``: a final sales invoice (``salesinvoiceswithlines``) with Odoo's number, amounts
+  and VAT equal to Odoo's to the cent, the PDF attached.
+
+Our key everywhere is ``move.name`` in ``description`` (and ``invoiceNumber`` in odoo mode):
+every look-up before a retry and the number sync use it, so nothing is ever created twice.
+"""
+
+import logging
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import float_is_zero
+
+from ..clients import errors as client_errors
+from ..clients.asperion import (
+    MAX_FILE_BYTES,
+    PATHS,
+    PRODUCTION,
+    SANDBOX,
+    AsperionClient,
+    draft_invoice,
+    draft_line,
+)
+from ..clients.oauth import MemoryTokenStore
+from ..clients.ratelimit import limiter_for
+
+_logger = logging.getLogger(__name__)
+
+ENVIRONMENTS = {"sandbox": SANDBOX, "production": PRODUCTION}
+# Status codes of final sales invoices (asperion.md §5).
+INVOICE_STATUS = {
+    1: "Concept",
+    2: "In journal entry",
+    3: "In ledger",
+    6: "Payable",
+    7: "Paid",
+    8: "Hold",
+}
+CENT = Decimal("0.01")
+
+
+def _money(value):
+    return Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _int_or_str(code):
+    """Asperion ids are ints for ledger accounts, sales types, conditions, debtors; strings
+    for VAT codes, debtor kinds and journals. Codes are stored as text in the options."""
+    code = str(code or "").strip()
+    return int(code) if code.isdigit() else code
+
+
+class BookkeepingBackend(models.Model):
+    _inherit = "bookkeeping.backend"
+
+    service = fields.Selection(
+        selection_add=[("asperion", "Asperion")], ondelete={"asperion": "cascade"}
+    )
+
+    asperion_environment = fields.Selection(
+        [("sandbox", "Sandbox"), ("production", "Production")],
+        "Asperion environment",
+        default="production",
+    )
+    asperion_identity_url = fields.Char(
+        "Asperion identity URL",
+        compute="_compute_asperion_urls",
+        store=True,
+        readonly=False,
+        help="Login and token server (IdentityServer). Filled from the environment; change "
+        "it only for a test server.",
+    )
+    asperion_api_url = fields.Char(
+        "Asperion API URL",
+        compute="_compute_asperion_urls",
+        store=True,
+        readonly=False,
+        help="REST API base (paths start with /v1/). Filled from the environment.",
+    )
+    asperion_administration_option_id = fields.Many2one(
+        "bookkeeping.remote.option",
+        "Asperion administration",
+        compute="_compute_asperion_administration_option_id",
+        inverse="_inverse_asperion_administration_option_id",
+        domain="[('backend_id', '=', id), ('kind', '=', 'administration')]",
+        help="The administration (tenant) every call goes to. Load the lists to choose.",
+    )
+    asperion_line_type = fields.Selection(
+        [("A", "Article"), ("V", "Sales type"), ("G", "Ledger account")],
+        "Book lines on",
+        default="V",
+        help="How draft invoice lines are booked in Asperion: on one article, on one sales "
+        "type, or on the ledger account mapped to the Odoo income account.",
+    )
+    asperion_article_id = fields.Many2one(
+        "bookkeeping.remote.option",
+        "Default article",
+        ondelete="restrict",
+        domain="[('backend_id', '=', id), ('kind', '=', 'item')]",
+    )
+    asperion_sales_type_id = fields.Many2one(
+        "bookkeeping.remote.option",
+        "Default sales type",
+        ondelete="restrict",
+        domain="[('backend_id', '=', id), ('kind', '=', 'sales_type')]",
+    )
+    asperion_debtor_kind_id = fields.Many2one(
+        "bookkeeping.remote.option",
+        "Debtor kind for new customers",
+        ondelete="restrict",
+        domain="[('backend_id', '=', id), ('kind', '=', 'debtor_kind')]",
+        help="Asperion requires a debtor kind on every debtor; it sets the receivable account.",
+    )
+    asperion_payment_condition_id = fields.Many2one(
+        "bookkeeping.remote.option",
+        "Default payment condition",
+        ondelete="restrict",
+        domain="[('backend_id', '=', id), ('kind', '=', 'payment_condition')]",
+        help="Used when the invoice's payment term has no mapping.",
+    )
+    asperion_journal_id = fields.Many2one(
+        "bookkeeping.remote.option",
+        "Sales journal",
+        ondelete="restrict",
+        domain="[('backend_id', '=', id), ('kind', '=', 'journal')]",
+        help="Journal of invoices booked with Odoo's number (empty: Asperion's default).",
+    )
+
+    @api.depends("asperion_environment")
+    def _compute_asperion_urls(self):
+        for backend in self:
+            urls = ENVIRONMENTS.get(backend.asperion_environment or "production")
+            backend.asperion_identity_url = urls["identity"]
+            backend.asperion_api_url = urls["api"]
+
+    @api.depends("administration_code", "option_ids")
+    def _compute_asperion_administration_option_id(self):
+        for backend in self:
+            backend.asperion_administration_option_id = (
+                backend._remote_option("administration", backend.administration_code)
+                if backend.administration_code
+                else False
+            )
+
+    def _inverse_asperion_administration_option_id(self):
+        for backend in self:
+            option = backend.asperion_administration_option_id
+            if option and option.code != backend.administration_code:
+                backend.write(
+                    {"administration_code": option.code, "administration_name": option.name}
+                )
+
+    # ------------------------------------------------------------------ client
+
+    def _asperion_oauth(self, token_store=None):
+        backend = self.sudo()
+        if not backend.client_id or not backend.client_secret:
+            raise UserError(self.env._("Enter the Asperion client ID and client secret first."))
+        return AsperionClient.make_oauth(
+            backend.asperion_identity_url,
+            backend.client_id,
+            backend.client_secret,
+            token_store or self._token_store(),
+        )
+
+    def _asperion_make_client(self, on_call=None, administration=True):
+        """A client for the chosen administration (``administration=False``: no tenant
+        header, for listing the administrations before one is chosen)."""
+        self.ensure_one()
+        admin = self.administration_code if administration else None
+        return AsperionClient(
+            self.asperion_api_url,
+            admin,
+            self._asperion_oauth(),
+            limiter=limiter_for(("asperion", self.asperion_api_url.rstrip("/"), str(admin))),
+            on_call=on_call,
+            language="nl-NL" if (self.env.lang or "").startswith("nl") else "en-US",
+        )
+
+    def _asperion_authorization_url(self, state, redirect_uri):
+        return self._asperion_oauth().authorization_url(
+            redirect_uri, state, scope="openid offline_access api"
+        )
+
+    def _asperion_exchange_code(self, code, redirect_uri):
+        # Exchange only: the core stores the pair on the callback's own transaction.
+        return self._asperion_oauth(MemoryTokenStore()).fetch_token(code, redirect_uri)
+
+    def _asperion_refresh_token(self):
+        self._asperion_oauth().refresh(force=True)
+
+    def _asperion_after_connect(self):
+        """Load the administrations; when the user reaches only one, choose it."""
+        client = self._asperion_make_client(self._log_collector(), administration=False)
+        try:
+            rows = client.administrations()
+        finally:
+            self.env["bookkeeping.log"]._flush_collector(client)
+        self.env["bookkeeping.remote.option"]._sync_kind(
+            self,
+            "administration",
+            [{"code": str(row["id"]), "name": row.get("name"), "extra": row} for row in rows],
+        )
+        if not self.administration_code and len(rows) == 1:
+            self.write(
+                {
+                    "administration_code": str(rows[0]["id"]),
+                    "administration_name": rows[0].get("name"),
+                }
+            )
+
+    def _asperion_test_connection(self):
+        if not self.administration_code:
+            raise UserError(self.env._("Choose the Asperion administration first."))
+        client = self._client()
+        try:
+            # A tenant call: its _meta names the administration the header selected.
+            body = client.get_json(client.url(PATHS["payment_conditions"]), params={"pageSize": 1})
+        finally:
+            self.env["bookkeeping.log"]._flush_collector(client)
+        meta = (body or {}).get("_meta") or {}
+        return self.env._(
+            "Connected to Asperion administration %(name)s (%(id)s) as %(profile)s.",
+            name=meta.get("administrationName") or self.administration_name,
+            id=meta.get("administrationId") or self.administration_code,
+            profile=meta.get("profileName") or "-",
+        )
+
+    # ------------------------------------------------------------------ lists
+
+    def _asperion_load_options(self):
+        Option = self.env["bookkeeping.remote.option"]
+        list_client = self._asperion_make_client(self._log_collector(), administration=False)
+        try:
+            admins = list_client.administrations()
+        finally:
+            self.env["bookkeeping.log"]._flush_collector(list_client)
+        Option._sync_kind(
+            self,
+            "administration",
+            [{"code": str(r["id"]), "name": r.get("name"), "extra": r} for r in admins],
+        )
+        if not self.administration_code:
+            if len(admins) != 1:
+                return  # the manager chooses first; the other lists belong to it
+            self.write(
+                {
+                    "administration_code": str(admins[0]["id"]),
+                    "administration_name": admins[0].get("name"),
+                }
+            )
+        client = self._client()
+        try:
+            self._asperion_load_tenant_options(client)
+        except client_errors.AccessDenied as error:
+            self._handle_backend_error(error)
+            raise UserError(str(error)) from error
+        finally:
+            self.env["bookkeeping.log"]._flush_collector(client)
+
+    def _asperion_load_tenant_options(self, client):
+        Option = self.env["bookkeeping.remote.option"]
+        Option._sync_kind(
+            self,
+            "vat_code",
+            [
+                {
+                    "code": r["id"],
+                    "name": r.get("description"),
+                    "percentage": r.get("percentage") or 0.0,
+                    "remote_type": r.get("countryCode") or False,
+                    "active": not r.get("validUntil"),
+                    "extra": r,
+                }
+                for r in client.vat_codes(sales=True)
+                if r.get("salesCode", True)
+            ],
+        )
+        Option._sync_kind(
+            self,
+            "gl_account",
+            [
+                {
+                    "code": r["id"],
+                    "name": r.get("description"),
+                    "remote_type": str(r.get("type")),
+                    "active": not r.get("disabled"),
+                    "extra": r,
+                }
+                for r in client.ledger_accounts()
+            ],
+        )
+        Option._sync_kind(
+            self,
+            "item",
+            [
+                {
+                    "code": r.get("sku") or r["id"],
+                    "name": r.get("description"),
+                    "active": r.get("active", True),
+                    "extra": r,
+                }
+                for r in client.articles()
+            ],
+        )
+        Option._sync_kind(
+            self,
+            "sales_type",
+            [
+                {"code": r["id"], "name": r.get("description"), "extra": r}
+                for r in client.sales_types()
+            ],
+        )
+        Option._sync_kind(
+            self,
+            "debtor_kind",
+            [
+                {"code": r["id"], "name": r.get("description"), "extra": r}
+                for r in client.debtor_kinds()
+            ],
+        )
+        Option._sync_kind(
+            self,
+            "payment_condition",
+            [
+                {"code": r["id"], "name": r.get("description"), "extra": r}
+                for r in client.payment_conditions()
+            ],
+        )
+        Option._sync_kind(
+            self,
+            "journal",
+            [
+                {
+                    "code": r["id"],
+                    "name": r.get("description"),
+                    "remote_type": r.get("type"),
+                    "extra": r,
+                }
+                for r in client.journals()
+            ],
+        )
+        Option._sync_kind(
+            self,
+            "country",
+            [
+                {
+                    "code": (r.get("code") or r["id"]).upper(),
+                    "name": r.get("description"),
+                    "extra": r,
+                }
+                for r in client.countries()
+            ],
+        )
+        self._asperion_suggest_defaults()
+
+    def _asperion_suggest_defaults(self):
+        """Fill empty defaults when the choice is obvious, so a fresh link works at once."""
+        vals = {}
+        for field, kind in (
+            ("asperion_debtor_kind_id", "debtor_kind"),
+            ("asperion_sales_type_id", "sales_type"),
+            ("asperion_article_id", "item"),
+            ("asperion_payment_condition_id", "payment_condition"),
+        ):
+            options = self.option_ids.filtered(lambda o, k=kind: o.kind == k and o.active)
+            if not self[field] and len(options) == 1:
+                vals[field] = options.id
+        if not self.asperion_journal_id:
+            sales = self.option_ids.filtered(
+                lambda o: o.kind == "journal" and o.remote_type == "V" and o.active
+            )
+            if len(sales) == 1:
+                vals["asperion_journal_id"] = sales.id
+        if vals:
+            self.write(vals)
+
+    # ------------------------------------------------------------------ checks
+
+    def _asperion_invoice_lines(self, move):
+        return move.invoice_line_ids.filtered(lambda ln: ln.display_type == "product")
+
+    def _asperion_check_move(self, move):
+        """Everything Asperion would refuse, found before any call."""
+        _ = self.env._
+        errors = []
+        if not self.administration_code:
+            errors.append(_("Choose the Asperion administration on the link first."))
+        if move.currency_id != move.company_id.currency_id:
+            errors.append(
+                _(
+                    "Asperion books in the administration's currency %(cur)s; this invoice is "
+                    "in %(move_cur)s.",
+                    cur=move.company_id.currency_id.name,
+                    move_cur=move.currency_id.name,
+                )
+            )
+        lines = self._asperion_invoice_lines(move)
+        if not lines:
+            errors.append(_("The invoice has no lines to book."))
+        mode, kind = self.invoice_mode, self.asperion_line_type
+        if mode == "remote" and kind == "A" and not self.asperion_article_id:
+            errors.append(
+                _(
+                    "Choose the default Asperion article on the link (lines are "
+                    "booked on an article)."
+                )
+            )
+        if mode == "remote" and kind == "V" and not self.asperion_sales_type_id:
+            errors.append(
+                _(
+                    "Choose the default Asperion sales type on the link (lines are "
+                    "booked on a sales type)."
+                )
+            )
+        need_ledger = mode == "odoo" or kind == "G"
+        missing_tax, missing_account, multi_tax = set(), set(), set()
+        for line in lines:
+            taxes = line.tax_ids
+            if len(taxes) != 1:
+                multi_tax.add(line.name or line.product_id.display_name or "")
+            elif not self._mapped_option("tax", taxes):
+                missing_tax.add(taxes.display_name)
+            if need_ledger and not self._mapped_option("account", line.account_id):
+                missing_account.add(line.account_id.display_name)
+        if multi_tax:
+            errors.append(
+                _(
+                    "Asperion needs exactly one VAT code per line; these lines have none or "
+                    "several taxes: %(lines)s",
+                    lines=", ".join(sorted(multi_tax)),
+                )
+            )
+        if missing_tax:
+            errors.append(
+                _(
+                    "Map these taxes to an Asperion VAT code on the link: %(taxes)s",
+                    taxes=", ".join(sorted(missing_tax)),
+                )
+            )
+        if missing_account:
+            errors.append(
+                _(
+                    "Map these income accounts to an Asperion ledger account on the link: "
+                    "%(accounts)s",
+                    accounts=", ".join(sorted(missing_account)),
+                )
+            )
+        partner = move.partner_id.commercial_partner_id
+        if not self._asperion_partner_remote_id(partner):
+            errors += self._asperion_check_partner(partner)
+        return errors
+
+    def _asperion_check_partner(self, partner):
+        """What creating the debtor needs (checked before any call)."""
+        _ = self.env._
+        errors = []
+        if not self.asperion_debtor_kind_id:
+            errors.append(
+                _(
+                    "Choose the debtor kind for new customers on the link: Asperion needs it to "
+                    "create %(partner)s.",
+                    partner=partner.display_name,
+                )
+            )
+        country = partner.country_id.code
+        countries = self.option_ids.filtered(lambda o: o.kind == "country")
+        if country and not countries:
+            errors.append(_("Load the Asperion lists on the link first (countries)."))
+        elif country and country.upper() not in countries.mapped("code"):
+            errors.append(
+                _(
+                    "Asperion does not support the country %(country)s of %(partner)s.",
+                    country=partner.country_id.name,
+                    partner=partner.display_name,
+                )
+            )
+        return errors
+
+    # ------------------------------------------------------------------ invoices
+
+    def _asperion_signed(self, line_or_move_amount, move):
+        """Credit notes go as negative amounts."""
+        return -line_or_move_amount if move.move_type == "out_refund" else line_or_move_amount
+
+    def _asperion_payment_condition(self, move):
+        option = (
+            self._mapped_option("payment_term", move.invoice_payment_term_id)
+            if move.invoice_payment_term_id
+            else None
+        )
+        option = option or self.asperion_payment_condition_id
+        return _int_or_str(option.code) if option else None
+
+    def _asperion_date(self, move):
+        return f"{move.invoice_date or move.date}T00:00:00"
+
+    def _asperion_draft_vals(self, move, debtor_id):
+        kind = self.asperion_line_type
+        lines = []
+        for line in move.invoice_line_ids.sorted("sequence"):
+            if line.display_type in ("line_section", "line_subsection", "line_note"):
+                if self.note_lines == "text" and line.name:
+                    lines.append(draft_line("T", line.name[:250]))
+                continue
+            if line.display_type != "product":
+                continue
+            quantity = line.quantity or 1.0
+            price = line.price_subtotal / quantity if line.quantity else line.price_subtotal
+            target = {}
+            if kind == "A":
+                target["article"] = self.asperion_article_id.code
+            elif kind == "V":
+                target["sales_type"] = _int_or_str(self.asperion_sales_type_id.code)
+            else:
+                target["ledger_account"] = _int_or_str(
+                    self._mapped_option("account", line.account_id).code
+                )
+            lines.append(
+                draft_line(
+                    kind,
+                    (line.name or line.product_id.display_name or "")[:250],
+                    quantity=quantity,
+                    price=round(self._asperion_signed(price, move), 6),
+                    vat_code=self._mapped_option("tax", line.tax_ids).code,
+                    **target,
+                )
+            )
+        extra = {"reference": move.name}
+        condition = self._asperion_payment_condition(move)
+        if condition:
+            extra["paymentConditionId"] = condition
+        return draft_invoice(int(debtor_id), self._asperion_date(move), move.name, lines, **extra)
+
+    def _asperion_line_amounts(self, move):
+        """Per product line: (line, amount excl VAT, VAT amount), signed, in cents, whose
+        VAT sums per tax to Odoo's tax lines exactly (rounding difference on the largest
+        line of that tax), so every total equals Odoo's to the cent."""
+        sign = -1  # income and tax lines are credits on an invoice, debits on a refund
+        vat_sign = -1 if move.move_type == "out_refund" else 1
+        rows = []
+        by_tax = defaultdict(list)
+        for line in self._asperion_invoice_lines(move):
+            amount = _money(sign * line.amount_currency)
+            vat = _money(vat_sign * (line.price_total - line.price_subtotal))
+            row = [line, amount, vat]
+            rows.append(row)
+            by_tax[line.tax_ids.id].append(row)
+        for tax_id, tax_rows in by_tax.items():
+            tax_lines = move.line_ids.filtered(lambda ln, t=tax_id: ln.tax_line_id.id == t)
+            target = sum((_money(sign * tl.amount_currency) for tl in tax_lines), Decimal(0))
+            diff = target - sum((r[2] for r in tax_rows), Decimal(0))
+            if diff:
+                largest = max(tax_rows, key=lambda r: abs(r[1]))
+                largest[2] += diff
+        return rows
+
+    def _asperion_invoice_vals(self, move, debtor_id):
+        lines = []
+        for line, amount, vat in self._asperion_line_amounts(move):
+            lines.append(
+                {
+                    "description": (line.name or line.product_id.display_name or "")[:250],
+                    "amount": float(amount),
+                    "vatAmount": float(vat),
+                    "vatCode": self._mapped_option("tax", line.tax_ids).code,
+                    "ledgerAccountId": _int_or_str(
+                        self._mapped_option("account", line.account_id).code
+                    ),
+                }
+            )
+        vals = {
+            "invoiceNumber": move.name,
+            "date": self._asperion_date(move),
+            "description": move.name,
+            "reference": move.ref or move.payment_reference or move.name,
+            "debtorId": int(debtor_id),
+            "lines": {"_data": lines},
+        }
+        if move.invoice_date_due:
+            vals["paymentDueDate"] = f"{move.invoice_date_due}T00:00:00"
+        condition = self._asperion_payment_condition(move)
+        if condition:
+            vals["paymentConditionId"] = condition
+        if self.asperion_journal_id:
+            vals["journalId"] = self.asperion_journal_id.code
+        return vals
+
+    def _asperion_push_move(self, client, move):
+        debtor_id = self._ensure_remote_partner(client, move.partner_id)
+        client.bookkeeping_log.record = move
+        if self.invoice_mode == "remote":
+            draft = client.create_draft_invoice(self._asperion_draft_vals(move, debtor_id))
+            return self._asperion_draft_result(draft)
+        invoice = client.create_sales_invoice(self._asperion_invoice_vals(move, debtor_id))
+        # The booking exists now: keep its id even if the upload below fails or we crash.
+        move.write({"bookkeeping_remote_id": str(invoice["id"])})
+        self._commit()
+        return self._asperion_final_result(client, move, invoice, upload=True)
+
+    def _asperion_draft_result(self, draft):
+        return {
+            "remote_id": str(draft["id"]),
+            "remote_ref": str(draft["id"]),
+            "state": "sent_draft",
+            "remote_status": "Draft",
+            "remote_amount": draft.get("amountInclVat"),
+        }
+
+    def _asperion_final_result(self, client, move, invoice, upload=False):
+        total = invoice.get("amountInclVat")
+        expected = _money(self._asperion_signed(move.amount_total, move))
+        if total is not None and _money(total) != expected:
+            # Booked already; say it loudly rather than hide a difference.
+            move._message_log(
+                body=self.env._(
+                    "Asperion booked a total of %(remote)s while Odoo's total is %(odoo)s. Check "
+                    "the VAT codes of the lines.",
+                    remote=total,
+                    odoo=expected,
+                )
+            )
+        if upload and self.attach_pdf:
+            self._asperion_attach_pdf(client, move, invoice["id"])
+        status = invoice.get("status")
+        return {
+            "remote_id": str(invoice["id"]),
+            "state": "done",
+            "remote_number": invoice.get("invoiceNumber"),
+            "remote_status": INVOICE_STATUS.get(status, str(status or "")) or False,
+            "remote_amount": total,
+            "remote_payment_state": "paid" if status == 7 else "open",
+        }
+
+    def _asperion_attach_pdf(self, client, move, invoice_id):
+        """Attach the PDF; a failure is reported, the booking stands."""
+        try:
+            document = move._get_invoice_legal_documents("pdf", allow_fallback=True)
+        except Exception as error:  # a report error must never undo a booking
+            _logger.warning("Invoice PDF of %s could not be rendered: %s", move.name, error)
+            document = None
+        if not document or not document.get("content"):
+            move._message_log(
+                body=self.env._(
+                    "The invoice was booked in Asperion without its PDF: no PDF could be made."
+                )
+            )
+            return
+        content = document["content"]
+        filename = document.get("filename") or f"{move.name.replace('/', '_')}.pdf"
+        if len(content) > MAX_FILE_BYTES:
+            message = self.env._(
+                "The invoice was booked in Asperion without its PDF: the PDF %(file)s is "
+                "%(size).1f MB and Asperion accepts at most 5 MB. Attach a smaller file "
+                "in Asperion by hand.",
+                file=filename,
+                size=len(content) / 1024 / 1024,
+            )
+            move._message_log(body=message)
+            client.bookkeeping_log(
+                {
+                    "method": "POST",
+                    "path": "(not sent) file upload",
+                    "status": 0,
+                    "outcome": "error",
+                    "message": message,
+                }
+            )
+            return
+        try:
+            client.upload_sales_invoice_file(invoice_id, filename, content)
+        except client_errors.BookkeepingError as error:
+            if isinstance(
+                error,
+                client_errors.AuthExpired | client_errors.AccessDenied | client_errors.RateLimited,
+            ):
+                raise
+            move._message_log(
+                body=self.env._(
+                    "The invoice was booked in Asperion but its PDF could not be attached: %(msg)s",
+                    msg=error,
+                )
+            )
+
+    def _asperion_find_move(self, client, move):
+        """Look the invoice up by our reference (before a retry after an unknown outcome)."""
+        client.bookkeeping_log.record = move
+        exact = {"Description": move.name, "Description_comparison": "Equals"}
+        if self.invoice_mode == "remote":
+            for draft in client.draft_invoices(**exact):
+                if draft.get("description") == move.name:
+                    return self._asperion_draft_result(draft)
+        else:
+            for invoice in client.sales_invoices(
+                InvoiceNumber=move.name, InvoiceNumber_comparison="Equals"
+            ):
+                if invoice.get("invoiceNumber") == move.name:
+                    # The create answer was lost, so was the upload that follows it.
+                    return self._asperion_final_result(client, move, invoice, upload=True)
+        for invoice in client.sales_invoices(**exact):
+            if invoice.get("description") == move.name:
+                return self._asperion_final_result(client, move, invoice)
+        return None
+
+    def _asperion_remote_url(self, move):
+        return False  # Asperion has no documented deep link to one invoice
+
+    # ------------------------------------------------------------------ sync back
+
+    def _asperion_since(self, moves):
+        dates = [m.invoice_date or m.date for m in moves if m.invoice_date or m.date]
+        return f"{min(dates)}T00:00:00" if dates else None
+
+    def _asperion_sync_numbers(self, client, moves):
+        """Drafts that Asperion finalised: one paged list of final invoices dated from the
+        oldest waiting draft (<= 1 call per 100 invoices), matched on our reference."""
+        waiting = {m.name: m for m in moves if m.bookkeeping_state == "sent_draft"}
+        if not waiting:
+            return
+        client.bookkeeping_log.operation = "sync_numbers"
+        since = self._asperion_since(list(waiting.values()))
+        for invoice in client.sales_invoices(Date_from=since):
+            move = waiting.pop(invoice.get("description") or "", None)
+            if not move:
+                continue
+            status = invoice.get("status")
+            move.write(
+                {
+                    "bookkeeping_state": "done",
+                    "bookkeeping_remote_id": str(invoice["id"]),
+                    "bookkeeping_remote_number": invoice.get("invoiceNumber"),
+                    "bookkeeping_remote_status": INVOICE_STATUS.get(status, str(status or "")),
+                    "bookkeeping_remote_amount": invoice.get("amountInclVat"),
+                    "bookkeeping_remote_payment_state": "paid" if status == 7 else "open",
+                }
+            )
+            if not waiting:
+                break
+
+    def _asperion_sync_payments(self, client, moves):
+        """Open amounts from one paged list of outstanding invoices (pageSize 100)."""
+        finals = moves.filtered(lambda m: m.bookkeeping_state == "done" and m.bookkeeping_remote_id)
+        if not finals:
+            return
+        client.bookkeeping_log.operation = "sync_payments"
+        outstanding = {}
+        for row in client.outstanding_sales_invoices(Date_from=self._asperion_since(finals)):
+            outstanding[str(row.get("invoiceId"))] = row
+        digits = self.company_id.currency_id.decimal_places
+        for move in finals:
+            row = outstanding.get(move.bookkeeping_remote_id)
+            open_amount = abs(float(row.get("outstandingAmount") or 0.0)) if row else 0.0
+            if float_is_zero(open_amount, precision_digits=digits):
+                state = "paid"
+            elif open_amount < abs(move.amount_total) - 10**-digits / 2:
+                state = "partial"
+            else:
+                state = "open"
+            vals = {
+                "bookkeeping_remote_payment_state": state,
+                "bookkeeping_remote_residual": open_amount,
+            }
+            if state == "paid" and move.bookkeeping_remote_status != INVOICE_STATUS[7]:
+                vals["bookkeeping_remote_status"] = INVOICE_STATUS[7]
+            if any(move[f] != v for f, v in vals.items()):
+                move.write(vals)
+
+    # ------------------------------------------------------------------ partners
+
+    def _asperion_partner_remote_id(self, partner):
+        return partner.with_company(self.company_id).asperion_debtor_id or False
+
+    def _asperion_set_partner_remote(self, partner, remote):
+        partner.with_company(self.company_id).write(
+            {
+                "asperion_debtor_id": str(remote["remote_id"])
+                if remote.get("remote_id")
+                else False,
+                "asperion_customer_number": remote.get("code") or False,
+            }
+        )
+
+    def _asperion_partner_match_keys(self):
+        return ["code", "vat", "coc", "email"]
+
+    def _asperion_debtor_vals(self, partner):
+        country = (partner.country_id.code or "").upper()
+        countries = self.option_ids.filtered(lambda o: o.kind == "country").mapped("code")
+        if country and countries and country not in countries:
+            raise UserError(
+                self.env._(
+                    "Asperion does not support the country %(country)s of %(partner)s.",
+                    country=partner.country_id.name,
+                    partner=partner.display_name,
+                )
+            )
+        street = " ".join(filter(None, [partner.street, partner.street2])) or None
+        vals = {
+            "name": partner.name,
+            "emailAddress": partner.email or None,
+            "vatNumber": partner.vat or None,
+            "cocNumber": partner.company_registry or None,
+            "address": street,
+            "postCode": partner.zip or None,
+            "city": partner.city or None,
+            "countryCode": country or None,
+            "phoneNumber": partner.phone or None,
+        }
+        if self.asperion_debtor_kind_id:
+            vals["debtorKindId"] = self.asperion_debtor_kind_id.code
+        return vals
+
+    def _asperion_find_debtor(self, client, partner):
+        """The debtor that is this partner, by the first key the partner has (one call)."""
+        for attr, field in (
+            ("ref", "CustomerNumber"),
+            ("vat", "VatNumber"),
+            ("company_registry", "CocNumber"),
+            ("email", "EmailAddress"),
+            ("name", "Name"),
+        ):
+            value = (partner[attr] or "").strip()
+            if not value:
+                continue
+            key = {
+                "CustomerNumber": "customerNumber",
+                "VatNumber": "vatNumber",
+                "CocNumber": "cocNumber",
+                "EmailAddress": "emailAddress",
+                "Name": "name",
+            }[field]
+            rows = [
+                r
+                for r in client.debtors(**{field: value, f"{field}_comparison": "Equals"})
+                if str(r.get(key) or "").strip().lower() == value.lower()
+            ]
+            return rows[0] if len(rows) == 1 else None
+        return None
+
+    def _asperion_push_partner(self, client, partner):
+        """Create or update the debtor; look up first so a lost answer never duplicates."""
+        partner = partner.commercial_partner_id
+        if not self.asperion_debtor_kind_id and not self._asperion_partner_remote_id(partner):
+            raise UserError(
+                self.env._(
+                    "Choose the debtor kind for new customers on the link: Asperion needs it to "
+                    "create %(partner)s.",
+                    partner=partner.display_name,
+                )
+            )
+        vals = self._asperion_debtor_vals(partner)
+        remote_id = self._asperion_partner_remote_id(partner)
+        debtor = None
+        if remote_id:
+            try:
+                debtor = client.update_debtor(remote_id, vals)
+            except client_errors.NotFound:
+                debtor = None  # removed in Asperion: find or create it again
+        if not debtor:
+            debtor = self._asperion_find_debtor(client, partner)
+            if debtor:
+                debtor = client.update_debtor(debtor["id"], vals) or debtor
+        if not debtor:
+            if partner.ref:
+                vals["customerNumber"] = partner.ref
+            try:
+                debtor = client.create_debtor(vals)
+            except client_errors.OutcomeUnknown:
+                debtor = self._asperion_find_debtor(client, partner)
+                if not debtor:
+                    raise
+        return self._asperion_normalise_debtor(debtor)
+
+    def _asperion_normalise_debtor(self, row):
+        return {
+            "remote_id": str(row["id"]),
+            "code": row.get("customerNumber"),
+            "name": row.get("name"),
+            "vat": row.get("vatNumber"),
+            "coc": row.get("cocNumber"),
+            "email": row.get("emailAddress"),
+            "street": row.get("address"),
+            "zip": row.get("postCode"),
+            "city": row.get("city"),
+            "country_code": row.get("countryCode"),
+            "raw": row,
+        }
+
+    def _asperion_fetch_customers(self, client):
+        """All debtors, following ``_meta.nextPage`` to the end (100 per page)."""
+        return [self._asperion_normalise_debtor(row) for row in client.debtors()]
