@@ -30,7 +30,7 @@ from .common import json_response, path_pattern
 from .faults import Faults
 
 SERVICES = ("exact", "asperion", "timewax")
-MAX_BODY = 12 * 1024 * 1024  # above Exact's 10 MB POST limit, so its own check can answer
+MAX_BODY = 24 * 1024 * 1024  # above Exact's 10 MB binary (13.4 MB base64) so its own check answers
 
 
 class Stats:
