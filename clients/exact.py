@@ -344,6 +344,15 @@ class ExactClient(ApiClient):
             rows.extend(self._collection(path, select=select, filter=and_(group, extra_filter)))
         return rows
 
+    def _bulk_or_crud(self, path: str, field: str, values: Iterable, select: str) -> list[dict]:
+        """``bulk/<path>`` (1000 rows a page), or the CRUD endpoint when bulk is missing."""
+        values = list(values)
+        try:
+            return self._grouped(f"bulk/{path}", field, values, select)
+        except NotFound:
+            service, _, entity = path.partition("/")
+            return self._grouped(f"{service.lower()}/{entity}", field, values, select)
+
     # -- user and division --------------------------------------------------------------
     def me(self) -> dict:
         """``current/Me`` (not counted toward the limits): CurrentDivision, UserID, FullName…"""
@@ -396,7 +405,12 @@ class ExactClient(ApiClient):
 
     def items(self, code: str | None = None) -> list[dict]:
         """``logistics/Items`` (the endpoint needs a filter: sales items, or one code)."""
-        flt = eq("Code", code) if code else eq("IsSalesItem", True)
+        # Items has mandatory filtering (Code, Modified, ...): IsSalesItem alone is refused.
+        flt = (
+            eq("Code", code)
+            if code
+            else and_(eq("IsSalesItem", True), f"Modified ge {literal(dt.datetime(1900, 1, 1))}")
+        )
         return list(
             self._collection(
                 "logistics/Items",
@@ -470,8 +484,8 @@ class ExactClient(ApiClient):
 
     def sales_invoices_by_ids(self, ids: Iterable[str], select: str | None = None) -> list[dict]:
         """Invoices by ``InvoiceID`` (number and status sync)."""
-        return self._grouped(
-            "salesinvoice/SalesInvoices",
+        return self._bulk_or_crud(
+            "SalesInvoice/SalesInvoices",
             "InvoiceID",
             [Guid(i) for i in ids if i],
             select or DEFAULT_SELECT["sales_invoices"],
@@ -481,8 +495,8 @@ class ExactClient(ApiClient):
         self, refs: Iterable[str], select: str | None = None
     ) -> list[dict]:
         """Invoices whose ``YourRef`` is one of ``refs`` (duplicate check)."""
-        return self._grouped(
-            "salesinvoice/SalesInvoices",
+        return self._bulk_or_crud(
+            "SalesInvoice/SalesInvoices",
             "YourRef",
             refs,
             select or DEFAULT_SELECT["sales_invoices"],
@@ -525,10 +539,7 @@ class ExactClient(ApiClient):
         """
         ids = [Guid(i) for i in ids if i]
         select = select or DEFAULT_SELECT["receivables"]
-        try:
-            return self._grouped("bulk/Cashflow/Receivables", "TransactionEntryID", ids, select)
-        except NotFound:
-            return self._grouped("cashflow/Receivables", "TransactionEntryID", ids, select)
+        return self._bulk_or_crud("Cashflow/Receivables", "TransactionEntryID", ids, select)
 
 
 def _results(body) -> list[dict]:
