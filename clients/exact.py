@@ -367,7 +367,7 @@ class ExactClient(ApiClient):
         return list(
             self._collection(
                 "system/Divisions",
-                select="Code,Description,HID,Current,Country,Currency,VATNumber,Status",
+                select="Code,Description,Hid,Current,Country,Currency,VATNumber,Status",
             )
         )
 

@@ -183,6 +183,8 @@ class ApiClient:
             "limiter": self.limiter if use_limiter else None,
         }
         request_excerpt = self._request_excerpt(json, data, files)
+        # the logged path includes the query string that params= adds
+        log_path = _trim_path(requests.Request("GET", full_url, params=params).prepare().url)
         while True:
             send_headers = self.default_headers(method, full_url)
             ctx["token"] = None
@@ -198,7 +200,7 @@ class ApiClient:
             record = {
                 "service": self.service,
                 "method": method,
-                "path": _trim_path(full_url),
+                "path": log_path,
                 "request_excerpt": request_excerpt,
             }
             try:
