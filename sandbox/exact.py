@@ -535,6 +535,7 @@ class ExactService:
         self._lock = threading.RLock()  # serialises writes (sequences, totals)
         self._rate = {}  # division -> counters; in memory: a restart is a fresh minute
         self._errors = {}  # (division, endpoint, hour) -> 4xx count, for the error cap
+        self._config = None
         self.user_id = "5c4f3e2a-0000-4000-8000-000000001001"
         self.creators = {
             "crm/Accounts": self.create_account,
@@ -558,10 +559,15 @@ class ExactService:
             self._errors.clear()
             seed(self)
             self.store.kv_set("exact:seeded", True)
+            self._config = None
 
     @property
     def config(self):
-        return dict(DEFAULT_CONFIG, **self.store.kv_get("exact:config", {}))
+        """Settings (defaults + /_sandbox/exact/config), cached: read on every request."""
+        cached = self._config
+        if cached is None:
+            cached = self._config = dict(DEFAULT_CONFIG, **self.store.kv_get("exact:config", {}))
+        return cached
 
     def seed_record(self, div, kind, data):
         self.save(div, kind, data, new=True)
@@ -1020,7 +1026,15 @@ class ExactService:
         return self._base(request) + request.path + "?" + urlencode(params, safe="$'(),")
 
     def _base(self, request):
-        return request.host_url.rstrip("/") + request.script_root
+        """Absolute URL of the /exact root (computed once per request: it is hot)."""
+        env = request.environ
+        base = env.get("exact.base")
+        if base is None:
+            host = env.get("HTTP_HOST") or f"{env['SERVER_NAME']}:{env['SERVER_PORT']}"
+            base = env["exact.base"] = (
+                f"{env['wsgi.url_scheme']}://{host}{env.get('SCRIPT_NAME', '')}"
+            )
+        return base
 
     def render(self, request, div, entity_set, row, select):
         out = {
@@ -2026,6 +2040,7 @@ class ExactService:
                     "exact:config", dict(self.store.kv_get("exact:config", {}), **body)
                 )
                 self._rate.clear()
+                self._config = None
             return 200, self.config
         guid, _, verb = path_rest.partition("/")
         guid = guid.lower()
@@ -2196,12 +2211,14 @@ def _int_arg(value, name):
 
 def _project(row, fields, select):
     out = {}
+    get = row.get
     for name in select or fields:
         typ = fields[name]
-        if typ == "nav":
-            continue
-        value = row.get(name)
-        out[name] = odata_date(value) if typ == "date" and value else value
+        if typ == "date":
+            value = get(name)
+            out[name] = odata_date(value) if value else None
+        elif typ != "nav":
+            out[name] = get(name)
     return out
 
 
