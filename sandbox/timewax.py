@@ -6,6 +6,7 @@ PATH_INFO arrives with ``/timewax`` stripped: ``/authentication/token/get/``,
 """
 
 import datetime as dt
+import re
 import secrets
 import threading
 from xml.sax.saxutils import escape
@@ -26,6 +27,7 @@ DEFAULT_CONFIG = {
     "decimal_comma": False,  # undocumented decimal format: "1234.50" or "1234,50"
     "credit_note_sign": "positive",  # undocumented credit-note sign: positive | negative
 }
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 # Fixtures, dated 2026-01-05 .. 2026-03-20. Amounts excl. VAT per line; VAT codes "21", "9",
@@ -470,11 +472,14 @@ class TimewaxService:
         if error is not None:
             return error
         bounds = []
-        for key in ("datefrom", "dateto"):
-            try:
-                bounds.append(dt.date.fromisoformat(fields.get(key, "")).isoformat())
+        for key, name in (("datefrom", "dateFrom"), ("dateto", "dateTo")):
+            value = fields.get(key, "")
+            try:  # strictly yyyy-mm-dd: fromisoformat alone would take 20260101 too
+                if not DATE_RE.fullmatch(value):
+                    raise ValueError(value)
+                bounds.append(dt.date.fromisoformat(value).isoformat())
             except ValueError:
-                return _fail(f"invalid_{'dateFrom' if key == 'datefrom' else 'dateTo'}")
+                return _fail(f"invalid_{name}" if value else f"missing_{name}")
         wanted_project = fields.get("project", "").lower()
         wanted_client = fields.get("client", "").lower()
         out = []
