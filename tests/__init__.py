@@ -1,0 +1,2 @@
+from . import test_asperion_invoices
+from . import test_exact_invoices
