@@ -51,24 +51,42 @@ def limiter(server, key):
 
 def exact_link(server, division=1001, store=None, records=None):
     store = store or MemoryTokenStore()
-    oauth = ExactClient.make_oauth(f"{server.url}/exact", CLIENT_ID, SECRET, store,
-                                   now=server.clock.now)
+    oauth = ExactClient.make_oauth(
+        f"{server.url}/exact", CLIENT_ID, SECRET, store, now=server.clock.now
+    )
     if store.read() is None:
-        code = control(server, "exact/consent", {"client_id": CLIENT_ID, "redirect_uri": REDIRECT,
-                                                 "state": "s"})["code"]
+        code = control(
+            server,
+            "exact/consent",
+            {"client_id": CLIENT_ID, "redirect_uri": REDIRECT, "state": "s"},
+        )["code"]
         oauth.fetch_token(code, REDIRECT)
-    client = ExactClient(f"{server.url}/exact", division, oauth,
-                         limiter=limiter(server, ("exact", division, uuid.uuid4().hex)),
-                         on_call=records.append if records is not None else None,
-                         sleep=server.clock.advance)
+    client = ExactClient(
+        f"{server.url}/exact",
+        division,
+        oauth,
+        limiter=limiter(server, ("exact", division, uuid.uuid4().hex)),
+        on_call=records.append if records is not None else None,
+        sleep=server.clock.advance,
+    )
     return client, store
 
 
 def _entry(client, account_id, ref, amount="100.00"):
     gl = next(a for a in client.gl_accounts() if a["Code"] == "8000")
-    return {"Journal": "70", "Customer": account_id, "YourRef": ref,
-            "SalesEntryLines": [{"GLAccount": gl["ID"], "AmountFC": amount, "VATCode": "2",
-                                 "Description": "Consultancy"}]}
+    return {
+        "Journal": "70",
+        "Customer": account_id,
+        "YourRef": ref,
+        "SalesEntryLines": [
+            {
+                "GLAccount": gl["ID"],
+                "AmountFC": amount,
+                "VATCode": "2",
+                "Description": "Consultancy",
+            }
+        ],
+    }
 
 
 def test_exact_full_flow(sb):
@@ -78,8 +96,9 @@ def test_exact_full_flow(sb):
     assert 1001 in {d["Code"] for d in client.divisions()}
     assert any(j["Code"] == "70" for j in client.journals(type=20))
     assert {v["Code"] for v in client.vat_codes()} >= {"2"}  # padding stripped
-    account = client.create_account({"Name": "O'Brien & Zn", "Email": "ob@example.com",
-                                     "Status": "C", "Country": "NL"})
+    account = client.create_account(
+        {"Name": "O'Brien & Zn", "Email": "ob@example.com", "Status": "C", "Country": "NL"}
+    )
     found = client.accounts_by_field("Email", ["ob@example.com", "none@example.com"])
     assert [a["ID"] for a in found] == [account["ID"]]
     assert client.accounts_by_field("Code", [account["Code"]])[0]["ID"] == account["ID"]
@@ -97,17 +116,24 @@ def test_exact_full_flow(sb):
     snap = client.rate_limit_snapshot()
     assert set(snap) >= {"minute_remaining", "day_remaining", "minute_reset", "day_reset"}
     assert all(r["outcome"] == "ok" for r in records)
-    assert all("Authorization" not in repr(r) and store.read()["access_token"] not in repr(r)
-               for r in records)
+    assert all(
+        "Authorization" not in repr(r) and store.read()["access_token"] not in repr(r)
+        for r in records
+    )
 
 
 def test_exact_sales_invoice_print_flow(sb):
     client, _ = exact_link(sb)
     account = client.accounts_where("Name ne ''")[0]
     item = client.items()[0]
-    inv = client.create_sales_invoice({
-        "Journal": "70", "OrderedBy": account["ID"], "YourRef": "SO-1",
-        "SalesInvoiceLines": [{"Item": item["ID"], "Quantity": 1, "UnitPrice": 50}]})
+    inv = client.create_sales_invoice(
+        {
+            "Journal": "70",
+            "OrderedBy": account["ID"],
+            "YourRef": "SO-1",
+            "SalesInvoiceLines": [{"Item": item["ID"], "Quantity": 1, "UnitPrice": 50}],
+        }
+    )
     printed = client.print_sales_invoice(inv["InvoiceID"])
     assert printed is not None
     (row,) = client.sales_invoices_by_ids([inv["InvoiceID"]])
@@ -152,8 +178,9 @@ def test_exact_token_rotation_and_stale_worker(sb):
 
 
 def test_exact_limiter_waits_instead_of_collecting_429s(sb):
-    control(sb, "exact/config", {"rate_limit_enabled": True, "minutely_limit": 5,
-                                 "minute_window": 60})
+    control(
+        sb, "exact/config", {"rate_limit_enabled": True, "minutely_limit": 5, "minute_window": 60}
+    )
     client, _ = exact_link(sb)
     before = control(sb, "stats/exact", method="GET")["status"].get("429", 0)
     for _ in range(12):
@@ -177,32 +204,54 @@ def test_exact_division_without_consent_is_access_denied(sb):
 
 def asperion_link(server, administration=101):
     store = MemoryTokenStore()
-    oauth = AsperionClient.make_oauth(f"{server.url}/asperion/identity", CLIENT_ID, SECRET, store,
-                                      now=server.clock.now)
-    code = control(server, "asperion/consent", {"client_id": CLIENT_ID, "redirect_uri": REDIRECT,
-                                                "state": "s"})["code"]
+    oauth = AsperionClient.make_oauth(
+        f"{server.url}/asperion/identity", CLIENT_ID, SECRET, store, now=server.clock.now
+    )
+    code = control(
+        server, "asperion/consent", {"client_id": CLIENT_ID, "redirect_uri": REDIRECT, "state": "s"}
+    )["code"]
     oauth.fetch_token(code, REDIRECT)
-    return AsperionClient(f"{server.url}/asperion/api", administration, oauth,
-                          limiter=limiter(server, ("asperion", uuid.uuid4().hex)),
-                          sleep=server.clock.advance)
+    return AsperionClient(
+        f"{server.url}/asperion/api",
+        administration,
+        oauth,
+        limiter=limiter(server, ("asperion", uuid.uuid4().hex)),
+        sleep=server.clock.advance,
+    )
 
 
 def test_asperion_draft_flow(sb):
     client = asperion_link(sb)
     assert {a["id"] for a in client.administrations()} >= {101, 102}
     kind = client.debtor_kinds()[0]["id"]
-    debtor = client.create_debtor({"name": "Zonneveld BV", "debtorKindId": kind,
-                                   "emailAddress": "zv@example.com", "countryCode": "NL"})
+    debtor = client.create_debtor(
+        {
+            "name": "Zonneveld BV",
+            "debtorKindId": kind,
+            "emailAddress": "zv@example.com",
+            "countryCode": "NL",
+        }
+    )
     assert debtor["id"] and debtor["customerNumber"]
     vat = next(v["id"] for v in client.vat_codes())
     sales_type = client.sales_types()[0]["id"]
-    draft = client.create_draft_invoice(draft_invoice(
-        debtor["id"], "2026-02-01T00:00:00", "INV/2026/0042",
-        [draft_line("V", "Advies", quantity=2, price=95.0, vat_code=vat, sales_type=sales_type)]))
+    draft = client.create_draft_invoice(
+        draft_invoice(
+            debtor["id"],
+            "2026-02-01T00:00:00",
+            "INV/2026/0042",
+            [
+                draft_line(
+                    "V", "Advies", quantity=2, price=95.0, vat_code=vat, sales_type=sales_type
+                )
+            ],
+        )
+    )
     assert draft["id"]
     control(sb, f"asperion/drafts/{draft['id']}/finalize", {})
-    (invoice,) = list(client.sales_invoices(Description="INV/2026/0042",
-                                            Description_comparison="Equals"))
+    (invoice,) = list(
+        client.sales_invoices(Description="INV/2026/0042", Description_comparison="Equals")
+    )
     assert invoice["invoiceNumber"]
     result = client.upload_sales_invoice_file(invoice["id"], "INV_2026_0042.pdf", b"%PDF-1.4")
     assert result
@@ -227,9 +276,15 @@ def test_asperion_throttle_is_waited_out(sb):
 
 def test_timewax_invoices(sb):
     records = []
-    client = TimewaxClient(f"{sb.url}/timewax", "sandbox", "api-user", "secret",
-                           limiter=limiter(sb, ("timewax", uuid.uuid4().hex)),
-                           on_call=records.append, now=sb.clock.now)
+    client = TimewaxClient(
+        f"{sb.url}/timewax",
+        "sandbox",
+        "api-user",
+        "secret",
+        limiter=limiter(sb, ("timewax", uuid.uuid4().hex)),
+        on_call=records.append,
+        now=sb.clock.now,
+    )
     # seed 003 verbatim: <Lines> .. </line></lines>, <line> never opened; decimal commas
     control(sb, "timewax/config", {"lines_style": "doc", "decimal_comma": True})
     invoices = client.invoices("2026-01-01", "2026-03-31")
@@ -237,8 +292,9 @@ def test_timewax_invoices(sb):
     assert any(inv["creditNote"] for inv in invoices)
     assert "secret" not in repr(records)
     with pytest.raises(AuthExpired):
-        TimewaxClient(f"{sb.url}/timewax", "sandbox", "api-user", "wrong",
-                      limiter=limiter(sb, "tw2")).invoices("2026-01-01", "2026-03-31")
+        TimewaxClient(
+            f"{sb.url}/timewax", "sandbox", "api-user", "wrong", limiter=limiter(sb, "tw2")
+        ).invoices("2026-01-01", "2026-03-31")
 
 
 def test_attachment_is_stored_base64(sb):

@@ -13,12 +13,19 @@ from clients.ratelimit import RateLimiter
 
 def make_client(server, administration=101, clock=None):
     clock = clock or FakeClock()
-    store = MemoryTokenStore({"access_token": "A", "refresh_token": "R",
-                              "expires_at": clock.t + 10**6, "obtained_at": clock.t})
+    store = MemoryTokenStore(
+        {
+            "access_token": "A",
+            "refresh_token": "R",
+            "expires_at": clock.t + 10**6,
+            "obtained_at": clock.t,
+        }
+    )
     oauth = AsperionClient.make_oauth(server.url + "/identity", "c", "s", store, now=clock.now)
     limiter = RateLimiter(("asperion", administration), now=clock.now, sleep=clock.sleep)
-    return AsperionClient(server.url + "/api", administration, oauth, limiter=limiter,
-                          sleep=clock.sleep)
+    return AsperionClient(
+        server.url + "/api", administration, oauth, limiter=limiter, sleep=clock.sleep
+    )
 
 
 def envelope(items, admin=101, next_page=None):
@@ -62,8 +69,12 @@ def test_paging_via_next_page():
 
 
 def test_problem_details_become_field_errors():
-    problem = {"type": "x", "title": "Validatie mislukt", "status": 400,
-               "errors": {"DebtorKindId": ["Debiteursoort is verplicht."]}}
+    problem = {
+        "type": "x",
+        "title": "Validatie mislukt",
+        "status": 400,
+        "errors": {"DebtorKindId": ["Debiteursoort is verplicht."]},
+    }
     with LocalServer(lambda r: json_response(problem, 400)) as server:
         with pytest.raises(ValidationError) as info:
             make_client(server).create_debtor({"name": "X"})
@@ -88,11 +99,14 @@ def test_503_retry_after_is_honoured_for_reads():
 
 
 def test_file_upload_is_multipart_and_size_checked():
-    with LocalServer(lambda r: json_response({"id": "f1", "name": r.files["File"].filename})
-                     ) as server:
+    with LocalServer(
+        lambda r: json_response({"id": "f1", "name": r.files["File"].filename})
+    ) as server:
         client = make_client(server)
         assert client.upload_sales_invoice_file(5, "INV_1.pdf", b"%PDF-1.4") == {
-            "id": "f1", "name": "INV_1.pdf"}
+            "id": "f1",
+            "name": "INV_1.pdf",
+        }
         assert server.calls[0]["path"] == "/api/v1/salesinvoices/5/file"
         with pytest.raises(ValidationError):
             client.upload_sales_invoice_file(5, "big.pdf", b"0" * (5 * 1024 * 1024 + 1))
@@ -104,6 +118,12 @@ def test_draft_builders_use_the_field_block():
     body = draft_invoice(7, "2026-01-31", "INV/2026/0001", [line, draft_line("T", "Thanks")])
     assert body[FIELDS["draft_debtor"]] == 7
     assert body["lines"]["_data"][0] == {
-        "bookingType": "V", "description": "Consultancy", "quantity": 2, "price": 100.0,
-        "vatCode": "VH", "vatCodeId": "VH", "salesTypeId": 1}
+        "bookingType": "V",
+        "description": "Consultancy",
+        "quantity": 2,
+        "price": 100.0,
+        "vatCode": "VH",
+        "vatCodeId": "VH",
+        "salesTypeId": 1,
+    }
     assert body["lines"]["_data"][1] == {"bookingType": "T", "description": "Thanks"}

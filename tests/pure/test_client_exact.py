@@ -28,12 +28,24 @@ GUID = "5B3D0B0C-1111-2222-3333-444455556666"
 
 def make_client(server, records=None):
     clock = FakeClock()
-    store = MemoryTokenStore({"access_token": "A", "refresh_token": "R",
-                              "expires_at": clock.t + 10**6, "obtained_at": clock.t})
+    store = MemoryTokenStore(
+        {
+            "access_token": "A",
+            "refresh_token": "R",
+            "expires_at": clock.t + 10**6,
+            "obtained_at": clock.t,
+        }
+    )
     oauth = ExactClient.make_oauth(server.url, "c", "s", store, now=clock.now)
     limiter = RateLimiter(("exact", 7), now=clock.now, sleep=clock.sleep)
-    return ExactClient(server.url, 7, oauth, limiter=limiter, sleep=clock.sleep,
-                       on_call=records.append if records is not None else None)
+    return ExactClient(
+        server.url,
+        7,
+        oauth,
+        limiter=limiter,
+        sleep=clock.sleep,
+        on_call=records.append if records is not None else None,
+    )
 
 
 def test_literals_escape_and_type():
@@ -57,16 +69,30 @@ def test_or_groups_chunk_by_count_and_length():
     assert len(groups) > 5 and sum(g.count(" or ") + 1 for g in groups) == 30
     # duplicates and blanks are dropped; GUID keys get the guid literal
     assert or_groups("InvoiceID", [GUID, GUID, "", None]) == [
-        "InvoiceID eq guid'5b3d0b0c-1111-2222-3333-444455556666'"]
+        "InvoiceID eq guid'5b3d0b0c-1111-2222-3333-444455556666'"
+    ]
 
 
 def test_dates_and_padded_codes_are_normalised():
     assert parse_date("/Date(1723420800000)/") == dt.datetime(2024, 8, 12)
-    row = normalise({"Code": "               255", "Country": "NL ", "VATCode": "2  ",
-                     "Name": " keep ", "Modified": "/Date(0)/",
-                     "Lines": {"results": [{"VATCode": "1  "}]}})
-    assert row == {"Code": "255", "Country": "NL", "VATCode": "2", "Name": " keep ",
-                   "Modified": dt.datetime(1970, 1, 1), "Lines": {"results": [{"VATCode": "1"}]}}
+    row = normalise(
+        {
+            "Code": "               255",
+            "Country": "NL ",
+            "VATCode": "2  ",
+            "Name": " keep ",
+            "Modified": "/Date(0)/",
+            "Lines": {"results": [{"VATCode": "1  "}]},
+        }
+    )
+    assert row == {
+        "Code": "255",
+        "Country": "NL",
+        "VATCode": "2",
+        "Name": " keep ",
+        "Modified": dt.datetime(1970, 1, 1),
+        "Lines": {"results": [{"VATCode": "1"}]},
+    }
 
 
 def test_or_groups_keep_the_url_short_and_cover_every_value():
@@ -101,8 +127,9 @@ def test_paging_follows_next_and_parses_rows():
 
 
 def test_post_sends_prefer_and_returns_the_entity():
-    with LocalServer(lambda r: json_response({"d": {"ID": GUID.lower(), "Code": "   9"}},
-                                             201)) as server:
+    with LocalServer(
+        lambda r: json_response({"d": {"ID": GUID.lower(), "Code": "   9"}}, 201)
+    ) as server:
         account = make_client(server).create_account({"Name": "O'Brien"})
         sent = server.calls[0]
     assert account == {"ID": GUID.lower(), "Code": "9"}
@@ -112,8 +139,9 @@ def test_post_sends_prefer_and_returns_the_entity():
 
 def _exact_error(status, value, reason=None):
     headers = {"Reason": reason} if reason else {}
-    return lambda r: json_response({"error": {"code": "", "message": {"lang": "", "value": value}}},
-                                   status, headers)
+    return lambda r: json_response(
+        {"error": {"code": "", "message": {"lang": "", "value": value}}}, status, headers
+    )
 
 
 def test_validation_500_is_not_retried_and_keeps_the_messages():
@@ -136,8 +164,9 @@ def test_other_500_on_post_is_outcome_unknown():
 
 
 def test_400_with_reason_header():
-    handler = _exact_error(400, "Please add a $select or a $top=1 statement to the query string.",
-                           reason="BadRequest")
+    handler = _exact_error(
+        400, "Please add a $select or a $top=1 statement to the query string.", reason="BadRequest"
+    )
     with LocalServer(handler) as server:
         with pytest.raises(ValidationError) as info:
             make_client(server).journals(type=20)
@@ -149,8 +178,9 @@ def test_400_with_reason_header():
 def test_html_maintenance_page_is_retryable():
     from werkzeug.wrappers import Response
 
-    with LocalServer(lambda r: Response("<html>Onderhoud</html>", 503,
-                                        content_type="text/html")) as server:
+    with LocalServer(
+        lambda r: Response("<html>Onderhoud</html>", 503, content_type="text/html")
+    ) as server:
         client = make_client(server)
         client.max_retries = 1
         with pytest.raises(RetryableError) as info:

@@ -24,8 +24,13 @@ from clients.ratelimit import RateLimiter
 def make_client(server, clock=None, records=None, **kwargs):
     clock = clock or FakeClock()
     kwargs.setdefault("limiter", RateLimiter("t", now=clock.now, sleep=clock.sleep))
-    return ApiClient(server.url, on_call=(records.append if records is not None else None),
-                     sleep=clock.sleep, timeout=kwargs.pop("timeout", (2, 5)), **kwargs)
+    return ApiClient(
+        server.url,
+        on_call=(records.append if records is not None else None),
+        sleep=clock.sleep,
+        timeout=kwargs.pop("timeout", (2, 5)),
+        **kwargs,
+    )
 
 
 def failing_then_ok(failures, status=503, body=None, headers=None):
@@ -35,8 +40,9 @@ def failing_then_ok(failures, status=503, body=None, headers=None):
         state["n"] += 1
         if state["n"] <= failures:
             if body is not None:
-                return Response(body, status=status, headers=headers or {},
-                                content_type="text/html")
+                return Response(
+                    body, status=status, headers=headers or {}, content_type="text/html"
+                )
             return json_response({"error": "busy"}, status, headers)
         return json_response({"ok": state["n"]})
 
@@ -156,8 +162,14 @@ def _token_server_and_api(api_status_for_token):
         if request.path == "/token":
             state["issued"] += 1
             n = state["issued"]
-            return json_response({"access_token": f"A{n}", "refresh_token": f"R{n}",
-                                  "expires_in": "600", "token_type": "bearer"})
+            return json_response(
+                {
+                    "access_token": f"A{n}",
+                    "refresh_token": f"R{n}",
+                    "expires_in": "600",
+                    "token_type": "bearer",
+                }
+            )
         token = request.headers.get("Authorization", "").split()[-1]
         status = api_status_for_token(token)
         return json_response({"token": token}, status)
@@ -168,11 +180,18 @@ def _token_server_and_api(api_status_for_token):
 def test_401_refreshes_once_and_retries():
     handler, state = _token_server_and_api(lambda tok: 401 if tok == "A0" else 200)
     clock = FakeClock()
-    store = MemoryTokenStore({"access_token": "A0", "refresh_token": "R0",
-                              "expires_at": clock.t + 500, "obtained_at": clock.t - 100})
+    store = MemoryTokenStore(
+        {
+            "access_token": "A0",
+            "refresh_token": "R0",
+            "expires_at": clock.t + 500,
+            "obtained_at": clock.t - 100,
+        }
+    )
     with LocalServer(handler) as server:
-        oauth = OAuth2Client(server.url + "/token", server.url + "/auth", "cid", "sec", store,
-                             now=clock.now)
+        oauth = OAuth2Client(
+            server.url + "/token", server.url + "/auth", "cid", "sec", store, now=clock.now
+        )
         client = make_client(server, clock, oauth=oauth)
         assert client.get_json("/api/x") == {"token": "A1"}
     assert state["issued"] == 1 and store.read()["refresh_token"] == "R1"
@@ -181,11 +200,18 @@ def test_401_refreshes_once_and_retries():
 def test_401_twice_is_auth_expired():
     handler, state = _token_server_and_api(lambda tok: 401)
     clock = FakeClock()
-    store = MemoryTokenStore({"access_token": "A0", "refresh_token": "R0",
-                              "expires_at": clock.t + 500, "obtained_at": clock.t - 100})
+    store = MemoryTokenStore(
+        {
+            "access_token": "A0",
+            "refresh_token": "R0",
+            "expires_at": clock.t + 500,
+            "obtained_at": clock.t - 100,
+        }
+    )
     with LocalServer(handler) as server:
-        oauth = OAuth2Client(server.url + "/token", server.url + "/auth", "cid", "sec", store,
-                             now=clock.now)
+        oauth = OAuth2Client(
+            server.url + "/token", server.url + "/auth", "cid", "sec", store, now=clock.now
+        )
         with pytest.raises(AuthExpired):
             make_client(server, clock, oauth=oauth).get_json("/api/x")
     assert state["issued"] == 1
@@ -194,11 +220,24 @@ def test_401_twice_is_auth_expired():
 def test_401_on_a_token_too_young_to_refresh_is_auth_expired():
     handler, state = _token_server_and_api(lambda tok: 401)
     clock = FakeClock()
-    store = MemoryTokenStore({"access_token": "A0", "refresh_token": "R0",
-                              "expires_at": clock.t + 590, "obtained_at": clock.t - 10})
+    store = MemoryTokenStore(
+        {
+            "access_token": "A0",
+            "refresh_token": "R0",
+            "expires_at": clock.t + 590,
+            "obtained_at": clock.t - 10,
+        }
+    )
     with LocalServer(handler) as server:
-        oauth = OAuth2Client(server.url + "/token", server.url + "/auth", "cid", "sec", store,
-                             now=clock.now, min_token_age=570)
+        oauth = OAuth2Client(
+            server.url + "/token",
+            server.url + "/auth",
+            "cid",
+            "sec",
+            store,
+            now=clock.now,
+            min_token_age=570,
+        )
         with pytest.raises(AuthExpired):
             make_client(server, clock, oauth=oauth).get_json("/api/x")
     assert state["issued"] == 0
@@ -208,21 +247,40 @@ def test_on_call_record_is_complete_and_redacted():
     records = []
 
     def handler(request):
-        return json_response({"access_token": "SECRET-A", "refresh_token": "SECRET-R",
-                              "name": "ok"})
+        return json_response(
+            {"access_token": "SECRET-A", "refresh_token": "SECRET-R", "name": "ok"}
+        )
 
-    store = MemoryTokenStore({"access_token": "BEARER-SECRET", "refresh_token": "R",
-                              "expires_at": 9e12, "obtained_at": 0})
+    store = MemoryTokenStore(
+        {
+            "access_token": "BEARER-SECRET",
+            "refresh_token": "R",
+            "expires_at": 9e12,
+            "obtained_at": 0,
+        }
+    )
     with LocalServer(handler) as server:
         oauth = OAuth2Client(server.url + "/token", server.url + "/auth", "c", "s", store)
         client = make_client(server, records=records, oauth=oauth)
-        client.request("POST", "/v1/login?x=" + "q" * 600,
-                       json={"password": "PW-SECRET", "client_secret": "CS", "name": "n"})
+        client.request(
+            "POST",
+            "/v1/login?x=" + "q" * 600,
+            json={"password": "PW-SECRET", "client_secret": "CS", "name": "n"},
+        )
         sent = server.calls[0]
     assert sent["headers"]["Authorization"] == "Bearer BEARER-SECRET"
     (record,) = records
-    assert set(record) >= {"service", "method", "path", "status", "duration_ms", "outcome",
-                           "message", "request_excerpt", "response_excerpt"}
+    assert set(record) >= {
+        "service",
+        "method",
+        "path",
+        "status",
+        "duration_ms",
+        "outcome",
+        "message",
+        "request_excerpt",
+        "response_excerpt",
+    }
     assert record["method"] == "POST" and record["status"] == 200 and record["outcome"] == "ok"
     assert record["path"].startswith("/v1/login?x=qqq") and len(record["path"]) == 500
     text = json.dumps(record)
@@ -233,13 +291,18 @@ def test_on_call_record_is_complete_and_redacted():
 
 def test_redact_helper():
     assert redact({"Authorization": "Bearer x", "a": [{"token": "t", "b": 1}]}) == {
-        "Authorization": "***", "a": [{"token": "***", "b": 1}]}
+        "Authorization": "***",
+        "a": [{"token": "***", "b": 1}],
+    }
     assert redact('{"access_token": "abc\\"d", "keep": "v"}') == (
-        '{"access_token": "***", "keep": "v"}')
+        '{"access_token": "***", "keep": "v"}'
+    )
     assert redact("grant_type=refresh_token&refresh_token=R!1&client_secret=S&client_id=c") == (
-        "grant_type=refresh_token&refresh_token=***&client_secret=***&client_id=c")
+        "grant_type=refresh_token&refresh_token=***&client_secret=***&client_id=c"
+    )
     assert redact("<request><token>t</token><password><![CDATA[p]]></password></request>") == (
-        "<request><token>***</token><password>***</password></request>")
+        "<request><token>***</token><password>***</password></request>"
+    )
     assert redact("Authorization: Bearer AAEAA.x-y") == "Authorization: Bearer ***"
     assert redact(b'{"password":"p"}') == '{"password":"***"}'
     assert len(excerpt("x" * 5000)) < 2100
@@ -253,6 +316,9 @@ def test_iter_pages_follows_next_links():
 
     with LocalServer(handler) as server:
         client = make_client(server)
-        items = list(client.iter_pages("/items", {"page": 1}, next_of=lambda b: b["next"],
-                                       items_of=lambda b: b["items"]))
+        items = list(
+            client.iter_pages(
+                "/items", {"page": 1}, next_of=lambda b: b["next"], items_of=lambda b: b["items"]
+            )
+        )
     assert items == [10, 11, 20, 21, 30, 31]

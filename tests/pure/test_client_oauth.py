@@ -34,8 +34,14 @@ class ExactTokenEndpoint:
         n = self.issued
         self.valid_refresh = {f"R{n}"}
         self.last_issue = self.clock.now()
-        return json_response({"access_token": f"A{n}", "refresh_token": f"R{n}",
-                              "expires_in": "600", "token_type": "bearer" if n % 2 else "Bearer"})
+        return json_response(
+            {
+                "access_token": f"A{n}",
+                "refresh_token": f"R{n}",
+                "expires_in": "600",
+                "token_type": "bearer" if n % 2 else "Bearer",
+            }
+        )
 
     def __call__(self, request):
         if self.delay:
@@ -50,14 +56,25 @@ class ExactTokenEndpoint:
             if form.get("grant_type") == "authorization_code":
                 return self.issue()
             if form.get("refresh_token") not in self.valid_refresh:
-                return json_response({"error": "unauthorized_client",
-                                      "error_description": "Old refresh token used."}, 401)
+                return json_response(
+                    {
+                        "error": "unauthorized_client",
+                        "error_description": "Old refresh token used.",
+                    },
+                    401,
+                )
             if self.last_issue is not None and self.clock.now() - self.last_issue < 570:
                 return json_response(
-                    {"error": "access_denied",
-                     "error_description": "Rate limit exceeded: access_token not expired"}, 400,
-                    {"Reason": "TooEarlyToRefreshTokens: Rate limit exceeded: access_token "
-                               "not expired"})
+                    {
+                        "error": "access_denied",
+                        "error_description": "Rate limit exceeded: access_token not expired",
+                    },
+                    400,
+                    {
+                        "Reason": "TooEarlyToRefreshTokens: Rate limit exceeded: access_token "
+                        "not expired"
+                    },
+                )
             return self.issue()
 
 
@@ -69,8 +86,7 @@ def exact_oauth():
     store = MemoryTokenStore()
 
     def make(store=store, **kwargs):
-        return ExactClient.make_oauth(server.url, "cid", "csecret", store, now=clock.now,
-                                      **kwargs)
+        return ExactClient.make_oauth(server.url, "cid", "csecret", store, now=clock.now, **kwargs)
 
     yield make, clock, endpoint, store
     server.stop()
@@ -215,12 +231,21 @@ def test_too_early_answer_keeps_the_current_token(exact_oauth):
     assert "TooEarly" in (info.value.reason or "")
 
 
-@pytest.mark.parametrize("status,body", [
-    (401, {"error": "unauthorized_client", "error_description": "Old refresh token used."}),
-    (400, {"error": "invalid_request", "error_description":
-           "The refresh token expired at 10/11/2022 9:18:20 PM and it is now 10/28/2022."}),
-    (400, {"error": "invalid_grant"}),
-])
+@pytest.mark.parametrize(
+    "status,body",
+    [
+        (401, {"error": "unauthorized_client", "error_description": "Old refresh token used."}),
+        (
+            400,
+            {
+                "error": "invalid_request",
+                "error_description": "The refresh token expired at 10/11/2022 9:18:20 PM "
+                "and it is now 10/28/2022.",
+            },
+        ),
+        (400, {"error": "invalid_grant"}),
+    ],
+)
 def test_dead_link_is_auth_expired(exact_oauth, status, body):
     make, clock, endpoint, store = exact_oauth
     oauth = make()
@@ -254,8 +279,9 @@ def test_token_endpoint_5xx_is_retryable(exact_oauth):
 
 
 def test_no_token_is_auth_expired():
-    oauth = OAuth2Client("http://127.0.0.1:9/t", "http://127.0.0.1:9/a", "c", "s",
-                         MemoryTokenStore())
+    oauth = OAuth2Client(
+        "http://127.0.0.1:9/t", "http://127.0.0.1:9/a", "c", "s", MemoryTokenStore()
+    )
     with pytest.raises(AuthExpired):
         oauth.access_token()
 

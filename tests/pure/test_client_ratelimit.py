@@ -33,25 +33,41 @@ class ExactLimitedApi:
             used = self.used.get(window, 0)
             if used >= self.per_minute:
                 self.throttled += 1
-                return json_response(None, 429, {
-                    "X-RateLimit-Minutely-Limit": str(self.per_minute),
-                    "X-RateLimit-Minutely-Remaining": "0",
-                    "X-RateLimit-Minutely-Reset": reset_ms})
+                return json_response(
+                    None,
+                    429,
+                    {
+                        "X-RateLimit-Minutely-Limit": str(self.per_minute),
+                        "X-RateLimit-Minutely-Remaining": "0",
+                        "X-RateLimit-Minutely-Reset": reset_ms,
+                    },
+                )
             self.used[window] = used + 1
             self.day_used += 1
             day_reset = str((int(now // 86400) + 1) * 86400 * 1000)
-            return json_response({"d": {"results": [{"n": self.day_used}]}}, 200, {
-                "X-RateLimit-Limit": str(self.per_day),
-                "X-RateLimit-Remaining": str(self.per_day - self.day_used),
-                "X-RateLimit-Reset": day_reset,
-                "X-RateLimit-Minutely-Limit": str(self.per_minute),
-                "X-RateLimit-Minutely-Remaining": str(self.per_minute - used - 1),
-                "X-RateLimit-Minutely-Reset": reset_ms})
+            return json_response(
+                {"d": {"results": [{"n": self.day_used}]}},
+                200,
+                {
+                    "X-RateLimit-Limit": str(self.per_day),
+                    "X-RateLimit-Remaining": str(self.per_day - self.day_used),
+                    "X-RateLimit-Reset": day_reset,
+                    "X-RateLimit-Minutely-Limit": str(self.per_minute),
+                    "X-RateLimit-Minutely-Remaining": str(self.per_minute - used - 1),
+                    "X-RateLimit-Minutely-Reset": reset_ms,
+                },
+            )
 
 
 def exact_client(server, clock, **limiter_kwargs):
-    store = MemoryTokenStore({"access_token": "A", "refresh_token": "R",
-                              "expires_at": clock.t + 10**6, "obtained_at": clock.t})
+    store = MemoryTokenStore(
+        {
+            "access_token": "A",
+            "refresh_token": "R",
+            "expires_at": clock.t + 10**6,
+            "obtained_at": clock.t,
+        }
+    )
     oauth = ExactClient.make_oauth(server.url, "c", "s", store, now=clock.now)
     limiter = RateLimiter(("exact", 1), now=clock.now, sleep=clock.sleep, **limiter_kwargs)
     return ExactClient(server.url, 1, oauth, limiter=limiter, sleep=clock.sleep)
@@ -132,9 +148,13 @@ def test_out_of_order_headers_keep_the_lowest_remaining():
 
 def test_exact_headers_in_milliseconds_and_minutely_only_429():
     limiter = RateLimiter("k", now=lambda: 1_700_000_000.0)
-    limiter.update_from_exact_headers({
-        "X-RateLimit-Minutely-Limit": "60", "X-RateLimit-Minutely-Remaining": "0",
-        "X-RateLimit-Minutely-Reset": "1700000040000"})
+    limiter.update_from_exact_headers(
+        {
+            "X-RateLimit-Minutely-Limit": "60",
+            "X-RateLimit-Minutely-Remaining": "0",
+            "X-RateLimit-Minutely-Reset": "1700000040000",
+        }
+    )
     snap = limiter.snapshot()
     assert snap["minute_reset"] == 1_700_000_040.0 and snap["minute_remaining"] == 0
     assert snap["day_remaining"] is None

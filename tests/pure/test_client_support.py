@@ -51,15 +51,24 @@ class LocalServer:
     def _app(self, request: Request):
         body = request.get_data()
         with self._lock:
-            self.calls.append({
-                "method": request.method, "path": request.path, "query": request.args.to_dict(),
-                "full_path": request.full_path, "headers": dict(request.headers), "body": body,
-            })
+            self.calls.append(
+                {
+                    "method": request.method,
+                    "path": request.path,
+                    "query": request.args.to_dict(),
+                    "full_path": request.full_path,
+                    "headers": dict(request.headers),
+                    "body": body,
+                }
+            )
         return self.handler(request)
 
     def count(self, method=None, path=None) -> int:
-        return sum(1 for c in self.calls if (method is None or c["method"] == method)
-                   and (path is None or c["path"] == path))
+        return sum(
+            1
+            for c in self.calls
+            if (method is None or c["method"] == method) and (path is None or c["path"] == path)
+        )
 
     def stop(self) -> None:
         self.httpd.shutdown()
@@ -73,8 +82,12 @@ class LocalServer:
 
 
 def json_response(data, status: int = 200, headers=None) -> Response:
-    return Response(json.dumps(data) if data is not None else "", status=status,
-                    headers=headers or {}, content_type="application/json")
+    return Response(
+        json.dumps(data) if data is not None else "",
+        status=status,
+        headers=headers or {},
+        content_type="application/json",
+    )
 
 
 def drop_connection(request: Request):

@@ -39,8 +39,9 @@ def test_quirky_xml_is_parsed():
     assert first["id"] == "7" and first["creditNote"] is True and first["rawDate"] == "2024-03-01"
     assert first["amountInclVat"] == Decimal("1210.00") and first["references"] == ["PO 1"]
     assert [line["description"] for line in first["lines"]] == ["Work & more", "Travel <car>"]
-    assert first["lines"][0]["items"] == [{"hours": Decimal("8"), "rate": Decimal("125"),
-                                           "km": None}]
+    assert first["lines"][0]["items"] == [
+        {"hours": Decimal("8"), "rate": Decimal("125"), "km": None}
+    ]
     assert second["creditNote"] is False and second["lines"][0]["amountExclVat"] == Decimal("10.5")
 
 
@@ -48,8 +49,10 @@ def test_number_and_date_helpers():
     assert parse_decimal("1.234,56") == Decimal("1234.56")
     assert parse_decimal("1,234.56") == Decimal("1234.56")
     assert parse_decimal("-12,5") == Decimal("-12.5") and parse_decimal(" ") is None
-    assert parse_valid_until("20240101T120000") == dt.datetime(
-        2024, 1, 1, 12, tzinfo=dt.timezone.utc).timestamp()
+    assert (
+        parse_valid_until("20240101T120000")
+        == dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc).timestamp()
+    )
 
 
 class TimewaxServer:
@@ -63,25 +66,35 @@ class TimewaxServer:
         root = parse_xml(request.get_data())
         if request.path == "/authentication/token/get/":
             if self.fail_login or root.findtext("password") != "secret":
-                return xml("<response><valid>no</valid><errors><![CDATA[invalid_password]]>"
-                           "</errors></response>")
+                return xml(
+                    "<response><valid>no</valid><errors><![CDATA[invalid_password]]>"
+                    "</errors></response>"
+                )
             self.tokens += 1
             self.valid_token = f"T{self.tokens}"
             until = dt.datetime.fromtimestamp(self.clock.now() + 3600, dt.timezone.utc)
-            return xml(f"<response><valid>yes</valid><token>{self.valid_token}</token>"
-                       f"<validUntil>{until:%Y%m%dT%H%M%S}</validUntil></response>")
+            return xml(
+                f"<response><valid>yes</valid><token>{self.valid_token}</token>"
+                f"<validUntil>{until:%Y%m%dT%H%M%S}</validUntil></response>"
+            )
         if root.findtext("token") != self.valid_token:
             return xml("<response><valid>no</valid><errors>invalid_token</errors></response>")
         if root.findtext("datefrom") == "1999-01-01":
-            return xml("<response><valid>No</valid><errors>dateFrom is invalid</errors>"
-                       "</response>")
+            return xml("<response><valid>No</valid><errors>dateFrom is invalid</errors></response>")
         return xml(QUIRKY)
 
 
 def make(server, clock, password="secret"):
     limiter = RateLimiter("tw", min_interval=0.1, now=clock.now, sleep=clock.sleep)
-    return TimewaxClient(server.url, "sandbox", "api-user", password, limiter=limiter,
-                         now=clock.now, sleep=clock.sleep)
+    return TimewaxClient(
+        server.url,
+        "sandbox",
+        "api-user",
+        password,
+        limiter=limiter,
+        now=clock.now,
+        sleep=clock.sleep,
+    )
 
 
 def test_token_is_cached_renewed_early_and_on_token_error():
