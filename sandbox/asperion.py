@@ -68,6 +68,11 @@ MESSAGES = {
         "Probeer het over {seconds} seconden opnieuw.",
         "Try again in {seconds} seconds.",
     ),
+    "unavailable": ("Dienst niet beschikbaar", "Service Unavailable"),
+    "unavailable_detail": (
+        "De dienst is tijdelijk niet beschikbaar.",
+        "The service is temporarily unavailable.",
+    ),
     "required": ("Het veld {field} is verplicht.", "The {field} field is required."),
     "unknown": ("{field} '{value}' bestaat niet.", "{field} '{value}' does not exist."),
     "not_sales": (
@@ -108,6 +113,7 @@ PROBLEM_TYPES = {
     405: "https://tools.ietf.org/html/rfc7231#section-6.5.5",
     413: "https://tools.ietf.org/html/rfc7231#section-6.5.11",
     429: "https://tools.ietf.org/html/rfc6585#section-4",
+    503: "https://tools.ietf.org/html/rfc7231#section-6.6.4",
 }
 
 NEW_DEBTOR = seed._debtor(
@@ -533,19 +539,17 @@ class AsperionService:
         return out
 
     def fault_response(self, kind, environ):
-        """Injected 429s look like an ASP.NET rate limiter: ProblemDetails + Retry-After."""
-        if kind != "throttle":
-            return None
-        request = Request(environ)
+        """Injected 429 ("throttle") and 503 ("fail") look like ASP.NET behind a gateway:
+        ProblemDetails with Retry-After (the core asks for "fail" only once it supports it)."""
         seconds = self.config["retry_after"]
-        exc = ApiError(
-            429,
-            "throttled",
-            detail="throttled_detail",
-            headers={"Retry-After": str(seconds)},
-            seconds=seconds,
-        )
-        return self._problem(request, exc)
+        headers = {"Retry-After": str(seconds)}
+        if kind == "throttle":
+            exc = ApiError(429, "throttled", "throttled_detail", headers=headers, seconds=seconds)
+        elif kind == "fail":
+            exc = ApiError(503, "unavailable", "unavailable_detail", headers=headers)
+        else:
+            return None
+        return self._problem(Request(environ), exc)
 
     # -- WSGI ------------------------------------------------------------------------
     def __call__(self, environ, start_response):

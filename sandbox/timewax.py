@@ -388,14 +388,14 @@ class TimewaxService:
         return 404, {"error": f"unknown timewax control action {action}"}
 
     def fault_response(self, kind, environ):
-        if kind == "throttle":  # the KB says only "HTTP 429"
-            return Response(
-                b"Too Many Requests",
-                status=429,
-                headers={"Retry-After": "1"},
-                content_type="text/plain",
-            )
-        return None
+        # the KB says only "HTTP 429"; Retry-After helps the client's capped backoff
+        status = {"throttle": 429, "fail": 503}.get(kind)
+        if status is None:
+            return None
+        text = b"Too Many Requests" if status == 429 else b"Service Unavailable"
+        return Response(
+            text, status=status, headers={"Retry-After": "1"}, content_type="text/plain"
+        )
 
     # -- WSGI --------------------------------------------------------------------------
     def __call__(self, environ, start_response):

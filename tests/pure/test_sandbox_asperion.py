@@ -756,6 +756,18 @@ def test_injected_503_then_recovery(server, api):
     assert [api("GET", "/v1/debtors").status_code for _ in range(3)] == [503, 503, 200]
 
 
+def test_injected_503_is_shaped_as_problem_details_with_retry_after(server):
+    """§4 [I]: clients back off on 429/503: the service shapes an injected 503 with
+    Retry-After (fault_response("fail"), used once the core asks for it)."""
+    from werkzeug.test import EnvironBuilder
+
+    svc = server.app.service("asperion")
+    environ = EnvironBuilder(path="/api/v1/debtors", headers={"Accept-Language": "en"})
+    resp = svc.fault_response("fail", environ.get_environ())
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "1"
+    assert resp.mimetype == "application/problem+json"
+
+
 def test_lost_create_is_applied_but_never_answered(server, api):
     """contracts.md faults.lose_next_creates: the POST happens, the answer never comes."""
     control(server, "faults/asperion", {"lose_next_creates": 1})
