@@ -8,7 +8,8 @@ callable receiving PATH_INFO with its prefix stripped. It may also expose:
   ``/_sandbox/<service>/<action>/<path_rest>`` (consent, config, pay, print, finalize...);
 - ``dump() -> dict`` for ``GET /_sandbox/state/<service>`` (default: every Store kind);
 - ``fault_response(kind, environ) -> Response|None`` to shape injected faults
-  (kind ``"throttle"``: Exact adds its minutely rate-limit headers to the 429);
+  (kind ``"throttle"`` for throttle_next, ``"fail"`` for fail_next; None = generic answer;
+  Exact adds its minutely rate-limit headers to the 429);
 - ``path_pattern(path) -> str`` to group stats (default: common.path_pattern).
 
 Service modules are imported lazily and tolerantly: while one is missing or broken its
@@ -150,10 +151,11 @@ class SandboxApp:
 
     def _injected(self, name, svc, faults, environ):
         """The response of an injected fault, or None to let the service answer."""
+        shaper = getattr(svc, "fault_response", None)
         if faults.take("fail_next"):
-            return json_response({"error": "Service Unavailable (injected)"}, 503)
+            resp = shaper("fail", environ) if shaper else None
+            return resp if resp is not None else json_response({"error": "injected 503"}, 503)
         if faults.take("throttle_next"):
-            shaper = getattr(svc, "fault_response", None)
             resp = shaper("throttle", environ) if shaper else None
             return resp if resp is not None else json_response(None, 429)
         if faults.random_error():

@@ -781,16 +781,16 @@ class ExactService:
             raise _bad("Not found", 404)
         div = int(div_text)
         entity_set, key, tail = _split_resource(sub)
-        if entity_set is None:
-            raise _bad(f"Resource not found for the segment '{sub}'.", 404)
-        if entity_set.path != "system/Divisions" and div not in token["grant"]["divisions"]:
+        divisions_list = entity_set is not None and entity_set.path == "system/Divisions"
+        if not divisions_list and div not in token["grant"]["divisions"]:
             # the {div} of system/Divisions is not validated (picqer#470)
             raise ODataError(403, "Forbidden", {"Reason": "NoDivisionAccess"})
-        headers = self.count_call(div)
-        endpoint = f"{request.method} {entity_set.path}"
-        blocked = self._error_cap_blocked(div, endpoint)
+        headers = self.count_call(div)  # every division URL counts, even a wrong one
+        endpoint = f"{request.method} {entity_set.path if entity_set else sub}"
         try:
-            if blocked:
+            if entity_set is None:
+                raise _bad(f"Resource not found for the segment '{sub}'.", 404)
+            if self._error_cap_blocked(div, endpoint):
                 raise ODataError(
                     403,
                     "Forbidden: too many errors on this endpoint.",
