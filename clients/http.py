@@ -186,16 +186,9 @@ class ApiClient:
         # the logged path includes the query string that params= adds
         log_path = _trim_path(requests.Request("GET", full_url, params=params).prepare().url)
         while True:
-            send_headers = self.default_headers(method, full_url)
-            ctx["token"] = None
-            if self.oauth is not None:
-                ctx["token"] = self.oauth.access_token()
-                send_headers["Authorization"] = f"Bearer {ctx['token']}"
-            if headers:
-                send_headers.update(headers)
             limiter = ctx["limiter"]
             if limiter is not None:
-                limiter.acquire()
+                limiter.acquire()  # may sleep: take the token afterwards so it is fresh
             started = time.monotonic()
             record = {
                 "service": self.service,
@@ -204,6 +197,14 @@ class ApiClient:
                 "request_excerpt": request_excerpt,
             }
             try:
+                send_headers = self.default_headers(method, full_url)
+                ctx["token"] = None
+                if self.oauth is not None:
+                    ctx["token"] = self.oauth.access_token()
+                    send_headers["Authorization"] = f"Bearer {ctx['token']}"
+                if headers:
+                    send_headers.update(headers)
+                started = time.monotonic()
                 response = self.session.request(
                     method,
                     full_url,
