@@ -16,6 +16,7 @@ Records live in the Store under service ``exact`` and kind ``"<division>/<set>"`
 import base64
 import binascii
 import calendar
+import copy
 import datetime as dt
 import html
 import math
@@ -151,6 +152,14 @@ ME = _fields(
     "UserID:guid CurrentDivision:int FullName Email LanguageCode Legislation:int "
     "ServerTime:date ServerUtcOffset:float UserName DivisionCustomer:guid"
 )
+PRINTED = _fields(
+    "InvoiceID:guid InvoiceDate:date ReportingPeriod:int ReportingYear:int "
+    "SendEmailToCustomer:bool SenderEmailAddress EmailLayout:guid DocumentLayout:guid "
+    "ExtraText SendInvoiceToCustomerPostbox:bool SendInvoiceViaPeppol:bool "
+    "SendOutputBasedOnAccount:bool PostboxSender PostboxMessageID:guid Document:guid "
+    "DocumentCreationSuccess DocumentCreationError EmailCreationSuccess EmailCreationError "
+    "PeppolCreationSuccess PeppolCreationError"
+)
 SYNC_INVOICE = dict(INVOICE, **{k: v for k, v in INVOICE_LINE.items() if k not in INVOICE})
 SYNC_INVOICE.pop("SalesInvoiceLines")
 SYNC_INVOICE["ID"] = "guid"
@@ -214,7 +223,7 @@ SETS = {
         EntitySet(
             "salesinvoice/PrintedSalesInvoices",
             "PrintedSalesInvoice",
-            _fields("InvoiceID:guid"),
+            PRINTED,
             "InvoiceID",
             "P",
         ),
@@ -602,9 +611,10 @@ class ExactService:
         self.store.delete(SERVICE, f"{div}/{kind}", key)
 
     def find(self, div, kind, **match):
+        """First record matching field values (trimmed, case-insensitive), as a copy."""
         for row in self.rows(div, kind):
             if all(_same(row.get(k), v) for k, v in match.items()):
-                return row
+                return copy.deepcopy(row)  # callers may edit it before save()
         return None
 
     def divisions(self):
