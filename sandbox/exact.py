@@ -794,6 +794,7 @@ class ExactService:
         divisions_list = entity_set is not None and entity_set.path == "system/Divisions"
         if not divisions_list and div not in token["grant"]["divisions"]:
             # the {div} of system/Divisions is not validated (picqer#470)
+            # 'Forbidden - WrongDivision' is [unverified]; we send the documented Reason
             raise ODataError(403, "Forbidden", {"Reason": "NoDivisionAccess"})
         headers = self.count_call(div)  # every division URL counts, even a wrong one
         endpoint = f"{request.method} {entity_set.path if entity_set else sub}"
@@ -1206,6 +1207,8 @@ class ExactService:
         if not (body.get("Name") or "").strip():
             raise _bad("Verplicht: Naam")
         row = {name: None for name in ACCOUNT}
+        # [unverified] whether invoices need IsSales: it is read-only here and follows
+        # Status 'C' (the default), so a client that sets Status='C' works either way
         row.update({"ID": _new_guid(), "Status": "C", "Blocked": False, "Type": "A"})
         self._merge(row, body, ACCOUNT, self.ACCOUNT_WRITABLE)
         row["Code"] = self._account_code(div, body.get("Code"))

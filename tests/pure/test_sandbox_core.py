@@ -109,6 +109,18 @@ def test_control_faults_fail_next_gives_503_then_recovers(server):
     assert requests.get(server.url + "/_sandbox/faults/exact").json()["fail_next"] == 0
 
 
+def test_control_faults_error_rate_and_latency_apply_to_the_service_only(server):
+    requests.post(server.url + "/_sandbox/faults/exact", json={"error_rate": 1, "latency_ms": 50})
+    try:
+        resp = requests.get(server.url + "/exact/api/v1/current/Me")
+        assert resp.status_code in (500, 502, 503) and resp.elapsed.total_seconds() >= 0.05
+        assert requests.get(server.url + "/_sandbox/clock").status_code == 200
+    finally:
+        requests.post(
+            server.url + "/_sandbox/faults/exact", json={"error_rate": 0, "latency_ms": 0}
+        )
+
+
 def test_control_bad_fault_name_is_400(server):
     resp = requests.post(server.url + "/_sandbox/faults/exact", json={"nope": 1})
     assert resp.status_code == 400
