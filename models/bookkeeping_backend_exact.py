@@ -43,7 +43,8 @@ REMOTE_CREDIT_NOTE = 8021
 REMOTE_INVOICE = 8020
 NOTE_TYPES = ("line_section", "line_subsection", "line_note")
 RECEIVABLE_SELECT = (
-    "ID,TransactionEntryID,InvoiceNumber,YourRef,IsFullyPaid,Status,AmountDC,AmountFC")
+    "ID,TransactionEntryID,InvoiceNumber,YourRef,IsFullyPaid,Status,AmountDC,AmountFC,"
+    "LastPaymentDate")
 
 
 class BookkeepingBackend(models.Model):
@@ -209,10 +210,14 @@ class BookkeepingBackend(models.Model):
                 "code": row["Code"], "name": row.get("Description"),
                 "extra": {"ID": row.get("ID"), "days": row.get("PaymentDays")},
             } for row in client.payment_conditions()])
-            currencies = {row["Code"]: row.get("Description") for row in client.currencies()}
-            currencies.setdefault(self.exact_division_currency or "EUR", False)
+            # remote_type "exact": the division's own list; "division": only its currency,
+            # when the list cannot be read (then Exact itself judges other currencies).
+            currencies = {row["Code"]: (row.get("Description"), "exact")
+                          for row in client.currencies()}
+            currencies.setdefault(self.exact_division_currency or "EUR", (False, "division"))
             Option._sync_kind(self, "currency", [
-                {"code": code, "name": name or code} for code, name in currencies.items()])
+                {"code": code, "name": name or code, "remote_type": origin}
+                for code, (name, origin) in currencies.items()])
         finally:
             self.env["bookkeeping.log"]._flush_collector(client)
         if not self.exact_journal_id:
@@ -262,13 +267,20 @@ class BookkeepingBackend(models.Model):
             errors.append(_("Choose the Exact sales journal on the link %(name)s.",
                             name=self.name))
         currency = move.currency_id.name
-        known = self.option_ids.filtered(lambda o: o.kind == "currency").mapped("code")
-        if currency != (self.exact_division_currency or "EUR") and currency not in known:
+        own = self.exact_division_currency or "EUR"
+        if move.company_currency_id.name != own:
+            errors.append(_(
+                "The company currency %(company)s differs from the currency %(own)s of Exact "
+                "division %(division)s: link the company to a division in its own currency.",
+                company=move.company_currency_id.name, own=own,
+                division=self.administration_code))
+        listed = self.option_ids.filtered(
+            lambda o: o.kind == "currency" and o.remote_type == "exact")
+        if listed and currency != own and currency not in listed.mapped("code"):
             errors.append(_(
                 "The currency %(currency)s is not known in Exact division %(division)s. Add "
                 "it in Exact and press Load lists, or invoice in %(own)s.",
-                currency=currency, division=self.administration_code,
-                own=self.exact_division_currency or "EUR"))
+                currency=currency, division=self.administration_code, own=own))
         lines = self._exact_move_lines(move)
         if not lines:
             errors.append(_("The invoice has no lines with an amount."))
@@ -558,16 +570,22 @@ class BookkeepingBackend(models.Model):
                 move = by_ref.get(row.get("YourRef"))
                 if move:
                     found[move].append(row)
+        partial = [move for move, rows in found.items()
+                   if any(r.get("LastPaymentDate") and not r.get("IsFullyPaid") for r in rows)]
+        open_amount = defaultdict(float)
+        if partial:
+            # Receivables keep the full amount; the open part is only in ReceivablesList.
+            for row in client._grouped("read/financial/ReceivablesList", "YourRef",
+                                       [m.name for m in partial], "YourRef,Amount"):
+                open_amount[row.get("YourRef")] += float(row.get("Amount") or 0.0)
         for move, rows in found.items():
-            paid = all(row.get("IsFullyPaid") for row in rows)
-            open_rows = [row for row in rows if not row.get("IsFullyPaid")]
-            residual = abs(sum(float(row.get("AmountFC") or 0.0) for row in open_rows))
-            if paid:
+            if all(row.get("IsFullyPaid") for row in rows):
                 state, residual = "paid", 0.0
-            elif move.currency_id.compare_amounts(residual, move.amount_total) < 0:
-                state = "partial"
+            elif move in partial:
+                state, residual = "partial", abs(open_amount.get(move.name, 0.0))
             else:
                 state = "open"
+                residual = abs(sum(float(row.get("AmountFC") or 0.0) for row in rows))
             move.write({"bookkeeping_remote_payment_state": state,
                         "bookkeeping_remote_residual": residual})
 

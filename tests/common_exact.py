@@ -1,0 +1,185 @@
+"""Shared set-up of the Exact Online tests: a real sandbox on loopback, a backend linked to
+it through the real OAuth code flow, lists loaded and mapped. Nothing of our own is mocked:
+every call is real HTTP to the simulator, faults are injected on its side."""
+
+import time
+
+import requests
+
+from odoo import Command, fields
+
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+from odoo.addons.account_bookkeeping_link.clients.ratelimit import reset_registry
+from odoo.addons.account_bookkeeping_link.sandbox.exact_seed import seed_guid
+from odoo.addons.account_bookkeeping_link.sandbox.server import start_in_thread
+
+DIVISION = 1001
+INVOICE_DATE = fields.Date.from_string("2025-06-02")
+# The sandbox checks the rate limit only when a test asks for it.
+QUIET_CONFIG = {"rate_limit_enabled": False, "minute_window": 60, "daily_limit": 5000,
+                "minutely_limit": 60}
+
+
+class ExactCommon(AccountTestInvoicingCommon):
+    # A Dutch company in EUR, like the sandbox divisions.
+    country_code = "NL"
+    chart_template = "generic_coa"
+
+    @classmethod
+    def _request_handler(cls, s, r, /, **kw):
+        # Odoo's test guard compares the timeout with an int; the clients send
+        # (connect, read) tuples. Loopback requests still pass through the guard.
+        if isinstance(kw.get("timeout"), tuple):
+            kw["timeout"] = max(kw["timeout"])
+        return super()._request_handler(s, r, **kw)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = start_in_thread()
+        cls.addClassCleanup(cls.sandbox.stop)
+        cls.url = cls.sandbox.url
+        cls.control("POST", "/exact/config", QUIET_CONFIG)
+        reset_registry()
+        cls.env.user.group_ids |= cls.env.ref(
+            "account_bookkeeping_link.group_bookkeeping_manager")
+        company = cls.company_data["company"]
+        cls.nl = cls.env.ref("base.nl")
+        company.country_id = cls.nl
+        cls.partner_a.write({"country_id": cls.nl.id, "email": "a@example.nl",
+                             "vat": "NL000099998B57", "street": "Dorpsstraat 1",
+                             "zip": "1234 AB", "city": "Utrecht"})
+        Tax = cls.env["account.tax"]
+        cls.tax_21 = Tax.create({"name": "BTW 21% (test)", "amount": 21,
+                                 "type_tax_use": "sale", "company_id": company.id})
+        cls.tax_9 = Tax.create({"name": "BTW 9% (test)", "amount": 9,
+                                "type_tax_use": "sale", "company_id": company.id})
+        cls.tax_unmapped = Tax.create({"name": "BTW 13% (unmapped)", "amount": 13,
+                                       "type_tax_use": "sale", "company_id": company.id})
+        cls.revenue = cls.company_data["default_account_revenue"]
+        cls.revenue_unmapped = cls.revenue.copy({"code": "800999"})
+        cls.backend = cls.env["bookkeeping.backend"].create({
+            "name": "Exact sandbox",
+            "service": "exact",
+            "company_id": company.id,
+            "client_id": "sandbox-client",
+            "client_secret": "sandbox-secret",
+            "exact_location": "nl",
+            "invoice_mode": "odoo",
+        })
+        # The demo and the tests point the country host at the simulator.
+        cls.backend.exact_base_url = f"{cls.url}/exact"
+        cls.link()
+        cls.backend.exact_division_id = cls.option("administration", str(DIVISION))
+        cls.backend.action_load_options()
+        cls.map_defaults()
+
+    def setUp(self):
+        super().setUp()
+        # Odoo rolls back every test, so the remote side starts afresh too (same numbers).
+        self.control("POST", "/reset", {"service": "exact"})
+        self.control("POST", "/exact/config", QUIET_CONFIG)
+        reset_registry()
+        self.link()
+        self.assertEqual(self.backend.state, "linked")
+        self.clear_stats()
+
+    # ------------------------------------------------------------------ sandbox
+
+    @classmethod
+    def control(cls, method, path, body=None):
+        response = requests.request(method, f"{cls.url}/_sandbox{path}", json=body or {},
+                                    timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def stats(self):
+        return self.control("GET", "/stats/exact")
+
+    def calls(self):
+        return self.stats()["total"]
+
+    def clear_stats(self):
+        self.control("POST", "/stats/exact/reset")
+
+    def faults(self, **values):
+        return self.control("POST", "/faults/exact", values)
+
+    def remote_rows(self, kind, **match):
+        """Rows of one entity set of division 1001, as the simulator stores them."""
+        state = self.control("GET", "/state/exact")
+        rows = state.get(f"{DIVISION}/{kind}") or state.get(str(DIVISION), {}).get(kind) or []
+        return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+
+    # ------------------------------------------------------------------ link
+
+    @classmethod
+    def link(cls, backend=None):
+        """The real OAuth code flow: signed state, the sandbox's consent, our exchange."""
+        backend = backend or cls.backend
+        state = backend._oauth_state()
+        url = backend._exact_authorization_url(state, backend.redirect_uri)
+        assert url.startswith(f"{cls.url}/exact/api/oauth2/auth?"), url
+        answer = cls.control("POST", "/exact/consent", {
+            "client_id": "sandbox-client", "redirect_uri": backend.redirect_uri,
+            "state": state})
+        assert backend._backend_from_oauth_state(state) == backend
+        backend._finish_oauth(answer["code"])
+
+    @classmethod
+    def option(cls, kind, code):
+        return cls.env["bookkeeping.remote.option"].with_context(active_test=False).search([
+            ("backend_id", "=", cls.backend.id), ("kind", "=", kind), ("code", "=", code)])
+
+    @classmethod
+    def map_defaults(cls):
+        backend = cls.backend
+        Mapping = cls.env["bookkeeping.mapping"]
+        for tax, code in ((cls.tax_21, "2"), (cls.tax_9, "1")):
+            mapping = backend.tax_mapping_ids.filtered(lambda m, t=tax: m.tax_id == t)
+            if mapping:
+                mapping.option_id = cls.option("vat_code", code)
+            else:
+                Mapping.create({"backend_id": backend.id, "mapping_type": "tax",
+                                "tax_id": tax.id, "option_id": cls.option("vat_code", code).id})
+        backend.tax_mapping_ids.filtered(lambda m: m.tax_id == cls.tax_unmapped).unlink()
+        Mapping.create({"backend_id": backend.id, "mapping_type": "account",
+                        "account_id": cls.revenue.id,
+                        "option_id": cls.option("gl_account", "8000").id})
+        backend.exact_journal_id = cls.option("journal", "70")
+        backend.exact_item_id = cls.option("item", "CONSULT")
+
+    # ------------------------------------------------------------------ invoices
+
+    def invoice(self, lines=None, move_type="out_invoice", post=True, partner=None,
+                currency=None, tax=None, account=None, extra_lines=()):
+        """A posted invoice; ``lines`` are (price_unit, quantity) pairs."""
+        lines = lines or [(100.0, 1.0)]
+        line_cmds = [Command.create({
+            "name": f"Line {n}", "price_unit": price, "quantity": qty,
+            "tax_ids": [Command.set((tax or self.tax_21).ids)],
+            "account_id": (account or self.revenue).id,
+        }) for n, (price, qty) in enumerate(lines, 1)]
+        line_cmds += [Command.create(vals) for vals in extra_lines]
+        move = self.env["account.move"].create({
+            "move_type": move_type,
+            "partner_id": (partner or self.partner_a).id,
+            "invoice_date": INVOICE_DATE,
+            "date": INVOICE_DATE,
+            "currency_id": (currency or self.company_data["currency"]).id,
+            "invoice_line_ids": line_cmds,
+        })
+        if post:
+            move.action_post()
+        return move
+
+    def send(self, moves):
+        self.backend._push_moves(moves)
+        return moves
+
+    def wait_for_next_window(self):
+        """Rate-limit windows follow the real clock; never sleep more than a few seconds."""
+        time.sleep(0.1)
+
+    def entry_guid(self, kind, code):
+        return seed_guid(DIVISION, kind, code)
