@@ -129,7 +129,7 @@ class BookkeepingBackend(models.Model):
     )
     asperion_journal_id = fields.Many2one(
         "bookkeeping.remote.option",
-        "Sales journal",
+        "Asperion sales journal",
         ondelete="restrict",
         domain="[('backend_id', '=', id), ('kind', '=', 'journal')]",
         help="Journal of invoices booked with Odoo's number (empty: Asperion's default).",
@@ -177,7 +177,7 @@ class BookkeepingBackend(models.Model):
         header, for listing the administrations before one is chosen)."""
         self.ensure_one()
         admin = self.administration_code if administration else None
-        return AsperionClient(
+        client = AsperionClient(
             self.asperion_api_url,
             admin,
             self._asperion_oauth(),
@@ -185,6 +185,10 @@ class BookkeepingBackend(models.Model):
             on_call=on_call,
             language="nl-NL" if (self.env.lang or "").startswith("nl") else "en-US",
         )
+        if not hasattr(client, "rate_limit_snapshot"):
+            # The core reads the budget after a batch; ApiClient has no such method yet.
+            client.rate_limit_snapshot = lambda: client.limiter.snapshot() if client.limiter else {}
+        return client
 
     def _asperion_authorization_url(self, state, redirect_uri):
         return self._asperion_oauth().authorization_url(
