@@ -725,13 +725,16 @@ class BookkeepingBackend(models.Model):
         return f"{min(dates)}T00:00:00" if dates else None
 
     def _asperion_sync_numbers(self, client, moves):
-        """Drafts that Asperion finalised: one paged list of final invoices dated from the
-        oldest waiting draft (<= 1 call per 100 invoices), matched on our reference."""
+        """Drafts that Asperion finalised, in bulk (<= 1 call per page of 100 per list):
+        the open drafts first, then the final invoices dated from the oldest waiting draft,
+        matched on our reference. Listing the drafts first means a draft finalised in
+        between is still found among the finals, never mistaken for a deleted one."""
         waiting = {m.name: m for m in moves if m.bookkeeping_state == "sent_draft"}
         if not waiting:
             return
         client.bookkeeping_log.operation = "sync_numbers"
         since = self._asperion_since(list(waiting.values()))
+        open_drafts = {str(d["id"]) for d in client.draft_invoices(Date_from=since)}
         for invoice in client.sales_invoices(Date_from=since):
             move = waiting.pop(invoice.get("description") or "", None)
             if not move:
@@ -749,6 +752,19 @@ class BookkeepingBackend(models.Model):
             )
             if not waiting:
                 break
+        for move in waiting.values():
+            if move.bookkeeping_remote_ref not in open_drafts:
+                # Deleted in Asperion: say so; sending again makes a new draft.
+                move._bookkeeping_set_error(
+                    self.env._(
+                        "The Asperion draft %(draft)s was deleted in Asperion without becoming "
+                        "an invoice. Press Send to create a new draft if the invoice is still "
+                        "due.",
+                        draft=move.bookkeeping_remote_ref,
+                    ),
+                    retryable=False,
+                )
+                move.write({"bookkeeping_remote_id": False, "bookkeeping_remote_status": False})
 
     def _asperion_sync_payments(self, client, moves):
         """Open amounts from one paged list of outstanding invoices (pageSize 100)."""

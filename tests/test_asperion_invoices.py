@@ -38,8 +38,9 @@ class TestAsperionInvoices(AsperionCommon):
         self.assertEqual(move.bookkeeping_remote_id, str(final["id"]))
         self.assertEqual(move.bookkeeping_remote_ref, str(draft["id"]))
         self.assertEqual(move.bookkeeping_remote_payment_state, "open")
-        # One page of sales invoices for the numbers, one of outstanding for payments.
-        self.assertEqual(self.calls("GET", "salesinvoiceswithlines"), 1)
+        # One page each: open drafts and finals for the numbers, outstanding for payments.
+        self.assertEqual(self.calls("GET", "/salesinvoiceswithlines"), 1)
+        self.assertEqual(self.calls("GET", "draftsalesinvoices"), 1)
         self.assertEqual(self.calls("GET", "outstandingsalesinvoices"), 1)
         self.assertFalse(self.calls("DELETE", "/"))
 
@@ -285,8 +286,23 @@ class TestAsperionInvoices(AsperionCommon):
         self.assertEqual(moves[:3].mapped("bookkeeping_state"), ["done"] * 3)
         self.assertEqual(moves[3].bookkeeping_state, "sent_draft")
         self.assertEqual(len(set(moves[:3].mapped("bookkeeping_remote_number"))), 3)
-        self.assertEqual(self.calls("GET", "salesinvoiceswithlines"), 1)
-        self.assertEqual(self.calls("GET", "draftsalesinvoices"), 0)
+        # One page of open drafts, one page of final invoices: not one call per invoice.
+        self.assertEqual(self.calls("GET", "/salesinvoiceswithlines"), 1)
+        self.assertEqual(self.calls("GET", "draftsalesinvoices"), 1)
+
+    def test_draft_deleted_in_asperion(self):
+        self.backend.invoice_mode = "remote"
+        move = self.send(self.invoice())
+        self.assertEqual(move.bookkeeping_state, "sent_draft", move.bookkeeping_error)
+        self.control("POST", f"/asperion/drafts/{move.bookkeeping_remote_ref}/delete")
+        self.backend._sync_remote_state()
+        self.assertEqual(move.bookkeeping_state, "error")
+        self.assertIn("deleted in Asperion", move.bookkeeping_error)
+        # Sending again makes a new draft; the old one is never reused or deleted by us.
+        old_ref = move.bookkeeping_remote_ref
+        self.send(move)
+        self.assertEqual(move.bookkeeping_state, "sent_draft", move.bookkeeping_error)
+        self.assertNotEqual(move.bookkeeping_remote_ref, old_ref)
 
     def test_pdf_content_sent(self):
         move = self.invoice()
