@@ -604,6 +604,18 @@ class BookkeepingBackend(models.Model):
         client.bookkeeping_log.record = move
         if self.invoice_mode == "remote":
             draft = client.create_draft_invoice(self._asperion_draft_vals(move, debtor_id))
+            total = draft.get("amountInclVat")
+            expected = _money(self._asperion_signed(move.amount_total, move))
+            if total is not None and _money(total) != expected:
+                # Asperion computes the draft itself; tell before it is finalised.
+                move._message_log(
+                    body=self.env._(
+                        "The Asperion draft totals %(remote)s while Odoo's total is %(odoo)s. "
+                        "Check the draft in Asperion before finalising it.",
+                        remote=total,
+                        odoo=expected,
+                    )
+                )
             return self._asperion_draft_result(draft)
         invoice = client.create_sales_invoice(self._asperion_invoice_vals(move, debtor_id))
         # The booking exists now: keep its id even if the upload below fails or we crash.
@@ -698,18 +710,19 @@ class BookkeepingBackend(models.Model):
     def _asperion_find_move(self, client, move):
         """Look the invoice up by our reference (before a retry after an unknown outcome)."""
         client.bookkeeping_log.record = move
-        exact = {"Description": move.name, "Description_comparison": "Equals"}
-        if self.invoice_mode == "remote":
-            for draft in client.draft_invoices(**exact):
-                if draft.get("description") == move.name:
-                    return self._asperion_draft_result(draft)
-        else:
+        if self.invoice_mode == "odoo":
             for invoice in client.sales_invoices(
                 InvoiceNumber=move.name, InvoiceNumber_comparison="Equals"
             ):
                 if invoice.get("invoiceNumber") == move.name:
                     # The create answer was lost, so was the upload that follows it.
                     return self._asperion_final_result(client, move, invoice, upload=True)
+            return None
+        exact = {"Description": move.name, "Description_comparison": "Equals"}
+        for draft in client.draft_invoices(**exact):
+            if draft.get("description") == move.name:
+                return self._asperion_draft_result(draft)
+        # Finalised in Asperion since the lost attempt: the draft is gone, the final has it.
         for invoice in client.sales_invoices(**exact):
             if invoice.get("description") == move.name:
                 return self._asperion_final_result(client, move, invoice)
