@@ -154,10 +154,24 @@ class BookkeepingBackend(models.Model):
     def _inverse_asperion_administration_option_id(self):
         for backend in self:
             option = backend.asperion_administration_option_id
-            if option and option.code != backend.administration_code:
-                backend.write(
-                    {"administration_code": option.code, "administration_name": option.name}
+            if not option or option.code == backend.administration_code:
+                continue
+            if backend.administration_code and self.env["account.move"].search_count(
+                [
+                    ("bookkeeping_backend_id", "=", backend.id),
+                    ("bookkeeping_remote_id", "!=", False),
+                ],
+                limit=1,
+            ):
+                # Debtor ids, drafts and numbers belong to the old administration.
+                raise UserError(
+                    self.env._(
+                        "Invoices were already sent to administration %(name)s. Archive this "
+                        "link and create a new one for another administration.",
+                        name=backend.administration_name or backend.administration_code,
+                    )
                 )
+            backend.write({"administration_code": option.code, "administration_name": option.name})
 
     # ------------------------------------------------------------------ client
 

@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from odoo.addons.account_bookkeeping_link.clients import errors as client_errors
@@ -53,6 +54,12 @@ class TestAsperionLink(AsperionCommon):
         state = self.control("GET", "/state/asperion")["administrations"]
         self.assertIn(move.name, [i["invoiceNumber"] for i in state["102"]["salesinvoices"]])
         self.assertNotIn(move.name, [i["invoiceNumber"] for i in state["101"]["salesinvoices"]])
+
+    def test_administration_fixed_once_invoices_sent(self):
+        self.send(self.invoice())
+        with self.assertRaises(UserError):
+            self.backend.asperion_administration_option_id = self.option("administration", "102")
+        self.assertEqual(self.backend.administration_code, "101")
 
     def test_answer_for_other_administration_refused(self):
         self.backend.asperion_administration_option_id = self.option("administration", "102")
