@@ -1,0 +1,156 @@
+"""Exact tokens: the 570 s rule, rotation, dead links, and two real database cursors that
+refresh at the same moment without losing the link."""
+
+import threading
+import time
+from unittest.mock import patch
+
+import requests
+
+from odoo import SUPERUSER_ID, api
+from odoo.orm.environments import Transaction
+from odoo.tests import tagged
+
+from .common_exact import ExactCommon
+
+TOKEN_PATH = "POST /api/oauth2/token"
+
+
+@tagged("post_install", "-at_install")
+class TestExactTokens(ExactCommon):
+    def stored_token(self, backend=None):
+        backend = backend or self.backend
+        return self.env["bookkeeping.token"].sudo().search(
+            [("backend_id", "=", backend.id)])._as_dict()
+
+    def age_token(self, seconds_old, seconds_left, backend=None, cr=None):
+        """Make our stored token look ``seconds_old`` old with ``seconds_left`` to live."""
+        backend = backend or self.backend
+        token = self.stored_token(backend)
+        now = time.time()
+        token.update(obtained_at=now - seconds_old, expires_at=now + seconds_left)
+        self.env["bookkeeping.token"].sudo()._store(backend.id, token, cr or self.env.cr)
+
+    def token_calls(self):
+        return self.stats()["requests"].get(TOKEN_PATH, 0)
+
+    def test_no_refresh_before_570_seconds(self):
+        # In the refresh margin, but only 300 s old: Exact would refuse, so we do not ask.
+        self.age_token(300, 10)
+        before = self.stored_token()
+        client = self.backend._client()
+        client.journals(type=20)
+        self.assertEqual(self.token_calls(), 0)
+        self.assertEqual(self.stored_token()["refresh_token"], before["refresh_token"])
+        # 580 s old and about to expire: exactly one refresh, the pair rotates.
+        self.control("POST", "/clock", {"advance": 600})
+        self.age_token(580, 10)
+        client = self.backend._client()
+        client.journals(type=20)
+        client.journals(type=20)
+        self.assertEqual(self.token_calls(), 1)
+        after = self.stored_token()
+        self.assertNotEqual(after["refresh_token"], before["refresh_token"])
+        self.assertNotEqual(after["access_token"], before["access_token"])
+
+    def test_keep_alive_refresh(self):
+        before = self.stored_token()
+        self.backend._exact_refresh_token()  # too young: nothing happens
+        self.assertEqual(self.token_calls(), 0)
+        self.control("POST", "/clock", {"advance": 600})
+        self.age_token(600, 0)
+        self.backend._exact_refresh_token()
+        self.assertEqual(self.token_calls(), 1)
+        self.assertNotEqual(self.stored_token()["refresh_token"], before["refresh_token"])
+        self.assertEqual(self.backend.state, "linked")
+
+    def test_old_refresh_token_used_needs_reconnect(self):
+        self.backend.attach_pdf = False
+        move = self.invoice([(10.0, 1.0)])
+        stolen = self.stored_token()["refresh_token"]
+        self.control("POST", "/clock", {"advance": 600})
+        # Someone else (a copied database) uses our refresh token first.
+        answer = requests.post(f"{self.url}/exact/api/oauth2/token", data={
+            "grant_type": "refresh_token", "refresh_token": stolen,
+            "client_id": "sandbox-client", "client_secret": "sandbox-secret"}, timeout=10)
+        self.assertEqual(answer.status_code, 200)
+        self.age_token(600, 0)
+        self.send(move)
+        self.assertEqual(self.backend.state, "needs_reconnect")
+        self.assertEqual(move.bookkeeping_state, "to_send")
+        activity_type = self.env.ref("account_bookkeeping_link.mail_activity_reconnect")
+        self.assertIn(activity_type, self.backend.activity_ids.activity_type_id)
+        self.assertFalse(self.remote_rows("salesentry/SalesEntries", YourRef=move.name))
+
+    def test_two_cursors_refresh_at_once(self):
+        """Two workers, each with its own database cursor, need a refresh at the same
+        moment: one rotates the pair, the other waits on the row lock, re-reads and uses
+        the new token. Both end on the same valid token; the link survives."""
+        registry = self.registry
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            backend = env["bookkeeping.backend"].create({
+                "name": "Exact concurrency (test, removed afterwards)",
+                "service": "exact",
+                "company_id": env.ref("base.main_company").id,
+                "client_id": "sandbox-client",
+                "client_secret": "sandbox-secret",
+                "exact_base_url": f"{self.url}/exact",
+                "administration_code": "1001",
+                "state": "linked",
+            })
+            backend_id = backend.id
+            answer = self.control("POST", "/exact/consent", {
+                "client_id": "sandbox-client", "redirect_uri": backend.redirect_uri,
+                "state": "x"})
+            token = backend._exact_exchange_code(answer["code"], backend.redirect_uri)
+            now = time.time()
+            token.update(obtained_at=now - 600, expires_at=now + 5)
+            backend._save_tokens_here(token)
+        self.addCleanup(self._drop_backend, backend_id)
+        self.control("POST", "/clock", {"advance": 600})
+        self.clear_stats()
+
+        barrier = threading.Barrier(2)
+        results, errors = {}, []
+
+        def worker(index):
+            try:
+                with registry.cursor() as wcr:
+                    # The test runner holds the registry lock, so give the thread's
+                    # cursor its transaction directly instead of looking the registry up.
+                    wcr.transaction = Transaction(registry)
+                    wenv = api.Environment(wcr, SUPERUSER_ID, {})
+                    client = wenv["bookkeeping.backend"].browse(backend_id)._exact_make_client()
+                    barrier.wait(10)
+                    client.journals(type=20)
+                    results[index] = client.oauth.token_store.read()["access_token"]
+            except Exception as error:  # noqa: BLE001 - reported by the assertion below
+                errors.append(error)
+
+        # Outside a test transaction the token store commits each rotation on its own
+        # cursor at once; these cursors are real ones, so take that production path.
+        Token = type(self.env["bookkeeping.token"])
+        with patch.object(Token, "_can_side_commit", lambda self: True):
+            threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+        self.assertFalse(errors, errors)
+        self.assertEqual(self.token_calls(), 1, "one rotation for two workers")
+        self.assertEqual(results[0], results[1])
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            stored = env["bookkeeping.token"].search([("backend_id", "=", backend_id)])
+            self.assertEqual(stored.access_token, results[0])
+            # The stored pair still works, and its refresh token is the live one.
+            client = env["bookkeeping.backend"].browse(backend_id)._exact_make_client()
+            self.assertTrue(client.journals(type=20))
+        self.assertEqual(self.stats()["status"].get("401", 0), 0)
+
+    def _drop_backend(self, backend_id):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["bookkeeping.backend"].with_context(active_test=False).browse(
+                backend_id).exists().unlink()
