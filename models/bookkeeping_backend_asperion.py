@@ -46,6 +46,7 @@ INVOICE_STATUS = {
     8: "Hold",
 }
 CENT = Decimal("0.01")
+SYNC_FIELDS = "id,invoiceNumber,description,status,amountInclVat,date"
 
 
 def _money(value):
@@ -633,7 +634,7 @@ class BookkeepingBackend(models.Model):
             return self._asperion_draft_result(draft)
         invoice = client.create_sales_invoice(self._asperion_invoice_vals(move, debtor_id))
         # The booking exists now: keep its id even if the upload below fails or we crash.
-        move.write({"bookkeeping_remote_id": str(invoice["id"])})
+        move._bookkeeping_write({"bookkeeping_remote_id": str(invoice["id"])})
         self._commit()
         return self._asperion_final_result(client, move, invoice, upload=True)
 
@@ -761,13 +762,16 @@ class BookkeepingBackend(models.Model):
             return
         client.bookkeeping_log.operation = "sync_numbers"
         since = self._asperion_since(list(waiting.values()))
-        open_drafts = {str(d["id"]) for d in client.draft_invoices(Date_from=since)}
-        for invoice in client.sales_invoices(Date_from=since):
+        # ``fields`` keeps the pages small: no lines, only what the sync reads.
+        open_drafts = {
+            str(d["id"]) for d in client.draft_invoices(Date_from=since, fields="id,description")
+        }
+        for invoice in client.sales_invoices(Date_from=since, fields=SYNC_FIELDS):
             move = waiting.pop(invoice.get("description") or "", None)
             if not move:
                 continue
             status = invoice.get("status")
-            move.write(
+            move._bookkeeping_write(
                 {
                     "bookkeeping_state": "done",
                     "bookkeeping_remote_id": str(invoice["id"]),
@@ -791,7 +795,7 @@ class BookkeepingBackend(models.Model):
                     ),
                     retryable=False,
                 )
-                move.write({"bookkeeping_remote_id": False, "bookkeeping_remote_status": False})
+                move._bookkeeping_write({"bookkeeping_remote_id": False, "bookkeeping_remote_status": False})
 
     def _asperion_sync_payments(self, client, moves):
         """Open amounts from one paged list of outstanding invoices (pageSize 100)."""
@@ -819,7 +823,7 @@ class BookkeepingBackend(models.Model):
             if state == "paid" and move.bookkeeping_remote_status != INVOICE_STATUS[7]:
                 vals["bookkeeping_remote_status"] = INVOICE_STATUS[7]
             if any(move[f] != v for f, v in vals.items()):
-                move.write(vals)
+                move._bookkeeping_write(vals)
 
     # ------------------------------------------------------------------ partners
 

@@ -27,33 +27,36 @@ class AsperionCommon(AccountTestInvoicingCommon):
         cls.sandbox = start_in_thread()
         cls.addClassCleanup(cls.sandbox.stop)
         cls.url = cls.sandbox.url
-        cls.env.user.group_ids |= cls.env.ref(
-            "account_bookkeeping_link.group_bookkeeping_manager"
-        )
+        cls.env.user.group_ids |= cls.env.ref("account_bookkeeping_link.group_bookkeeping_manager")
         company = cls.company_data["company"]
         cls.nl = cls.env.ref("base.nl")
         company.country_id = cls.nl
         cls.partner_a.write({"country_id": cls.nl.id, "email": "a@example.nl", "vat": False})
         cls.tax_21 = cls.env["account.tax"].create(
-            {"name": "BTW 21% (test)", "amount": 21, "type_tax_use": "sale",
-             "company_id": company.id}
+            {
+                "name": "BTW 21% (test)",
+                "amount": 21,
+                "type_tax_use": "sale",
+                "company_id": company.id,
+            }
         )
         cls.tax_9 = cls.env["account.tax"].create(
-            {"name": "BTW 9% (test)", "amount": 9, "type_tax_use": "sale",
-             "company_id": company.id}
+            {"name": "BTW 9% (test)", "amount": 9, "type_tax_use": "sale", "company_id": company.id}
         )
         cls.revenue = cls.company_data["default_account_revenue"]
-        cls.backend = cls.env["bookkeeping.backend"].create({
-            "name": "Asperion sandbox",
-            "service": "asperion",
-            "company_id": company.id,
-            "client_id": "sandbox-client",
-            "client_secret": "sandbox-secret",
-            "asperion_environment": "sandbox",
-            "asperion_identity_url": f"{cls.url}/asperion/identity",
-            "asperion_api_url": f"{cls.url}/asperion/api",
-            "invoice_mode": "odoo",
-        })
+        cls.backend = cls.env["bookkeeping.backend"].create(
+            {
+                "name": "Asperion sandbox",
+                "service": "asperion",
+                "company_id": company.id,
+                "client_id": "sandbox-client",
+                "client_secret": "sandbox-secret",
+                "asperion_environment": "sandbox",
+                "asperion_identity_url": f"{cls.url}/asperion/identity",
+                "asperion_api_url": f"{cls.url}/asperion/api",
+                "invoice_mode": "odoo",
+            }
+        )
         cls.link()
         cls.backend.asperion_administration_option_id = cls.option("administration", "101")
         cls.backend.action_load_options()
@@ -72,8 +75,9 @@ class AsperionCommon(AccountTestInvoicingCommon):
 
     @classmethod
     def control(cls, method, path, body=None):
-        response = requests.request(method, f"{cls.url}/_sandbox{path}", json=body or {},
-                                    timeout=10)
+        response = requests.request(
+            method, f"{cls.url}/_sandbox{path}", json=body or {}, timeout=10
+        )
         response.raise_for_status()
         return response.json()
 
@@ -90,8 +94,11 @@ class AsperionCommon(AccountTestInvoicingCommon):
         return self.control("POST", "/faults/asperion", values)
 
     def calls(self, method, pattern_part):
-        return sum(count for key, count in self.stats()["requests"].items()
-                   if key.startswith(method + " ") and pattern_part in key.lower())
+        return sum(
+            count
+            for key, count in self.stats()["requests"].items()
+            if key.startswith(method + " ") and pattern_part in key.lower()
+        )
 
     # ------------------------------------------------------------------ link
 
@@ -99,27 +106,36 @@ class AsperionCommon(AccountTestInvoicingCommon):
     def link(cls):
         """The real code flow: consent (non-interactive "Yes, Allow") then the callback's
         code exchange."""
-        consent = cls.control("POST", "/asperion/consent", {
-            "client_id": "sandbox-client",
-            "redirect_uri": cls.backend.redirect_uri,
-            "state": cls.backend._oauth_state(),
-        })
+        consent = cls.control(
+            "POST",
+            "/asperion/consent",
+            {
+                "client_id": "sandbox-client",
+                "redirect_uri": cls.backend.redirect_uri,
+                "state": cls.backend._oauth_state(),
+            },
+        )
         cls.backend._finish_oauth(consent["code"])
 
     @classmethod
     def option(cls, kind, code):
-        option = cls.env["bookkeeping.remote.option"].with_context(active_test=False).search([
-            ("backend_id", "=", cls.backend.id), ("kind", "=", kind), ("code", "=", code)])
+        option = (
+            cls.env["bookkeeping.remote.option"]
+            .with_context(active_test=False)
+            .search([("backend_id", "=", cls.backend.id), ("kind", "=", kind), ("code", "=", code)])
+        )
         assert option, f"option {kind} {code} not loaded"
         return option
 
     @classmethod
     def map_defaults(cls):
-        cls.backend.write({
-            "asperion_debtor_kind_id": cls.option("debtor_kind", "DEB").id,
-            "asperion_sales_type_id": cls.option("sales_type", "1").id,
-            "asperion_payment_condition_id": cls.option("payment_condition", "2").id,
-        })
+        cls.backend.write(
+            {
+                "asperion_debtor_kind_id": cls.option("debtor_kind", "DEB").id,
+                "asperion_sales_type_id": cls.option("sales_type", "1").id,
+                "asperion_payment_condition_id": cls.option("payment_condition", "2").id,
+            }
+        )
         cls.map("tax", cls.tax_21, cls.option("vat_code", "VH"))
         cls.map("tax", cls.tax_9, cls.option("vat_code", "VL"))
         cls.map("account", cls.revenue, cls.option("gl_account", "8000"))
@@ -128,20 +144,31 @@ class AsperionCommon(AccountTestInvoicingCommon):
     def map(cls, mapping_type, record, option):
         field = {"tax": "tax_id", "account": "account_id", "payment_term": "payment_term_id"}
         Mapping = cls.env["bookkeeping.mapping"]
-        mapping = Mapping.search([("backend_id", "=", cls.backend.id),
-                                  (field[mapping_type], "=", record.id)])
+        mapping = Mapping.search(
+            [("backend_id", "=", cls.backend.id), (field[mapping_type], "=", record.id)]
+        )
         if mapping:
             mapping.option_id = option
         else:
-            Mapping.create({"backend_id": cls.backend.id, "mapping_type": mapping_type,
-                            field[mapping_type]: record.id, "option_id": option.id})
+            Mapping.create(
+                {
+                    "backend_id": cls.backend.id,
+                    "mapping_type": mapping_type,
+                    field[mapping_type]: record.id,
+                    "option_id": option.id,
+                }
+            )
 
     # ------------------------------------------------------------------ invoices
 
     def invoice(self, amounts=(100.0,), taxes=None, move_type="out_invoice", partner=None):
         move = self.init_invoice(
-            move_type, partner=partner or self.partner_a, invoice_date=INVOICE_DATE,
-            amounts=list(amounts), taxes=taxes or self.tax_21, post=True,
+            move_type,
+            partner=partner or self.partner_a,
+            invoice_date=INVOICE_DATE,
+            amounts=list(amounts),
+            taxes=taxes or self.tax_21,
+            post=True,
         )
         self.assertEqual(move.bookkeeping_backend_id, self.backend)
         return move

@@ -47,12 +47,21 @@ class TestAsperionInvoices(AsperionCommon):
         self.assertFalse(self.calls("DELETE", "/"))
 
     def test_draft_article_and_text_lines(self):
-        self.backend.write({
-            "invoice_mode": "remote", "asperion_line_type": "A",
-            "asperion_article_id": self.option("item", "ADVIES").id, "note_lines": "text",
-        })
-        move = self.init_invoice("out_invoice", partner=self.partner_a,
-                                 invoice_date=INVOICE_DATE, amounts=[95.0], taxes=self.tax_21)
+        self.backend.write(
+            {
+                "invoice_mode": "remote",
+                "asperion_line_type": "A",
+                "asperion_article_id": self.option("item", "ADVIES").id,
+                "note_lines": "text",
+            }
+        )
+        move = self.init_invoice(
+            "out_invoice",
+            partner=self.partner_a,
+            invoice_date=INVOICE_DATE,
+            amounts=[95.0],
+            taxes=self.tax_21,
+        )
         move.invoice_line_ids = [(0, 0, {"display_type": "line_note", "name": "Met dank"})]
         move.action_post()
         self.send(move)
@@ -86,11 +95,16 @@ class TestAsperionInvoices(AsperionCommon):
 
     def test_pdf_over_5mb_still_booked(self):
         move = self.invoice()
-        self.env["ir.attachment"].create({
-            "name": "big.pdf", "raw": b"%PDF-1.4\n" + b"0" * (6 * 1024 * 1024),
-            "mimetype": "application/pdf", "res_model": "account.move", "res_id": move.id,
-            "res_field": "invoice_pdf_report_file",
-        })
+        self.env["ir.attachment"].create(
+            {
+                "name": "big.pdf",
+                "raw": b"%PDF-1.4\n" + b"0" * (6 * 1024 * 1024),
+                "mimetype": "application/pdf",
+                "res_model": "account.move",
+                "res_id": move.id,
+                "res_field": "invoice_pdf_report_file",
+            }
+        )
         move.invalidate_recordset(["invoice_pdf_report_id", "invoice_pdf_report_file"])
         self.assertTrue(move.invoice_pdf_report_id)
         self.send(move)
@@ -99,9 +113,13 @@ class TestAsperionInvoices(AsperionCommon):
         self.assertFalse(self.remote_state()["files"])
         self.assertEqual(self.calls("POST", "/file"), 0)
         self.assertIn("5 MB", move.message_ids[0].body)
-        log = self.env["bookkeeping.log"].search([("backend_id", "=", self.backend.id),
-                                                  ("res_id", "=", move.id),
-                                                  ("outcome", "=", "error")])
+        log = self.env["bookkeeping.log"].search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("res_id", "=", move.id),
+                ("outcome", "=", "error"),
+            ]
+        )
         self.assertIn("5 MB", log[:1].message or "")
 
     def test_credit_note_negative(self):
@@ -125,8 +143,18 @@ class TestAsperionInvoices(AsperionCommon):
     def test_mixed_rates_totals(self):
         move = self.invoice(amounts=(19.99,), taxes=self.tax_21)
         move.button_draft()
-        move.invoice_line_ids = [(0, 0, {"name": "Boek", "price_unit": 7.77, "quantity": 3,
-                                         "tax_ids": [(6, 0, self.tax_9.ids)]})]
+        move.invoice_line_ids = [
+            (
+                0,
+                0,
+                {
+                    "name": "Boek",
+                    "price_unit": 7.77,
+                    "quantity": 3,
+                    "tax_ids": [(6, 0, self.tax_9.ids)],
+                },
+            )
+        ]
         move.action_post()
         self.send(move)
         remote = self.remote_invoice(move)
@@ -210,8 +238,11 @@ class TestAsperionInvoices(AsperionCommon):
         self.send(move)
         self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
         self.assertEqual(
-            len([i for i in self.remote_state()["salesinvoices"]
-                 if i["invoiceNumber"] == move.name]), 1)
+            len(
+                [i for i in self.remote_state()["salesinvoices"] if i["invoiceNumber"] == move.name]
+            ),
+            1,
+        )
 
     def test_crash_between_call_and_commit(self):
         move = self.invoice()
@@ -220,15 +251,23 @@ class TestAsperionInvoices(AsperionCommon):
         self.backend._asperion_push_move(client, move)
         # ... but the worker died before our commit: what is left is the 'sending' mark
         # written before the call.
-        move.write({"bookkeeping_state": "sending", "bookkeeping_outcome_unknown": True,
-                    "bookkeeping_remote_id": False})
+        move.write(
+            {
+                "bookkeeping_state": "sending",
+                "bookkeeping_outcome_unknown": True,
+                "bookkeeping_remote_id": False,
+            }
+        )
         self.clear_stats()
         self.send(move)
         self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
         self.assertEqual(self.calls("POST", "salesinvoiceswithlines"), 0)
         self.assertEqual(
-            len([i for i in self.remote_state()["salesinvoices"]
-                 if i["invoiceNumber"] == move.name]), 1)
+            len(
+                [i for i in self.remote_state()["salesinvoices"] if i["invoiceNumber"] == move.name]
+            ),
+            1,
+        )
 
     def test_429_and_503_backed_off(self):
         move = self.invoice()
@@ -241,8 +280,12 @@ class TestAsperionInvoices(AsperionCommon):
         self.assertGreaterEqual(time.monotonic() - started, 0.9)
         self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
         self.assertEqual(self.stats()["throttled"], 1)
-        self.assertEqual(len([i for i in self.remote_state()["salesinvoices"]
-                              if i["invoiceNumber"] == move.name]), 1)
+        self.assertEqual(
+            len(
+                [i for i in self.remote_state()["salesinvoices"] if i["invoiceNumber"] == move.name]
+            ),
+            1,
+        )
         # A 503 on a safe GET is retried after the pause it asks for, unseen by the user.
         self.faults(fail_next=1)
         started = time.monotonic()
@@ -255,23 +298,32 @@ class TestAsperionInvoices(AsperionCommon):
     # ------------------------------------------------------------------ bulk sync
 
     def test_outstanding_sync_in_bulk(self):
-        moves = self.invoice(amounts=(100.0,)) | self.invoice(amounts=(50.0,)) \
+        moves = (
+            self.invoice(amounts=(100.0,))
+            | self.invoice(amounts=(50.0,))
             | self.invoice(amounts=(20.0,))
+        )
         self.send(moves)
         self.assertEqual(set(moves.mapped("bookkeeping_state")), {"done"})
         # Another 110 open invoices in the administration: the list has two pages.
         client = self.backend._client()
         for i in range(110):
-            client.create_sales_invoice({
-                "invoiceNumber": f"EXT{i:04d}", "date": "2025-06-03T00:00:00", "debtorId": 1,
-                "description": f"Elsewhere {i}",
-                "lines": {"_data": [{"amount": 10.0, "vatCode": "VH",
-                                     "ledgerAccountId": 8000}]},
-            })
+            client.create_sales_invoice(
+                {
+                    "invoiceNumber": f"EXT{i:04d}",
+                    "date": "2025-06-03T00:00:00",
+                    "debtorId": 1,
+                    "description": f"Elsewhere {i}",
+                    "lines": {
+                        "_data": [{"amount": 10.0, "vatCode": "VH", "ledgerAccountId": 8000}]
+                    },
+                }
+            )
         first, second = moves[0], moves[1]
         self.control("POST", f"/asperion/salesinvoices/{first.bookkeeping_remote_id}/pay")
-        self.control("POST", f"/asperion/salesinvoices/{second.bookkeeping_remote_id}/pay",
-                     {"amount": 10.0})
+        self.control(
+            "POST", f"/asperion/salesinvoices/{second.bookkeeping_remote_id}/pay", {"amount": 10.0}
+        )
         self.clear_stats()
         self.backend._sync_remote_state()
         outstanding_calls = self.calls("GET", "outstandingsalesinvoices")
@@ -317,11 +369,16 @@ class TestAsperionInvoices(AsperionCommon):
 
     def test_pdf_content_sent(self):
         move = self.invoice()
-        self.env["ir.attachment"].create({
-            "name": "inv.pdf", "raw": b"%PDF-1.4 small", "mimetype": "application/pdf",
-            "res_model": "account.move", "res_id": move.id,
-            "res_field": "invoice_pdf_report_file",
-        })
+        self.env["ir.attachment"].create(
+            {
+                "name": "inv.pdf",
+                "raw": b"%PDF-1.4 small",
+                "mimetype": "application/pdf",
+                "res_model": "account.move",
+                "res_id": move.id,
+                "res_field": "invoice_pdf_report_file",
+            }
+        )
         move.invalidate_recordset(["invoice_pdf_report_id", "invoice_pdf_report_file"])
         self.send(move)
         files = self.remote_state()["files"]
