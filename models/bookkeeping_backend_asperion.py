@@ -795,7 +795,9 @@ class BookkeepingBackend(models.Model):
                     ),
                     retryable=False,
                 )
-                move._bookkeeping_write({"bookkeeping_remote_id": False, "bookkeeping_remote_status": False})
+                move._bookkeeping_write(
+                    {"bookkeeping_remote_id": False, "bookkeeping_remote_status": False}
+                )
 
     def _asperion_sync_payments(self, client, moves):
         """Open amounts from one paged list of outstanding invoices (pageSize 100)."""
