@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import Form, new_test_user, tagged
 
 from .common_asperion import AsperionCommon
 
@@ -62,6 +62,30 @@ class TestAsperionLink(AsperionCommon):
         with self.assertRaises(UserError):
             self.backend.asperion_administration_option_id = self.option("administration", "102")
         self.assertEqual(self.backend.administration_code, "101")
+
+    def test_form_asperion_page_manager(self):
+        user = new_test_user(
+            self.env,
+            "asp_manager",
+            company_id=self.backend.company_id.id,
+            groups="account.group_account_manager,"
+            "account_bookkeeping_link.group_bookkeeping_manager",
+        )
+        with Form(self.backend.with_user(user)) as form:
+            form.invoice_mode = "remote"
+            form.asperion_line_type = "V"
+            form.asperion_sales_type_id = self.option("sales_type", "3")
+        self.assertEqual(self.backend.asperion_sales_type_id.code, "3")
+
+    def test_form_asperion_page(self):
+        # As administrator: the form also shows the token fields.
+        with Form(self.backend) as form:
+            form.invoice_mode = "remote"
+            form.asperion_line_type = "A"
+            form.asperion_article_id = self.option("item", "BOEK")
+            form.asperion_debtor_kind_id = self.option("debtor_kind", "BUI")
+        self.assertEqual(self.backend.asperion_article_id.code, "BOEK")
+        self.assertEqual(self.backend.asperion_administration_option_id.code, "101")
 
     def test_test_connection_names_administration(self):
         action = self.backend.action_test_connection()
