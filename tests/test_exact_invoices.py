@@ -1,9 +1,17 @@
 """Invoices to Exact Online, against the real simulator over HTTP."""
 
-from odoo import Command
+import threading
+from unittest.mock import patch
+
+from psycopg2.errors import SerializationFailure
+
+from odoo import SUPERUSER_ID, Command, api
+from odoo.orm.environments import Transaction
 from odoo.tests import tagged
 
-from .common_exact import ExactCommon
+from odoo.addons.account_bookkeeping_link.sandbox.exact_seed import seed_guid
+
+from .common_exact import DIVISION, INVOICE_DATE, ExactCommon
 
 
 @tagged("post_install", "-at_install")
@@ -322,3 +330,110 @@ class TestExactInvoices(ExactCommon):
         self.backend._sync_remote_state()
         self.assertEqual(self.calls(), 1)
         self.assertEqual(moves.mapped("bookkeeping_remote_payment_state"), ["paid", "open"])
+
+    # ------------------------------------------------------------------ concurrency
+
+    def test_two_workers_never_push_the_same_invoice(self):
+        """Two workers, each with its own database cursor, pick the same invoice at the
+        same moment: the row lock lets one send it; the other skips it."""
+        registry = self.registry
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            ids = self._committed_invoice(env)
+        self.addCleanup(self._drop_committed, ids)
+        self.faults(latency_ms=300)  # the first worker still holds the lock meanwhile
+        barrier = threading.Barrier(2)
+        handled, errors = {}, []
+
+        def worker(index):
+            try:
+                with registry.cursor() as wcr:
+                    # The test runner holds the registry lock: give the cursor its
+                    # transaction directly instead of looking the registry up.
+                    wcr.transaction = Transaction(registry)
+                    wenv = api.Environment(wcr, SUPERUSER_ID, {})
+                    move = wenv["account.move"].browse(ids["move"])
+                    move.bookkeeping_state  # noqa: B018 - start the snapshot before racing
+                    barrier.wait(10)
+                    handled[index] = wenv["bookkeeping.backend"]._push_moves(move)
+            except Exception as error:  # noqa: BLE001 - reported by the assertion below
+                errors.append(error)
+
+        # These are real cursors, not the test transaction: take the production path
+        # that commits after marking 'sending' and after storing the result.
+        Backend = type(self.env["bookkeeping.backend"])
+        with patch.object(Backend, "_can_commit", lambda self: True):
+            threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+        # Known core issue (reported): _store_rate_snapshot writes the backend row in the
+        # worker's transaction, so the second worker may end in a serialization failure
+        # after doing nothing. That must never cost an invoice or make a duplicate.
+        self.assertFalse([e for e in errors if not isinstance(e, SerializationFailure)], errors)
+        self.assertEqual(list(handled.values()).count(1), 1, handled)
+        state = self.control("GET", "/state/exact")
+        entries = [r for r in state.get(f"{DIVISION}/salesentry/SalesEntries", [])
+                   if r["YourRef"] == ids["name"]]
+        self.assertEqual(len(entries), 1)
+        with registry.cursor() as cr:
+            cr.execute("SELECT bookkeeping_state, bookkeeping_remote_id FROM account_move "
+                       "WHERE id = %s", [ids["move"]])
+            self.assertEqual(cr.fetchone(), ("done", entries[0]["EntryID"]))
+
+    def _committed_invoice(self, env):
+        """A linked backend and a posted invoice in the main company, committed."""
+        company = env.ref("base.main_company")
+        env = env(context={"allowed_company_ids": [company.id]})
+        backend = env["bookkeeping.backend"].create({
+            "name": "Exact concurrency (test, removed afterwards)",
+            "service": "exact", "company_id": company.id,
+            "client_id": "sandbox-client", "client_secret": "sandbox-secret",
+            "exact_base_url": f"{self.url}/exact", "administration_code": str(DIVISION),
+            "exact_division_currency": company.currency_id.name,
+            "state": "linked", "attach_pdf": False, "push_on_post": False,
+        })
+        answer = self.control("POST", "/exact/consent", {
+            "client_id": "sandbox-client", "redirect_uri": backend.redirect_uri,
+            "state": "x"})
+        backend._save_tokens_here(
+            backend._exact_exchange_code(answer["code"], backend.redirect_uri))
+        Option = env["bookkeeping.remote.option"]
+        backend.exact_journal_id = Option.create({
+            "backend_id": backend.id, "kind": "journal", "code": "70", "remote_type": "20"})
+        vat = Option.create({"backend_id": backend.id, "kind": "vat_code", "code": "2",
+                             "percentage": 21.0})
+        gl = Option.create({"backend_id": backend.id, "kind": "gl_account", "code": "8000",
+                            "extra": {"ID": seed_guid(DIVISION, "GLAccounts", "8000")}})
+        tax = env["account.tax"].create({"name": "BTW 21% (concurrency test)", "amount": 21,
+                                         "type_tax_use": "sale", "company_id": company.id})
+        revenue = env["account.account"].search([
+            ("company_ids", "in", company.id), ("account_type", "=", "income")], limit=1)
+        env["bookkeeping.mapping"].create([
+            {"backend_id": backend.id, "mapping_type": "tax", "tax_id": tax.id,
+             "option_id": vat.id},
+            {"backend_id": backend.id, "mapping_type": "account", "account_id": revenue.id,
+             "option_id": gl.id},
+        ])
+        partner = env["res.partner"].create({
+            "name": "Concurrency BV", "country_id": env.ref("base.nl").id,
+            "email": "race@example.nl"})
+        move = env["account.move"].create({
+            "move_type": "out_invoice", "partner_id": partner.id,
+            "invoice_date": INVOICE_DATE, "date": INVOICE_DATE,
+            "invoice_line_ids": [Command.create({
+                "name": "Race", "price_unit": 10.0, "tax_ids": [Command.set(tax.ids)],
+                "account_id": revenue.id})],
+        })
+        move.action_post()
+        move.write({"bookkeeping_backend_id": backend.id, "bookkeeping_state": "to_send"})
+        return {"backend": backend.id, "move": move.id, "name": move.name,
+                "partner": partner.id, "tax": tax.id}
+
+    def _drop_committed(self, ids):
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM account_move WHERE id = %s", [ids["move"]])
+            cr.execute("DELETE FROM bookkeeping_backend WHERE id = %s", [ids["backend"]])
+            cr.execute("DELETE FROM account_tax WHERE id = %s", [ids["tax"]])
+            cr.execute("DELETE FROM res_partner WHERE id = %s", [ids["partner"]])
