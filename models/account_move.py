@@ -29,12 +29,15 @@ class AccountMove(models.Model):
 
     bookkeeping_backend_id = fields.Many2one(
         "bookkeeping.backend", "Bookkeeping link", copy=False, index="btree_not_null",
-        check_company=True, tracking=True,
+        check_company=True,
     )
-    bookkeeping_service = fields.Selection(related="bookkeeping_backend_id.service")
+    # tracking=False: a related field would inherit the tracking of the link's service and
+    # post a chatter message on every invoice sent.
+    bookkeeping_service = fields.Selection(related="bookkeeping_backend_id.service",
+                                           tracking=False)
     bookkeeping_state = fields.Selection(
         SYNC_STATES, "Bookkeeping", default="not_applicable", required=True, copy=False,
-        index=True, tracking=True,
+        index=True,
     )
     bookkeeping_remote_id = fields.Char("Remote ID", copy=False, index="btree_not_null",
                                         readonly=True)
@@ -42,12 +45,11 @@ class AccountMove(models.Model):
         "Remote draft / order", copy=False, readonly=True,
         help="What the remote package shows before its number exists: the Exact order "
         "number or the Asperion draft id.")
-    bookkeeping_remote_number = fields.Char("Remote number", copy=False, readonly=True,
-                                            tracking=True)
+    bookkeeping_remote_number = fields.Char("Remote number", copy=False, readonly=True)
     bookkeeping_remote_status = fields.Char("Remote status", copy=False, readonly=True)
     bookkeeping_remote_payment_state = fields.Selection(
         [("open", "Open"), ("partial", "Partially paid"), ("paid", "Paid")],
-        "Remote payment", copy=False, readonly=True, tracking=True,
+        "Remote payment", copy=False, readonly=True,
     )
     bookkeeping_remote_residual = fields.Monetary("Remote open amount", copy=False,
                                                   readonly=True)
@@ -76,6 +78,13 @@ class AccountMove(models.Model):
             )
 
     # ------------------------------------------------------------------ helpers
+
+    def _bookkeeping_write(self, vals):
+        """Write sync fields only. They are no accounting data, so this skips
+        ``account.move.write`` (balance checks, dynamic-line sync, lock dates) and mail
+        tracking, which would cost dozens of queries per invoice on a posted move."""
+        assert all(key.startswith("bookkeeping_") for key in vals), vals
+        return models.Model.write(self, vals)
 
     def _bookkeeping_default_backend(self):
         self.ensure_one()
@@ -116,7 +125,7 @@ class AccountMove(models.Model):
                 vals["bookkeeping_outcome_unknown"] = outcome_unknown
             elif not retryable:
                 vals["bookkeeping_outcome_unknown"] = False
-            move.write(vals)
+            move._bookkeeping_write(vals)
 
     def _bookkeeping_set_result(self, result):
         """Store what the remote package answered. ``result`` keys: remote_id, state
@@ -138,7 +147,7 @@ class AccountMove(models.Model):
                 vals[f"bookkeeping_{key}"] = result[key]
         if result.get("remote_payment_state"):
             vals["bookkeeping_remote_payment_state"] = result["remote_payment_state"]
-        self.write(vals)
+        self._bookkeeping_write(vals)
 
     # ------------------------------------------------------------------ ORM hooks
 
@@ -152,11 +161,11 @@ class AccountMove(models.Model):
             if move.bookkeeping_remote_id:
                 # Re-posted after a reset to draft: it is already booked remotely.
                 if move.bookkeeping_sent_hash == move._bookkeeping_hash():
-                    move.bookkeeping_state = "sent_draft" if (
+                    move._bookkeeping_write({"bookkeeping_state": "sent_draft" if (
                         move.bookkeeping_remote_ref and not move.bookkeeping_remote_number
-                        and backend.invoice_mode == "remote") else "done"
+                        and backend.invoice_mode == "remote") else "done"})
                 else:
-                    move.bookkeeping_backend_id = backend
+                    move._bookkeeping_write({"bookkeeping_backend_id": backend.id})
                     move._bookkeeping_set_error(
                         self.env._(
                             "This invoice was changed after it was sent to %(service)s as "
@@ -171,9 +180,10 @@ class AccountMove(models.Model):
                 continue
             if backend.push_on_post:
                 to_queue |= move
-                move.bookkeeping_backend_id = backend
+                move._bookkeeping_write({"bookkeeping_backend_id": backend.id})
         if to_queue:
-            to_queue.write({"bookkeeping_state": "to_send", "bookkeeping_error": False})
+            to_queue._bookkeeping_write({"bookkeeping_state": "to_send",
+                                         "bookkeeping_error": False})
             self.env.ref("account_bookkeeping_link.ir_cron_bookkeeping_push")._trigger()
         return posted
 
@@ -210,9 +220,12 @@ class AccountMove(models.Model):
                     "No bookkeeping link is set up for %(company)s. Create one under "
                     "Accounting > Configuration > Bookkeeping links.",
                     company=move.company_id.name))
-            move.bookkeeping_backend_id = backend
+            move._bookkeeping_write({"bookkeeping_backend_id": backend.id})
         pending = moves.filtered(lambda m: m.bookkeeping_state not in ("done", "sent_draft"))
-        pending.write({"bookkeeping_state": "to_send"})
+        for backend in pending.bookkeeping_backend_id:
+            if reason := backend._not_ready_message():
+                raise UserError(reason)
+        pending._bookkeeping_write({"bookkeeping_state": "to_send"})
         if len(pending) > 20:
             # Large selections go through the cron, which commits per invoice.
             self.env.ref("account_bookkeeping_link.ir_cron_bookkeeping_push")._trigger()

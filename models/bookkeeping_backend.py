@@ -10,7 +10,7 @@ import logging
 import secrets
 import time
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from odoo import api, fields, models, modules, tools
 from odoo.exceptions import UserError
@@ -22,6 +22,10 @@ _logger = logging.getLogger(__name__)
 
 # Invoices pushed per cron run before the cron re-triggers itself.
 CRON_BATCH = 200
+# Invoices marked 'sending' together, in one committed UPDATE, before their calls.
+PUSH_CHUNK = 50
+# First key of our pg_advisory_lock(int, int) pairs: "BK" + 1.
+ADVISORY_LOCK_SPACE = 0x424B01
 
 
 class BookkeepingBackend(models.Model):
@@ -143,7 +147,8 @@ class BookkeepingBackend(models.Model):
         for backend in self:
             token = backend.sudo().token_ids[:1]
             backend.token_expires_at = (
-                fields.Datetime.to_datetime(token.expires_at) if token.expires_at else False
+                datetime.fromtimestamp(token.expires_at, timezone.utc).replace(tzinfo=None)
+                if token.expires_at else False
             )
             backend.refresh_token_renewed_at = token.refresh_obtained_at
 
@@ -214,6 +219,19 @@ class BookkeepingBackend(models.Model):
         client = self._service_call("make_client", on_call=collector)
         client.bookkeeping_log = collector
         return client
+
+    def _not_ready_message(self):
+        """Why this link cannot send now, or False when it can."""
+        self.ensure_one()
+        if self.state == "needs_reconnect":
+            return self._reconnect_message()
+        if self.state != "linked":
+            return self.state_message or self.env._(
+                "The link %(name)s is not connected yet: a manager must press Connect.",
+                name=self.name)
+        if self._is_paused():
+            return self.pause_reason
+        return False
 
     def _reconnect_message(self):
         return self.env._(
@@ -378,9 +396,11 @@ class BookkeepingBackend(models.Model):
         return cache.get((mapping_type, record.id))
 
     def _mapping_cache(self):
+        """Plain values, not records: they survive the per-invoice commits, which clear
+        the ORM cache."""
         self.ensure_one()
         return {
-            (m.mapping_type, m._mapped_record().id): m.option_id
+            (m.mapping_type, m._mapped_record().id): m.option_id._as_value()
             for m in self.env["bookkeeping.mapping"].search([("backend_id", "=", self.id)])
             if m.option_id
         }
@@ -507,50 +527,79 @@ class BookkeepingBackend(models.Model):
 
     def _push_backend_moves(self, moves):
         self.ensure_one()
-        if self.state != "linked":
-            msg = self._reconnect_message() if self.state == "needs_reconnect" else (
-                self.state_message or self.env._("The link is not connected yet.")
-            )
-            moves._bookkeeping_set_error(msg, retryable=True, count_attempt=False)
-            return 0
-        if self._is_paused():
-            return 0
+        if self.state != "linked" or self._is_paused():
+            return 0  # the invoices stay 'to send' until the link works again
         client = self._client()
         cache_ctx = self.with_context(bookkeeping_mapping_cache=self._mapping_cache())
         handled = 0
-        for move in moves:
-            if not move.try_lock_for_update():
-                continue  # another worker is sending this invoice right now
+        for start in range(0, len(moves), PUSH_CHUNK):
+            chunk = self._claim(moves[start:start + PUSH_CHUNK])
             try:
-                cache_ctx._push_one(client, move)
-            except (client_errors.AuthExpired, client_errors.AccessDenied,
-                    client_errors.RateLimited) as error:
-                if move.bookkeeping_state == "sending":
-                    move.bookkeeping_state = "to_send"
-                self._handle_backend_error(error)
-                self.env["bookkeeping.log"]._flush_collector(client)
-                self._commit()
-                break
-            handled += 1
-            self.env["bookkeeping.log"]._flush_collector(client)
-            self._commit()
+                fresh = cache_ctx._mark_sending(chunk)
+                for move in chunk:
+                    try:
+                        cache_ctx._push_one(client, move, uncertain=move.id not in fresh)
+                    except (client_errors.AuthExpired, client_errors.AccessDenied,
+                            client_errors.RateLimited) as error:
+                        # Nothing was sent for these: they wait, with no look-up needed.
+                        chunk.filtered(
+                            lambda m, fresh=fresh: m.bookkeeping_state == "sending"
+                            and m.id in fresh
+                        )._bookkeeping_write({"bookkeeping_state": "to_send"})
+                        self._handle_backend_error(error)
+                        self.env["bookkeeping.log"]._flush_collector(client)
+                        self._commit()
+                        self._store_rate_snapshot(client.rate_limit_snapshot())
+                        return handled
+                    handled += 1
+                    self.env["bookkeeping.log"]._flush_collector(client)
+                    self._commit()
+            finally:
+                self._release(chunk)
         self._store_rate_snapshot(client.rate_limit_snapshot())
         return handled
 
-    def _push_one(self, client, move):
-        """Send one invoice; never creates a remote duplicate."""
-        if move.bookkeeping_remote_id and move.bookkeeping_state in ("done", "sent_draft"):
-            return
+    def _claim(self, moves):
+        """Lock the invoices this worker will send. The row lock (SKIP LOCKED) dies at the
+        first commit, so a session-level advisory lock keeps the claim across the
+        per-invoice commits: a second worker skips them instead of sending them twice."""
+        locked = moves.try_lock_for_update()
+        if not locked:
+            return locked
+        self.env.cr.execute(SQL(
+            "SELECT id FROM unnest(%s::int[]) AS id WHERE pg_try_advisory_lock(%s, id)",
+            locked.ids, ADVISORY_LOCK_SPACE))
+        claimed = {row[0] for row in self.env.cr.fetchall()}
+        return locked.filtered(lambda m: m.id in claimed)
+
+    def _release(self, moves):
+        if moves:
+            self.env.cr.execute(SQL(
+                "SELECT pg_advisory_unlock(%s, id) FROM unnest(%s::int[]) AS id",
+                ADVISORY_LOCK_SPACE, moves.ids))
+
+    def _mark_sending(self, moves):
+        """Mark the claimed invoices 'sending' and commit before any call: after a crash
+        between a call and our commit, the next run finds 'sending' and looks the invoice
+        up before any new attempt. One UPDATE and one commit per chunk. Returns the ids
+        that need no look-up (the others were left 'sending' or with an unknown outcome
+        by an earlier attempt, or are already known remotely)."""
+        fresh = set(moves.filtered(
+            lambda m: m.bookkeeping_state != "sending" and not m.bookkeeping_outcome_unknown
+            and not m.bookkeeping_remote_id
+        ).ids)
+        moves._bookkeeping_write({"bookkeeping_state": "sending"})
+        self._commit()
+        return fresh
+
+    def _push_one(self, client, move, uncertain=False):
+        """Send one invoice (already marked 'sending'); never creates a remote duplicate:
+        when an earlier attempt may have reached the remote package, look it up first."""
         errors = self._check_move(move)
         if errors:
             move._bookkeeping_set_error("\n".join(errors), retryable=False)
             return
         client.bookkeeping_log.record = move
-        uncertain = move.bookkeeping_outcome_unknown or move.bookkeeping_state == "sending"
-        # Mark the attempt before the call: after a crash between the call and our commit,
-        # the next run sees 'sending' and looks the invoice up before any new attempt.
-        move.write({"bookkeeping_state": "sending", "bookkeeping_outcome_unknown": True})
-        self._commit()
         try:
             result = None
             if uncertain:
@@ -700,9 +749,12 @@ class BackendTokenStore:
     def read(self):
         if self._latest:
             return dict(self._latest)
+        # Cached for the run: a token rotated by another worker is re-read under the lock
+        # whenever ours is due or refused.
         token = self.env["bookkeeping.token"].sudo().search(
             [("backend_id", "=", self.backend_id)], limit=1)
-        return token._as_dict() if token else None
+        self._latest = token._as_dict() if token else None
+        return dict(self._latest) if self._latest else None
 
     @contextmanager
     def locked(self):

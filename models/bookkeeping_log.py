@@ -14,8 +14,9 @@ class BookkeepingLog(models.Model):
 
     backend_id = fields.Many2one("bookkeeping.backend", required=True, ondelete="cascade",
                                  index=True)
-    company_id = fields.Many2one(related="backend_id.company_id", store=True)
-    service = fields.Selection(related="backend_id.service", store=True)
+    # Plain copies, set on create: a related stored field would cost an UPDATE per row.
+    company_id = fields.Many2one("res.company", index=True)
+    service = fields.Char()
     res_model = fields.Char("Record model")
     res_id = fields.Many2oneReference("Record", model_field="res_model")
     operation = fields.Char()
@@ -62,6 +63,8 @@ class LogCollector:
 
     def __init__(self, backend):
         self.backend = backend
+        self.company_id = backend.company_id.id
+        self.service = backend.service
         self.record = None
         self.operation = None
         self.buffer = []
@@ -71,6 +74,8 @@ class LogCollector:
         self.calls += 1
         self.buffer.append({
             "backend_id": self.backend.id,
+            "company_id": self.company_id,
+            "service": self.service,
             "res_model": self.record._name if self.record else False,
             "res_id": self.record.id if self.record else False,
             "operation": self.operation or record.get("operation"),

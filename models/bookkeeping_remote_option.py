@@ -4,7 +4,12 @@ Loaded once from the remote package so that every choice on the link form is mad
 list, nobody types a GUID, and sending an invoice costs no look-up call.
 """
 
+from collections import namedtuple
+
 from odoo import api, fields, models
+
+# A remote option as plain data, for caches that must outlive a commit.
+OptionValue = namedtuple("OptionValue", "id kind code name percentage remote_type extra")
 
 OPTION_KINDS = [
     ("administration", "Administration"),
@@ -47,6 +52,11 @@ class BookkeepingRemoteOption(models.Model):
             if option.kind == "vat_code":
                 label += f" ({option.percentage:g}%)"
             option.display_name = label
+
+    def _as_value(self):
+        self.ensure_one()
+        return OptionValue(self.id, self.kind, self.code, self.name, self.percentage,
+                           self.remote_type, self.extra or {})
 
     @api.model
     def _sync_kind(self, backend, kind, rows):

@@ -1,2 +1,8 @@
-from . import test_asperion_invoices
-from . import test_exact_invoices
+from . import (
+    test_asperion_invoices,
+    test_asperion_link,
+    test_core,
+    test_exact_invoices,
+    test_exact_link,
+    test_exact_tokens,
+)

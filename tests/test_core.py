@@ -166,9 +166,10 @@ class TestInvoiceStateMachine(CoreCommon):
     def test_link_not_connected_keeps_invoices_waiting_with_a_reason(self):
         move = self.init_invoice("out_invoice", amounts=[100.0], post=True)
         self.env["bookkeeping.backend"]._push_moves(move)
-        self.assertEqual(move.bookkeeping_state, "error")
-        self.assertTrue(move.bookkeeping_error_retryable)
-        self.assertIn("not connected", move.bookkeeping_error)
+        self.assertEqual(move.bookkeeping_state, "to_send")
+        with self.assertRaisesRegex(UserError, "not connected"):
+            move.action_bookkeeping_send()
+        self.assertEqual(move.bookkeeping_state, "to_send")
 
     def test_send_button_refuses_drafts_with_a_clear_message(self):
         move = self.init_invoice("out_invoice", amounts=[100.0])
