@@ -229,6 +229,8 @@ class AsperionClient(ApiClient):
         # A wrong or ignored tenant header silently gives the default administration.
         if self.administration_id in (None, "") or not response.content:
             return
+        if urlsplit(response.url).path.lower().endswith(PATHS["administrations"]):
+            return  # the list of administrations is sent without a tenant: nothing to check
         body = _json(response)
         meta = body.get("_meta") if isinstance(body, dict) else None
         if isinstance(meta, dict) and meta.get("administrationId") not in (None, ""):

@@ -371,10 +371,6 @@ class ExactClient(ApiClient):
             )
         )
 
-    def rate_limit_snapshot(self) -> dict:
-        """Known rate-limit budget of this division."""
-        return self.limiter.snapshot() if self.limiter else {}
-
     # -- master data --------------------------------------------------------------------
     def vat_codes(self) -> list[dict]:
         """``vat/VATCodes``: Code (stripped), Percentage (fraction), Type, VATTransactionType."""

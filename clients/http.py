@@ -153,6 +153,10 @@ class ApiClient:
             return "files: " + ", ".join(names)
         return excerpt(json if json is not None else data)
 
+    def rate_limit_snapshot(self) -> dict:
+        """The known rate-limit budget of this client's administration (may be empty)."""
+        return self.limiter.snapshot() if self.limiter else {}
+
     def request(
         self,
         method: str,

@@ -200,9 +200,6 @@ class BookkeepingBackend(models.Model):
             on_call=on_call,
             language="nl-NL" if (self.env.lang or "").startswith("nl") else "en-US",
         )
-        if not hasattr(client, "rate_limit_snapshot"):
-            # The core reads the budget after a batch; ApiClient has no such method yet.
-            client.rate_limit_snapshot = lambda: client.limiter.snapshot() if client.limiter else {}
         return client
 
     def _asperion_authorization_url(self, state, redirect_uri):

@@ -424,7 +424,8 @@ class BookkeepingBackend(models.Model):
         """Result of a booked entry; a total that differs from Odoo's is refused loudly."""
         expected = self._exact_sign(move) * move.amount_total
         amount = entry.get("AmountFC")
-        move.bookkeeping_remote_id = entry["EntryID"]  # kept even when the check fails
+        # Kept even when the check fails: the entry exists and is never created twice.
+        move._bookkeeping_write({"bookkeeping_remote_id": entry["EntryID"]})
         if amount is not None and float_compare(float(amount), expected, 2) != 0:
             raise client_errors.ValidationError(
                 self.env._(
@@ -479,7 +480,7 @@ class BookkeepingBackend(models.Model):
             })
         vals["SalesInvoiceLines"] = invoice_lines
         invoice = client.create_sales_invoice(vals)
-        move.bookkeeping_remote_id = invoice["InvoiceID"]
+        move._bookkeeping_write({"bookkeeping_remote_id": invoice["InvoiceID"]})
         return self._exact_invoice_result(client, move, invoice, allow_print=True)
 
     def _exact_invoice_result(self, client, move, invoice, allow_print=False):
@@ -515,7 +516,7 @@ class BookkeepingBackend(models.Model):
                     if r.get("YourRef") == move.name]
             if not rows:
                 return None
-            move.bookkeeping_remote_id = rows[0]["InvoiceID"]
+            move._bookkeeping_write({"bookkeeping_remote_id": rows[0]["InvoiceID"]})
             return self._exact_invoice_result(client, move, rows[0], allow_print=True)
         rows = [r for r in client.sales_entries_by_your_ref([move.name])
                 if r.get("YourRef") == move.name]
@@ -541,7 +542,7 @@ class BookkeepingBackend(models.Model):
                     vals["bookkeeping_state"] = "done"
             elif self.exact_print_invoices and status < PROCESSED:
                 to_print.append(row["InvoiceID"])
-            move.write(vals)
+            move._bookkeeping_write(vals)
         for invoice_id in to_print:
             # Only after an earlier print failed: one call each, numbers come next sync.
             try:
@@ -586,7 +587,7 @@ class BookkeepingBackend(models.Model):
             else:
                 state = "open"
                 residual = abs(sum(float(row.get("AmountFC") or 0.0) for row in rows))
-            move.write({"bookkeeping_remote_payment_state": state,
+            move._bookkeeping_write({"bookkeeping_remote_payment_state": state,
                         "bookkeeping_remote_residual": residual})
 
     def _exact_remote_url(self, move):
