@@ -1,0 +1,67 @@
+"""python -m bench exact|asperion [--invoices N] [--partners N] [--keep-db]
+
+Benchmarks of the invoice push against the sandbox, in a real Odoo on a database made for
+the run, with the sandbox in its own process (so it is never the bottleneck). Prints what it
+measures and ends with one JSON line:
+
+calls_per_invoice, calls_per_invoice_pdf, queries_per_invoice, invoices_per_second,
+ms_per_invoice, memory_growth_mb, sync_calls_per_1000, http_429, rate_use (+ details).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _reexec_in_venv():
+    """Use the project's virtualenv when run with another interpreter."""
+    venv_python = os.path.join(ROOT, ".venv", "bin", "python")
+    try:
+        import psycopg2  # noqa: F401, PLC0415
+        import requests_oauthlib  # noqa: F401, PLC0415
+    except ImportError:
+        if os.path.exists(venv_python) and os.path.realpath(sys.executable) != os.path.realpath(
+                venv_python):
+            os.execv(venv_python, [venv_python, "-m", "bench", *sys.argv[1:]])
+        print("Run ./run bench SERVICE first: it creates .venv with the requirements.")
+        sys.exit(2)
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("service", choices=["exact", "asperion"])
+    parser.add_argument("--invoices", type=int, default=1000)
+    parser.add_argument("--partners", type=int, default=200)
+    parser.add_argument("--pdf-invoices", type=int, default=50)
+    parser.add_argument("--rate-invoices", type=int, default=300)
+    parser.add_argument("--rate-window", type=int, default=20,
+                        help="seconds of the sandbox's shortened 60-call window (Exact)")
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args()
+    _reexec_in_venv()
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    sys.path.insert(0, ROOT)
+    import odoo_env  # noqa: PLC0415
+
+    from bench.harness import Bench  # noqa: PLC0415
+
+    try:
+        src = odoo_env.require_odoo_src()
+        odoo_env.ensure_postgres()
+    except odoo_env.SetupError as error:
+        print(str(error))
+        return 2
+    bench = Bench(args, src)
+    try:
+        result = bench.run()
+    finally:
+        bench.close()
+    print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

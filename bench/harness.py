@@ -1,0 +1,366 @@
+"""The benchmark run: a fresh database, the sandbox in its own process, sample data, then
+the push, the sync, the PDF variant and (Exact) the rate-limited run, each measured."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+
+import odoo_env
+import psutil
+import requests
+
+SERVICES = {
+    "exact": {
+        "backend": lambda url: {"exact_base_url": f"{url}/exact", "exact_location": "nl"},
+        "consent": "/exact/consent",
+        "administration": ("exact_division_id", "1001"),
+        "defaults": {"exact_journal_id": ("journal", "70"), "exact_item_id": ("item", "CONSULT")},
+        "taxes": {21.0: "2", 9.0: "1"},
+        "account": "8000",
+    },
+    "asperion": {
+        "backend": lambda url: {"asperion_environment": "sandbox",
+                                "asperion_identity_url": f"{url}/asperion/identity",
+                                "asperion_api_url": f"{url}/asperion/api"},
+        "consent": "/asperion/consent",
+        "administration": ("asperion_administration_option_id", "101"),
+        "defaults": {"asperion_debtor_kind_id": ("debtor_kind", "DEB"),
+                     "asperion_sales_type_id": ("sales_type", "1"),
+                     "asperion_payment_condition_id": ("payment_condition", "2")},
+        "taxes": {21.0: "VH", 9.0: "VL"},
+        "account": "8000",
+    },
+}
+
+
+def say(text):
+    print(text, flush=True)
+
+
+class Bench:
+    def __init__(self, args, src):
+        self.args = args
+        self.src = src
+        self.service = args.service
+        self.conf = SERVICES[self.service]
+        self.db = f"abl_bench_{self.service}"
+        self.sandbox = None
+        self.sandbox_db = None
+        self.url = None
+        self.registry = None
+
+    # ------------------------------------------------------------------ processes
+
+    def _create_db(self):
+        odoo_env.drop_db(self.db)
+        say(f"Creating database {self.db} ...")
+        cmd = odoo_env.odoo_base_args(self.src, self.db) + [
+            "-i", odoo_env.MODULE, "--stop-after-init", "--http-port=0", "--log-level=warn"]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode:
+            sys.stderr.write(result.stdout[-2000:] + result.stderr[-2000:])
+            raise RuntimeError("installing the addon failed")
+
+    def _start_sandbox(self):
+        port = odoo_env.free_port()
+        self.sandbox_db = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False).name
+        os.unlink(self.sandbox_db)
+        self.sandbox = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "--port", str(port), "--db", self.sandbox_db],
+            cwd=odoo_env.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                requests.get(f"{self.url}/_sandbox/state/{self.service}", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("the sandbox did not start")
+
+    def control(self, method, path, body=None):
+        response = requests.request(method, f"{self.url}/_sandbox{path}", json=body or {},
+                                    timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def stats(self):
+        return self.control("GET", f"/stats/{self.service}")
+
+    def reset_stats(self):
+        self.control("POST", f"/stats/{self.service}/reset")
+
+    def close(self):
+        if self.sandbox:
+            self.sandbox.terminate()
+            self.sandbox.wait(timeout=10)
+        if self.sandbox_db:
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(self.sandbox_db + suffix):
+                    os.unlink(self.sandbox_db + suffix)
+        if self.registry is not None and not self.args.keep_db:
+            from odoo.sql_db import close_db  # noqa: PLC0415
+
+            close_db(self.db)
+            odoo_env.drop_db(self.db)
+
+    # ------------------------------------------------------------------ set-up
+
+    def _setup(self, env):
+        company = env.company
+        company.country_id = env.ref("base.nl")
+        eur = env.ref("base.EUR")
+        eur.active = True
+        company.currency_id = eur  # the sandbox divisions keep their books in EUR
+        Tax = env["account.tax"]
+        self.taxes = {
+            rate: Tax.create({"name": f"BTW {rate:g}% (bench)", "amount": rate,
+                              "type_tax_use": "sale", "company_id": company.id})
+            for rate in self.conf["taxes"]
+        }
+        self.revenue = env["account.account"].search(
+            [("account_type", "=", "income"), ("company_ids", "in", company.id)], limit=1)
+        vals = {"name": f"{self.service} bench", "service": self.service,
+                "company_id": company.id, "client_id": "sandbox-client",
+                "client_secret": "sandbox-secret", "invoice_mode": "odoo",
+                "push_on_post": False, "attach_pdf": False}
+        vals.update(self.conf["backend"](self.url))
+        backend = env["bookkeeping.backend"].create(vals)
+        env["ir.config_parameter"].set_param("web.base.url", "http://localhost:8069")
+        consent = self.control("POST", self.conf["consent"], {
+            "client_id": "sandbox-client", "redirect_uri": backend.redirect_uri,
+            "state": backend._oauth_state()})
+        backend._finish_oauth(consent["code"])
+        field, code = self.conf["administration"]
+        backend[field] = self._option(env, backend, "administration", code)
+        backend.action_load_options()
+        backend.write({f: self._option(env, backend, kind, code).id
+                       for f, (kind, code) in self.conf["defaults"].items()})
+        Mapping = env["bookkeeping.mapping"]
+        backend.tax_mapping_ids.unlink()
+        for rate, code in self.conf["taxes"].items():
+            Mapping.create({"backend_id": backend.id, "mapping_type": "tax",
+                            "tax_id": self.taxes[rate].id,
+                            "option_id": self._option(env, backend, "vat_code", code).id})
+        Mapping.create({"backend_id": backend.id, "mapping_type": "account",
+                        "account_id": self.revenue.id,
+                        "option_id": self._option(env, backend, "gl_account",
+                                                  self.conf["account"]).id})
+        self.backend = backend
+        self.partners = env["res.partner"].create([{
+            "name": f"Bench Klant {i:03d} BV", "is_company": True,
+            "email": f"klant{i:03d}@example.nl", "street": f"Kerkstraat {i}",
+            "zip": "1234 AB", "city": "Utrecht", "country_id": env.ref("base.nl").id,
+            "company_registry": f"{80000000 + i}", "customer_rank": 1,
+        } for i in range(self.args.partners)])
+        self.products = env["product.product"].create([
+            {"name": f"Bench product {i}", "list_price": 10.0 * (i + 1),
+             "taxes_id": [(6, 0, self.taxes[21.0].ids)]} for i in range(3)])
+
+    @staticmethod
+    def _option(env, backend, kind, code):
+        option = env["bookkeeping.remote.option"].with_context(active_test=False).search(
+            [("backend_id", "=", backend.id), ("kind", "=", kind), ("code", "=", code)])
+        if not option:
+            raise RuntimeError(f"remote option {kind} {code} was not loaded")
+        return option
+
+    def _invoices(self, env, count, offset):
+        Move = env["account.move"]
+        moves = Move
+        rates = list(self.taxes)
+        for start in range(0, count, 100):
+            vals = []
+            for i in range(start, min(count, start + 100)):
+                n = offset + i
+                partner = self.partners[n % len(self.partners)]
+                lines = [(0, 0, {
+                    "product_id": product.id, "quantity": 1 + (n + j) % 3,
+                    "price_unit": round(9.99 + (n * 7 + j * 13) % 500 + 0.01 * (n % 97), 2),
+                    "tax_ids": [(6, 0, self.taxes[rates[(n + j) % len(rates)]].ids)],
+                    "account_id": self.revenue.id,
+                }) for j, product in enumerate(self.products)]
+                vals.append({"move_type": "out_invoice", "partner_id": partner.id,
+                             "invoice_date": date(2025, 6, 2), "invoice_line_ids": lines})
+            batch = Move.create(vals)
+            batch.action_post()
+            moves |= batch
+            env.cr.commit()
+        return moves
+
+    # ------------------------------------------------------------------ measures
+
+    def _push_all(self, env, moves):
+        """Push through the cron entry point (as production does) until nothing is left."""
+        moves.write({"bookkeeping_state": "to_send", "bookkeeping_backend_id": self.backend.id})
+        env.cr.commit()
+        Backend = env["bookkeeping.backend"]
+        for _ in range(100):
+            Backend._cron_push_invoices()
+            env.cr.commit()
+            env.invalidate_all()
+            left = env["account.move"].search_count(
+                [("id", "in", moves.ids), ("bookkeeping_state", "in", ("to_send", "sending"))])
+            if not left:
+                break
+        done = moves.filtered(lambda m: m.bookkeeping_state in ("done", "sent_draft"))
+        errors = moves - done
+        if errors:
+            say(f"  {len(errors)} invoices not sent, first error: {errors[0].bookkeeping_error}")
+        return done
+
+    def _division_calls(self, stats):
+        return sum(count for key, count in stats.get("requests", {}).items()
+                   if "/oauth2/" not in key and "/connect/" not in key)
+
+    def run(self):
+        self._create_db()
+        self._start_sandbox()
+        if self.service == "exact":
+            self.control("POST", "/exact/config", {"rate_limit_enabled": False})
+        _odoo, self.registry = odoo_env.odoo_env(self.db, self.src)
+        from odoo import SUPERUSER_ID, api, sql_db  # noqa: PLC0415
+        result = {"service": self.service}
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            say("Setting up the link, partners and invoices ...")
+            self._setup(env)
+            cr.commit()
+            client = self.backend._client()
+            for partner in self.partners:
+                self.backend._push_partner(client, partner)
+            env["bookkeeping.log"]._flush_collector(client)
+            cr.commit()
+            main = self._invoices(env, self.args.invoices, 0)
+            pdf = self._invoices(env, self.args.pdf_invoices, self.args.invoices)
+            rate = self._invoices(env, self.args.rate_invoices,
+                                  self.args.invoices + self.args.pdf_invoices) \
+                if self.service == "exact" else env["account.move"]
+            cr.commit()
+            # Warm-up: master data and mapping caches, the token, the first connections.
+            warm = self._invoices(env, 5, 10_000)
+            self._push_all(env, warm)
+
+            say(f"Pushing {len(main)} invoices of 3 lines ...")
+            profile = _QueryProfile(sql_db) if os.environ.get("BENCH_PROFILE") else None
+            self.reset_stats()
+            process = psutil.Process()
+            rss0 = process.memory_info().rss
+            queries0 = sql_db.sql_counter
+            started = time.perf_counter()
+            done = self._push_all(env, main)
+            elapsed = time.perf_counter() - started
+            queries = sql_db.sql_counter - queries0
+            rss1 = process.memory_info().rss
+            if profile:
+                profile.report(len(main))
+            stats = self.stats()
+            calls = self._division_calls(stats)
+            result.update({
+                "invoices": len(main), "invoices_sent": len(done),
+                "calls_per_invoice": round(calls / len(main), 3),
+                "queries_per_invoice": round(queries / len(main), 1),
+                "invoices_per_second": round(len(main) / elapsed, 1),
+                "ms_per_invoice": round(1000 * elapsed / len(main), 1),
+                "memory_growth_mb": round((rss1 - rss0) / 2**20, 1),
+                "http_429": stats.get("status", {}).get("429", 0),
+            })
+            say(f"  {result['invoices_per_second']} invoices/s, "
+                f"{result['calls_per_invoice']} calls and {result['queries_per_invoice']} "
+                f"queries per invoice, memory +{result['memory_growth_mb']} MB")
+
+            say("Paying a third of them remotely, then syncing numbers and payments ...")
+            self._pay_some(done[: len(done) // 3])
+            self.reset_stats()
+            self.backend.invalidate_recordset()
+            self.backend._sync_remote_state()
+            cr.commit()
+            sync_calls = self._division_calls(self.stats())
+            env.invalidate_all()
+            paid = main.filtered(lambda m: m.bookkeeping_remote_payment_state == "paid")
+            result["sync_calls_per_1000"] = round(sync_calls * 1000 / len(main), 1)
+            result["sync_paid_seen"] = len(paid)
+            say(f"  {sync_calls} calls, {len(paid)} invoices seen as paid")
+
+            say(f"Pushing {len(pdf)} invoices with their PDF ...")
+            self.backend.attach_pdf = True
+            cr.commit()
+            self.reset_stats()
+            self._push_all(env, pdf)
+            result["calls_per_invoice_pdf"] = round(
+                self._division_calls(self.stats()) / len(pdf), 3)
+            self.backend.attach_pdf = False
+            cr.commit()
+
+            result["rate_use"] = None
+            if rate:
+                rate_result = self._rate_run(env, rate)
+                result["http_429"] += rate_result["rate_http_429"]
+                result.update(rate_result)
+            elif self.service == "asperion":
+                result["rate_note"] = "Asperion publishes no rate limit; 429/503 handling " \
+                                      "is proven by the tests with Retry-After."
+        return result
+
+    def _pay_some(self, moves):
+        for move in moves:
+            if self.service == "exact":
+                self.control("POST", f"/exact/receivables/{move.bookkeeping_remote_id}/pay", {})
+            else:
+                self.control("POST", f"/asperion/salesinvoices/{move.bookkeeping_remote_id}/pay",
+                             {})
+
+    def _rate_run(self, env, moves):
+        """Exact's 60 calls per window with the window shortened: no 429 may appear and the
+        permitted rate must be used, i.e. every window that saw calls was filled."""
+        from odoo.addons.account_bookkeeping_link.clients.ratelimit import (  # noqa: PLC0415
+            reset_registry,
+        )
+
+        window = self.args.rate_window
+        limit = 60
+        say(f"Pushing {len(moves)} invoices under {limit} calls per {window} s ...")
+        self.control("POST", "/exact/config", {
+            "rate_limit_enabled": True, "minute_window": window, "minutely_limit": limit,
+            "daily_limit": 100000})
+        reset_registry()
+        self.reset_stats()
+        started = time.time()
+        self._push_all(env, moves)
+        ended = time.time()
+        stats = self.stats()
+        calls = self._division_calls(stats)
+        windows = int(ended // window) - int(started // window) + 1
+        rate_use = round(calls / (windows * limit), 3)
+        say(f"  {calls} calls in {windows} windows ({ended - started:.0f} s), "
+            f"{stats.get('status', {}).get('429', 0)} x 429")
+        return {"rate_use": rate_use, "rate_http_429": stats.get("status", {}).get("429", 0),
+                "rate_calls": calls, "rate_windows": windows, "rate_seconds": round(
+                    ended - started, 1)}
+
+
+class _QueryProfile:
+    """BENCH_PROFILE=1: which queries the push makes, grouped by shape."""
+
+    def __init__(self, sql_db):
+        import collections  # noqa: PLC0415
+        import re  # noqa: PLC0415
+
+        self.counter = collections.Counter()
+        self.sql_db = sql_db
+        original = self.original = sql_db.Cursor.execute
+        counter = self.counter
+
+        def execute(cursor, query, params=None, log_exceptions=True):
+            text = getattr(query, "code", query)
+            counter[re.sub(r"\d+", "N", str(text))[:150].replace("\n", " ")] += 1
+            return original(cursor, query, params, log_exceptions)
+
+        sql_db.Cursor.execute = execute
+
+    def report(self, invoices):
+        self.sql_db.Cursor.execute = self.original
+        for text, count in self.counter.most_common(45):
+            say(f"  {count / invoices:6.2f}  {text}")
