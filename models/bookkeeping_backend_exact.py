@@ -17,12 +17,13 @@ with quantity 0 (Exact shows the text and adds nothing).
 
 import logging
 from collections import defaultdict
+from urllib.parse import quote
 
 from odoo import api, fields, models
 from odoo.tools import float_compare, float_round
 
 from ..clients import errors as client_errors
-from ..clients.exact import HOSTS, ExactClient
+from ..clients.exact import HOSTS, MAX_URL, ExactClient, or_groups
 from ..clients.oauth import MemoryTokenStore
 from ..clients.ratelimit import limiter_for
 
@@ -42,6 +43,7 @@ PROCESSED = 50  # SalesInvoices Status: 10 draft, 20 open, 50 processed
 REMOTE_CREDIT_NOTE = 8021
 REMOTE_INVOICE = 8020
 NOTE_TYPES = ("line_section", "line_subsection", "line_note")
+INVOICE_SELECT = "InvoiceID,InvoiceNumber,YourRef,Status,AmountFC"
 RECEIVABLE_SELECT = (
     "ID,TransactionEntryID,InvoiceNumber,YourRef,IsFullyPaid,Status,AmountDC,AmountFC,"
     "LastPaymentDate")
@@ -524,11 +526,26 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ sync back
 
+    @api.model
+    def _exact_filter_groups(self, client, path, field, values, select):
+        """``field eq a or field eq b ...`` filters as long as Exact's 6000-character URL
+        allows: about 85 GUIDs or 150 references per call instead of 40."""
+        budget = MAX_URL - len(client.api(path)) - len(quote(select, safe="")) - 300
+        return or_groups(field, values, max_values=1000, max_chars=budget)
+
+    def _exact_bulk(self, client, path, field, values, select):
+        """Rows of a bulk endpoint (1000 per page) whose ``field`` is one of ``values``."""
+        rows = []
+        for group in self._exact_filter_groups(client, path, field, values, select):
+            rows.extend(client._collection(path, select=select, filter=group))
+        return rows
+
     def _exact_sync_numbers(self, client, moves):
         """Numbers of the drafts, ~40 invoices per call; processes open ones when asked."""
         moves = moves.filtered("bookkeeping_remote_id")
         by_id = {move.bookkeeping_remote_id.lower(): move for move in moves}
-        rows = client.sales_invoices_by_ids(list(by_id))
+        rows = self._exact_bulk(client, "bulk/SalesInvoice/SalesInvoices", "InvoiceID",
+                                list(by_id), INVOICE_SELECT)
         to_print = []
         for row in rows:
             move = by_id.get(str(row.get("InvoiceID") or "").lower())
@@ -560,14 +577,15 @@ class BookkeepingBackend(models.Model):
         found = defaultdict(list)
         if entries:
             by_id = {m.bookkeeping_remote_id.lower(): m for m in entries}
-            for row in client.receivables_by_entry_ids(list(by_id), select=RECEIVABLE_SELECT):
+            for row in self._exact_bulk(client, "bulk/Cashflow/Receivables",
+                                        "TransactionEntryID", list(by_id), RECEIVABLE_SELECT):
                 move = by_id.get(str(row.get("TransactionEntryID") or "").lower())
                 if move:
                     found[move].append(row)
         if invoices:
             by_ref = {m.name: m for m in invoices}
-            for row in client._grouped("bulk/Cashflow/Receivables", "YourRef", list(by_ref),
-                                       RECEIVABLE_SELECT):
+            for row in self._exact_bulk(client, "bulk/Cashflow/Receivables", "YourRef",
+                                        list(by_ref), RECEIVABLE_SELECT):
                 move = by_ref.get(row.get("YourRef"))
                 if move:
                     found[move].append(row)
@@ -576,8 +594,8 @@ class BookkeepingBackend(models.Model):
         open_amount = defaultdict(float)
         if partial:
             # Receivables keep the full amount; the open part is only in ReceivablesList.
-            for row in client._grouped("read/financial/ReceivablesList", "YourRef",
-                                       [m.name for m in partial], "YourRef,Amount"):
+            for row in self._exact_bulk(client, "read/financial/ReceivablesList", "YourRef",
+                                        [m.name for m in partial], "YourRef,Amount"):
                 open_amount[row.get("YourRef")] += float(row.get("Amount") or 0.0)
         for move, rows in found.items():
             if all(row.get("IsFullyPaid") for row in rows):
@@ -588,7 +606,7 @@ class BookkeepingBackend(models.Model):
                 state = "open"
                 residual = abs(sum(float(row.get("AmountFC") or 0.0) for row in rows))
             move._bookkeeping_write({"bookkeeping_remote_payment_state": state,
-                        "bookkeeping_remote_residual": residual})
+                                     "bookkeeping_remote_residual": residual})
 
     def _exact_remote_url(self, move):
         host = self._exact_host()
