@@ -14,6 +14,12 @@ class TestExactLink(ExactCommon):
         backend.exact_location = "co.uk"
         self.assertEqual(backend.exact_base_url, "https://start.exactonline.co.uk")
 
+    def test_form_has_exact_page(self):
+        arch = self.env["bookkeeping.backend"].get_view(view_type="form")["arch"]
+        for field in ("exact_location", "exact_division_id", "exact_journal_id",
+                      "exact_item_id", "exact_print_invoices"):
+            self.assertIn(f'name="{field}"', arch)
+
     def test_link_loads_divisions_and_lists(self):
         self.assertEqual(self.backend.administration_code, "1001")
         self.assertEqual(self.backend.administration_name, "Sandbox BV")
