@@ -12,6 +12,8 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
+import psycopg2
+
 from odoo import api, fields, models, modules, tools
 from odoo.exceptions import UserError
 from odoo.tools import SQL, consteq
@@ -374,6 +376,8 @@ class BookkeepingBackend(models.Model):
             for tax in taxes - mapped:
                 candidates = codes.filtered(
                     lambda c, tax=tax: tools.float_compare(c.percentage, tax.amount, 2) == 0
+                    # Exact types: E excludes VAT, I includes it; other codes carry no type.
+                    and c.remote_type != ("E" if tax.price_include else "I")
                 )
                 vals_list.append({
                     "backend_id": backend.id,
@@ -461,11 +465,22 @@ class BookkeepingBackend(models.Model):
             self.write({"paused_until": until, "pause_reason": reason})
 
     def _store_rate_snapshot(self, snapshot):
+        """Show the budget on the form. Written on a side cursor and skipped when another
+        worker holds the row: a visible figure is not worth a serialization failure."""
         if not snapshot:
             return
         text = ", ".join(f"{k}: {v}" for k, v in snapshot.items() if v is not None)
-        if text != self.rate_limit_info:
+        if not self._can_commit():
             self.rate_limit_info = text
+            return
+        with self.env.registry.cursor() as cr:
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cr.execute(SQL(
+                "SELECT id FROM bookkeeping_backend WHERE id=%s FOR UPDATE SKIP LOCKED",
+                self.id))
+            if cr.fetchone():
+                cr.execute(SQL("UPDATE bookkeeping_backend SET rate_limit_info=%s WHERE id=%s",
+                               text, self.id))
 
     def _is_paused(self):
         return self.paused_until and self.paused_until > fields.Datetime.now()
@@ -563,7 +578,12 @@ class BookkeepingBackend(models.Model):
         """Lock the invoices this worker will send. The row lock (SKIP LOCKED) dies at the
         first commit, so a session-level advisory lock keeps the claim across the
         per-invoice commits: a second worker skips them instead of sending them twice."""
-        locked = moves.try_lock_for_update()
+        try:
+            with self.env.cr.savepoint(flush=False):
+                locked = moves.try_lock_for_update()
+        except psycopg2.errors.SerializationFailure:
+            # Another worker committed these rows after our snapshot: it has them.
+            return moves.browse()
         if not locked:
             return locked
         self.env.cr.execute(SQL(

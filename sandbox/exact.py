@@ -92,6 +92,7 @@ ITEM = _fields(
     "GLRevenue:guid StandardSalesPrice:float",
     **_COMMON,
 )
+CURRENCY = _fields("ID:guid Code Description", **_COMMON)
 PAYCOND = _fields(
     "ID:guid Code Description PaymentDays:int PaymentEndOfMonths:int "
     "DiscountPercentage:float PaymentMethod",
@@ -211,6 +212,8 @@ SETS = {
         EntitySet("financial/GLAccounts", "GLAccount", GLACCOUNT, "ID"),
         EntitySet("logistics/Items", "Item", ITEM, "ID", "GP", mandatory=ITEM_FILTERS),
         EntitySet("cashflow/PaymentConditions", "PaymentCondition", PAYCOND, "ID"),
+        # The currencies the division knows (seeded from CURRENCIES).
+        EntitySet("general/Currencies", "Currency", CURRENCY, "ID", "G"),
         EntitySet(
             "salesinvoice/SalesInvoices",
             "SalesInvoice",

@@ -155,6 +155,8 @@ def _seed_division(svc, div):
                 "StandardSalesPrice": price,
             },
         )
+    for code in CURRENCIES:
+        add("general/Currencies", code, {"Code": code, "Description": code})
     for code, desc, days in PAYMENT_CONDITIONS:
         add(
             "cashflow/PaymentConditions",

@@ -1,32 +1,18 @@
 """Shared set-up of the Asperion tests: a real sandbox on loopback, a backend linked to it
 through the real OAuth code flow, lists loaded and mapped. Nothing of our own is mocked."""
 
-import requests
-
 from odoo import fields
 
-from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.addons.account_bookkeeping_link.clients.ratelimit import reset_registry
-from odoo.addons.account_bookkeeping_link.sandbox.server import start_in_thread
+from odoo.addons.account_bookkeeping_link.tests.common import SandboxCase
 
 INVOICE_DATE = fields.Date.from_string("2025-06-02")
 
 
-class AsperionCommon(AccountTestInvoicingCommon):
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Odoo's test guard compares ``timeout < 10``; the clients pass (connect, read).
-        timeout = kw.get("timeout")
-        if isinstance(timeout, tuple):
-            kw["timeout"] = max(10, *(t for t in timeout if t))
-        return super()._request_handler(s, r, **kw)
-
+class AsperionCommon(SandboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sandbox = start_in_thread()
-        cls.addClassCleanup(cls.sandbox.stop)
-        cls.url = cls.sandbox.url
         cls.env.user.group_ids |= cls.env.ref("account_bookkeeping_link.group_bookkeeping_manager")
         company = cls.company_data["company"]
         cls.nl = cls.env.ref("base.nl")
@@ -72,14 +58,6 @@ class AsperionCommon(AccountTestInvoicingCommon):
         self.clear_stats()
 
     # ------------------------------------------------------------------ sandbox
-
-    @classmethod
-    def control(cls, method, path, body=None):
-        response = requests.request(
-            method, f"{cls.url}/_sandbox{path}", json=body or {}, timeout=10
-        )
-        response.raise_for_status()
-        return response.json()
 
     def stats(self):
         return self.control("GET", "/stats/asperion")

@@ -4,14 +4,11 @@ every call is real HTTP to the simulator, faults are injected on its side."""
 
 import time
 
-import requests
-
 from odoo import Command, fields
 
-from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.addons.account_bookkeeping_link.clients.ratelimit import reset_registry
 from odoo.addons.account_bookkeeping_link.sandbox.exact_seed import seed_guid
-from odoo.addons.account_bookkeeping_link.sandbox.server import start_in_thread
+from odoo.addons.account_bookkeeping_link.tests.common import SandboxCase
 
 DIVISION = 1001
 INVOICE_DATE = fields.Date.from_string("2025-06-02")
@@ -20,25 +17,14 @@ QUIET_CONFIG = {"rate_limit_enabled": False, "minute_window": 60, "daily_limit":
                 "minutely_limit": 60}
 
 
-class ExactCommon(AccountTestInvoicingCommon):
+class ExactCommon(SandboxCase):
     # A Dutch company in EUR, like the sandbox divisions.
     country_code = "NL"
     chart_template = "generic_coa"
 
     @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Odoo's test guard compares the timeout with an int; the clients send
-        # (connect, read) tuples. Loopback requests still pass through the guard.
-        if isinstance(kw.get("timeout"), tuple):
-            kw["timeout"] = max(kw["timeout"])
-        return super()._request_handler(s, r, **kw)
-
-    @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sandbox = start_in_thread()
-        cls.addClassCleanup(cls.sandbox.stop)
-        cls.url = cls.sandbox.url
         cls.control("POST", "/exact/config", QUIET_CONFIG)
         reset_registry()
         cls.env.user.group_ids |= cls.env.ref(
@@ -85,13 +71,6 @@ class ExactCommon(AccountTestInvoicingCommon):
         self.clear_stats()
 
     # ------------------------------------------------------------------ sandbox
-
-    @classmethod
-    def control(cls, method, path, body=None):
-        response = requests.request(method, f"{cls.url}/_sandbox{path}", json=body or {},
-                                    timeout=10)
-        response.raise_for_status()
-        return response.json()
 
     def stats(self):
         return self.control("GET", "/stats/exact")

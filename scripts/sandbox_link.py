@@ -1,0 +1,97 @@
+"""Link a company to the sandbox the way a manager does it in the UI: create the link, go
+through the OAuth consent (the sandbox's non-interactive path), choose the administration,
+load the lists, choose the defaults and map taxes and income accounts.
+
+Used by the demo (scripts/demo_data.py) and the benchmarks (bench/).
+"""
+
+import requests
+
+SERVICES = {
+    "exact": {
+        "label": "Exact Online",
+        "backend": lambda url: {"exact_base_url": f"{url}/exact", "exact_location": "nl"},
+        "consent": "/exact/consent",
+        "administration": ("exact_division_id", "1001"),
+        "defaults": {"exact_journal_id": ("journal", "70"), "exact_item_id": ("item", "CONSULT")},
+        "taxes": {21.0: "2", 9.0: "1", 0.0: "0"},
+        "account": "8000",
+    },
+    "asperion": {
+        "label": "Asperion",
+        "backend": lambda url: {"asperion_environment": "sandbox",
+                                "asperion_identity_url": f"{url}/asperion/identity",
+                                "asperion_api_url": f"{url}/asperion/api"},
+        "consent": "/asperion/consent",
+        "administration": ("asperion_administration_option_id", "101"),
+        "defaults": {"asperion_debtor_kind_id": ("debtor_kind", "DEB"),
+                     "asperion_sales_type_id": ("sales_type", "1"),
+                     "asperion_payment_condition_id": ("payment_condition", "2")},
+        "taxes": {21.0: "VH", 9.0: "VL", 0.0: "V0"},
+        "account": "8000",
+    },
+}
+
+
+def control(url, method, path, body=None):
+    response = requests.request(method, f"{url}/_sandbox{path}", json=body or {}, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def option(env, backend, kind, code):
+    found = env["bookkeeping.remote.option"].with_context(active_test=False).search(
+        [("backend_id", "=", backend.id), ("kind", "=", kind), ("code", "=", code)])
+    if not found:
+        raise RuntimeError(f"The sandbox list {kind} has no {code}.")
+    return found
+
+
+def connect(env, backend, url):
+    """The OAuth code flow: consent at the sandbox, then our callback's code exchange."""
+    conf = SERVICES[backend.service]
+    consent = control(url, "POST", conf["consent"], {
+        "client_id": "sandbox-client", "redirect_uri": backend.redirect_uri,
+        "state": backend._oauth_state()})
+    backend._finish_oauth(consent["code"])
+
+
+def link(env, company, service, url, taxes, revenue, **vals):
+    """Create (or reuse) the company's link to the sandbox and make it ready to send.
+    ``taxes``: {rate: account.tax}; ``revenue``: the income account to map."""
+    conf = SERVICES[service]
+    Backend = env["bookkeeping.backend"].with_company(company)
+    backend = Backend.search([("company_id", "=", company.id), ("service", "=", service)],
+                             limit=1)
+    if not backend:
+        values = {"name": f"{conf['label']} (sandbox)", "service": service,
+                  "company_id": company.id, "client_id": "sandbox-client",
+                  "client_secret": "sandbox-secret"}
+        values.update(conf["backend"](url))
+        values.update(vals)
+        backend = Backend.create(values)
+    if backend.state != "linked":
+        connect(env, backend, url)
+    field, code = conf["administration"]
+    if not backend[field]:
+        backend[field] = option(env, backend, "administration", code)
+    backend.action_load_options()
+    backend.write({f: option(env, backend, kind, code).id
+                   for f, (kind, code) in conf["defaults"].items() if not backend[f]})
+    Mapping = env["bookkeeping.mapping"]
+    for rate, tax in taxes.items():
+        code = conf["taxes"].get(rate)
+        if not code:
+            continue
+        mapping = backend.tax_mapping_ids.filtered(lambda m, t=tax: m.tax_id == t)
+        remote = option(env, backend, "vat_code", code)
+        if mapping:
+            mapping.option_id = remote
+        else:
+            Mapping.create({"backend_id": backend.id, "mapping_type": "tax",
+                            "tax_id": tax.id, "option_id": remote.id})
+    if not backend.account_mapping_ids.filtered(lambda m: m.account_id == revenue):
+        Mapping.create({"backend_id": backend.id, "mapping_type": "account",
+                        "account_id": revenue.id,
+                        "option_id": option(env, backend, "gl_account", conf["account"]).id})
+    return backend
