@@ -127,7 +127,7 @@ class BookkeepingBackend(models.Model):
     )
 
     # Budget and pause: written on a side cursor so concurrent workers never conflict.
-    rate_limit_info = fields.Text("Rate limit", readonly=True, copy=False)
+    rate_limit_info = fields.Text("API budget", compute="_compute_rate_limit_info")
     paused_until = fields.Datetime(readonly=True, copy=False)
     pause_reason = fields.Char(readonly=True, copy=False)
     last_number_sync = fields.Datetime(readonly=True, copy=False)
@@ -153,6 +153,10 @@ class BookkeepingBackend(models.Model):
                 if token.expires_at else False
             )
             backend.refresh_token_renewed_at = token.refresh_obtained_at
+
+    def _compute_rate_limit_info(self):
+        for backend in self:
+            backend.rate_limit_info = backend.sudo().token_ids[:1].rate_limit_info
 
     def _compute_redirect_uri(self):
         base = self.env["ir.config_parameter"].sudo().get_param("web.base.url")
@@ -442,15 +446,9 @@ class BookkeepingBackend(models.Model):
             )
 
     def _set_state_side(self, state, message):
-        """Write the link state on the current transaction and, outside tests, on a side
-        cursor too, so that it survives a rollback of the failing batch."""
+        """Set the link state and commit it at once, so the next worker sees it."""
         self.write({"state": state, "state_message": message})
-        if self._can_commit():
-            with self.env.registry.cursor() as cr:
-                cr.execute(SQL(
-                    "UPDATE bookkeeping_backend SET state=%s, state_message=%s WHERE id=%s",
-                    state, message, self.id,
-                ))
+        self._commit()
 
     def _set_pause(self, error):
         until = fields.Datetime.to_datetime(
@@ -464,23 +462,42 @@ class BookkeepingBackend(models.Model):
             )
             self.write({"paused_until": until, "pause_reason": reason})
 
+    @api.model
+    def _rate_text(self, snapshot):
+        """'Minute: 53 of 60 left (reset 10:49:00 UTC); day: 4944 of 5000 left (...)'."""
+        parts = []
+        for label, scope in ((self.env._("minute"), "minute"), (self.env._("day"), "day")):
+            remaining, limit = snapshot.get(f"{scope}_remaining"), snapshot.get(f"{scope}_limit")
+            if remaining is None:
+                continue
+            reset = snapshot.get(f"{scope}_reset")
+            when = datetime.fromtimestamp(reset, timezone.utc).strftime("%Y-%m-%d %H:%M:%S") \
+                if reset else "?"
+            parts.append(self.env._("%(scope)s: %(left)s of %(limit)s calls left (reset "
+                                    "%(when)s UTC)", scope=label, left=remaining,
+                                    limit=limit or "?", when=when))
+        return "; ".join(parts) or self.env._("No limit reported by the service.")
+
     def _store_rate_snapshot(self, snapshot):
-        """Show the budget on the form. Written on a side cursor and skipped when another
-        worker holds the row: a visible figure is not worth a serialization failure."""
+        """Show the budget on the form. Kept on the token row, written on a side cursor:
+        updating the backend row itself there would make every open transaction that
+        references the backend (call log rows) fail to serialize."""
         if not snapshot:
             return
-        text = ", ".join(f"{k}: {v}" for k, v in snapshot.items() if v is not None)
+        text = self._rate_text(snapshot)
+        query = SQL("UPDATE bookkeeping_token SET rate_limit_info=%s WHERE backend_id=%s",
+                    text, self.id)
         if not self._can_commit():
-            self.rate_limit_info = text
+            self.env.cr.execute(query)
+            self.env["bookkeeping.token"].invalidate_model(["rate_limit_info"])
             return
         with self.env.registry.cursor() as cr:
             cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            cr.execute(SQL(
-                "SELECT id FROM bookkeeping_backend WHERE id=%s FOR UPDATE SKIP LOCKED",
-                self.id))
-            if cr.fetchone():
-                cr.execute(SQL("UPDATE bookkeeping_backend SET rate_limit_info=%s WHERE id=%s",
-                               text, self.id))
+            cr.execute(SQL("SET LOCAL lock_timeout = '2s'"))
+            try:
+                cr.execute(query)
+            except psycopg2.errors.LockNotAvailable:
+                cr.rollback()  # a token refresh holds the row: the figure can wait
 
     def _is_paused(self):
         return self.paused_until and self.paused_until > fields.Datetime.now()

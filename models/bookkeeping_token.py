@@ -23,6 +23,7 @@ class BookkeepingToken(models.Model):
     expires_at = fields.Float("Expires at (epoch)", groups="base.group_system")
     obtained_at = fields.Float("Obtained at (epoch)", groups="base.group_system")
     refresh_obtained_at = fields.Datetime(groups="base.group_system")
+    rate_limit_info = fields.Text(help="The API budget last seen, for the link form.")
 
     _unique_backend = models.Constraint("unique(backend_id)", "One token row per link.")
 

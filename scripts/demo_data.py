@@ -17,15 +17,15 @@ import odoo_env  # noqa: E402
 import sandbox_link  # noqa: E402
 
 CUSTOMERS = [
-    ("Bakkerij De Vries BV", "Dorpsstraat 12", "3511 AB", "Utrecht", "nl", "NL001234567B01",
+    ("Bakkerij De Vries BV", "Dorpsstraat 12", "3511 AB", "Utrecht", "nl", "NL100000009B01",
      "12345678", "info@bakkerijdevries.example"),
-    ("Fietsenwinkel Jansen", "Stationsweg 4", "2312 AV", "Leiden", "nl", "NL002345678B01",
+    ("Fietsenwinkel Jansen", "Stationsweg 4", "2312 AV", "Leiden", "nl", "NL100000010B01",
      "23456789", "verkoop@fietsjansen.example"),
     ("Architectenbureau Smit", "Keizersgracht 100", "1015 AA", "Amsterdam", "nl",
-     "NL003456789B01", "34567890", "studio@smit-architecten.example"),
+     "NL100000022B01", "34567890", "studio@smit-architecten.example"),
     ("Brouwerij Het Anker NV", "Guido Gezellelaan 49", "2800", "Mechelen", "be",
-     "BE0403123456", False, "orders@hetanker.example"),
-    ("Hotel Zeezicht BV", "Boulevard 1", "4381 AA", "Vlissingen", "nl", "NL004567890B01",
+     "BE0403000059", False, "orders@hetanker.example"),
+    ("Hotel Zeezicht BV", "Boulevard 1", "4381 AA", "Vlissingen", "nl", "NL100000024B01",
      "45678901", "reserveringen@zeezicht.example"),
     ("Kaashandel Gouda", "Markt 35", "2801 JJ", "Gouda", "nl", False, "56789012",
      "kaas@gouda.example"),
@@ -44,7 +44,7 @@ def ensure_company(env, name):
     company = env["res.company"].create({
         "name": name, "country_id": env.ref("base.nl").id,
         "currency_id": env.ref("base.EUR").id, "street": "Hoofdstraat 1",
-        "zip": "3511 AA", "city": "Utrecht", "vat": "NL999999990B01",
+        "zip": "3511 AA", "city": "Utrecht", "vat": "NL100000034B01",
     })
     env["account.chart.template"].try_loading("nl", company=company, install_demo=False)
     admin = env.ref("base.user_admin")
@@ -98,7 +98,7 @@ def invoices(env, company, partners, taxes, count, tag):
             "price_unit": product.list_price, "tax_ids": [(6, 0, tax.ids)],
         }) for j, product in enumerate(products[: 1 + i % 3])]
         moves |= Move.create({
-            "move_type": "out_refund" if i == count - 1 else "out_invoice",
+            "move_type": "out_refund" if count > 1 and i == count - 1 else "out_invoice",
             "partner_id": partner.id, "ref": f"{tag}-{i + 1:02d}",
             "invoice_date": date.today() - timedelta(days=3 * (count - i)),
             "invoice_line_ids": lines,

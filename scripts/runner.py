@@ -209,7 +209,10 @@ def cmd_demo():
         if new_db:
             print(f"Creating the demo database {db} (a few minutes) ...", flush=True)
             rc, _r, bad, _s, log_path = _odoo_run(
-                src, db, ["-i", f"l10n_nl,{MODULE}", "--stop-after-init", "--http-port=0"],
+                # account_peppol up front: Odoo installs it for Dutch companies anyway, and
+                # an install in the middle of the demo script would swap the registry.
+                src, db, ["-i", f"l10n_nl,account_peppol,{MODULE}", "--stop-after-init",
+                          "--http-port=0"],
                 "demo-install.log")
             if rc:
                 raise SetupError(f"Installing the demo database failed: see {log_path}")
