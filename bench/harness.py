@@ -1,5 +1,8 @@
 """The benchmark run: a fresh database, the sandbox in its own process, sample data, then
 the push, the sync, the PDF variant and (Exact) the rate-limited run, each measured."""
+# A standalone script owns its transaction: it commits like a cron would.
+# pylint: disable=invalid-commit
+
 
 import os
 import subprocess
@@ -11,29 +14,7 @@ from datetime import date
 import odoo_env
 import psutil
 import requests
-
-SERVICES = {
-    "exact": {
-        "backend": lambda url: {"exact_base_url": f"{url}/exact", "exact_location": "nl"},
-        "consent": "/exact/consent",
-        "administration": ("exact_division_id", "1001"),
-        "defaults": {"exact_journal_id": ("journal", "70"), "exact_item_id": ("item", "CONSULT")},
-        "taxes": {21.0: "2", 9.0: "1"},
-        "account": "8000",
-    },
-    "asperion": {
-        "backend": lambda url: {"asperion_environment": "sandbox",
-                                "asperion_identity_url": f"{url}/asperion/identity",
-                                "asperion_api_url": f"{url}/asperion/api"},
-        "consent": "/asperion/consent",
-        "administration": ("asperion_administration_option_id", "101"),
-        "defaults": {"asperion_debtor_kind_id": ("debtor_kind", "DEB"),
-                     "asperion_sales_type_id": ("sales_type", "1"),
-                     "asperion_payment_condition_id": ("payment_condition", "2")},
-        "taxes": {21.0: "VH", 9.0: "VL"},
-        "account": "8000",
-    },
-}
+import sandbox_link
 
 
 def say(text):
@@ -45,7 +26,7 @@ class Bench:
         self.args = args
         self.src = src
         self.service = args.service
-        self.conf = SERVICES[self.service]
+        self.conf = sandbox_link.SERVICES[self.service]
         self.db = f"abl_bench_{self.service}"
         self.sandbox = None
         self.sandbox_db = None
@@ -118,36 +99,14 @@ class Bench:
         self.taxes = {
             rate: Tax.create({"name": f"BTW {rate:g}% (bench)", "amount": rate,
                               "type_tax_use": "sale", "company_id": company.id})
-            for rate in self.conf["taxes"]
+            for rate in (21.0, 9.0)
         }
         self.revenue = env["account.account"].search(
             [("account_type", "=", "income"), ("company_ids", "in", company.id)], limit=1)
-        vals = {"name": f"{self.service} bench", "service": self.service,
-                "company_id": company.id, "client_id": "sandbox-client",
-                "client_secret": "sandbox-secret", "invoice_mode": "odoo",
-                "push_on_post": False, "attach_pdf": False}
-        vals.update(self.conf["backend"](self.url))
-        backend = env["bookkeeping.backend"].create(vals)
         env["ir.config_parameter"].set_param("web.base.url", "http://localhost:8069")
-        consent = self.control("POST", self.conf["consent"], {
-            "client_id": "sandbox-client", "redirect_uri": backend.redirect_uri,
-            "state": backend._oauth_state()})
-        backend._finish_oauth(consent["code"])
-        field, code = self.conf["administration"]
-        backend[field] = self._option(env, backend, "administration", code)
-        backend.action_load_options()
-        backend.write({f: self._option(env, backend, kind, code).id
-                       for f, (kind, code) in self.conf["defaults"].items()})
-        Mapping = env["bookkeeping.mapping"]
-        backend.tax_mapping_ids.unlink()
-        for rate, code in self.conf["taxes"].items():
-            Mapping.create({"backend_id": backend.id, "mapping_type": "tax",
-                            "tax_id": self.taxes[rate].id,
-                            "option_id": self._option(env, backend, "vat_code", code).id})
-        Mapping.create({"backend_id": backend.id, "mapping_type": "account",
-                        "account_id": self.revenue.id,
-                        "option_id": self._option(env, backend, "gl_account",
-                                                  self.conf["account"]).id})
+        backend = sandbox_link.link(
+            env, company, self.service, self.url, self.taxes, self.revenue,
+            invoice_mode="odoo", push_on_post=False, attach_pdf=False)
         self.backend = backend
         self.partners = env["res.partner"].create([{
             "name": f"Bench Klant {i:03d} BV", "is_company": True,
@@ -158,14 +117,6 @@ class Bench:
         self.products = env["product.product"].create([
             {"name": f"Bench product {i}", "list_price": 10.0 * (i + 1),
              "taxes_id": [(6, 0, self.taxes[21.0].ids)]} for i in range(3)])
-
-    @staticmethod
-    def _option(env, backend, kind, code):
-        option = env["bookkeeping.remote.option"].with_context(active_test=False).search(
-            [("backend_id", "=", backend.id), ("kind", "=", kind), ("code", "=", code)])
-        if not option:
-            raise RuntimeError(f"remote option {kind} {code} was not loaded")
-        return option
 
     def _invoices(self, env, count, offset):
         Move = env["account.move"]

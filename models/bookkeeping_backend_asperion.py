@@ -407,13 +407,12 @@ class BookkeepingBackend(models.Model):
 
     def _asperion_check_move(self, move):
         """Everything Asperion would refuse, found before any call."""
-        _ = self.env._
         errors = []
         if not self.administration_code:
-            errors.append(_("Choose the Asperion administration on the link first."))
+            errors.append(self.env._("Choose the Asperion administration on the link first."))
         if move.currency_id != move.company_id.currency_id:
             errors.append(
-                _(
+                self.env._(
                     "Asperion books in the administration's currency %(cur)s; this invoice is "
                     "in %(move_cur)s.",
                     cur=move.company_id.currency_id.name,
@@ -422,18 +421,18 @@ class BookkeepingBackend(models.Model):
             )
         lines = self._asperion_invoice_lines(move)
         if not lines:
-            errors.append(_("The invoice has no lines to book."))
+            errors.append(self.env._("The invoice has no lines to book."))
         mode, kind = self.invoice_mode, self.asperion_line_type
         if mode == "remote" and kind == "A" and not self.asperion_article_id:
             errors.append(
-                _(
+                self.env._(
                     "Choose the default Asperion article on the link (lines are "
                     "booked on an article)."
                 )
             )
         if mode == "remote" and kind == "V" and not self.asperion_sales_type_id:
             errors.append(
-                _(
+                self.env._(
                     "Choose the default Asperion sales type on the link (lines are "
                     "booked on a sales type)."
                 )
@@ -450,7 +449,7 @@ class BookkeepingBackend(models.Model):
                 missing_account.add(line.account_id.display_name)
         if multi_tax:
             errors.append(
-                _(
+                self.env._(
                     "Asperion needs exactly one VAT code per line; these lines have none or "
                     "several taxes: %(lines)s",
                     lines=", ".join(sorted(multi_tax)),
@@ -458,14 +457,14 @@ class BookkeepingBackend(models.Model):
             )
         if missing_tax:
             errors.append(
-                _(
+                self.env._(
                     "Map these taxes to an Asperion VAT code on the link: %(taxes)s",
                     taxes=", ".join(sorted(missing_tax)),
                 )
             )
         if missing_account:
             errors.append(
-                _(
+                self.env._(
                     "Map these income accounts to an Asperion ledger account on the link: "
                     "%(accounts)s",
                     accounts=", ".join(sorted(missing_account)),
@@ -478,11 +477,10 @@ class BookkeepingBackend(models.Model):
 
     def _asperion_check_partner(self, partner):
         """What creating the debtor needs (checked before any call)."""
-        _ = self.env._
         errors = []
         if not self.asperion_debtor_kind_id:
             errors.append(
-                _(
+                self.env._(
                     "Choose the debtor kind for new customers on the link: Asperion needs it to "
                     "create %(partner)s.",
                     partner=partner.display_name,
@@ -491,10 +489,10 @@ class BookkeepingBackend(models.Model):
         country = partner.country_id.code
         countries = self.option_ids.filtered(lambda o: o.kind == "country")
         if country and not countries:
-            errors.append(_("Load the Asperion lists on the link first (countries)."))
+            errors.append(self.env._("Load the Asperion lists on the link first (countries)."))
         elif country and country.upper() not in countries.mapped("code"):
             errors.append(
-                _(
+                self.env._(
                     "Asperion does not support the country %(country)s of %(partner)s.",
                     country=partner.country_id.name,
                     partner=partner.display_name,

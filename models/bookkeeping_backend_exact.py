@@ -262,16 +262,16 @@ class BookkeepingBackend(models.Model):
 
     def _exact_check_move(self, move):
         errors = []
-        _ = self.env._
         if not self.administration_code:
-            errors.append(_("Choose the Exact division on the link %(name)s.", name=self.name))
+            errors.append(self.env._("Choose the Exact division on the link %(name)s.",
+                                     name=self.name))
         if not self.exact_journal_id:
-            errors.append(_("Choose the Exact sales journal on the link %(name)s.",
+            errors.append(self.env._("Choose the Exact sales journal on the link %(name)s.",
                             name=self.name))
         currency = move.currency_id.name
         own = self.exact_division_currency or "EUR"
         if move.company_currency_id.name != own:
-            errors.append(_(
+            errors.append(self.env._(
                 "The company currency %(company)s differs from the currency %(own)s of Exact "
                 "division %(division)s: link the company to a division in its own currency.",
                 company=move.company_currency_id.name, own=own,
@@ -279,28 +279,28 @@ class BookkeepingBackend(models.Model):
         listed = self.option_ids.filtered(
             lambda o: o.kind == "currency" and o.remote_type == "exact")
         if listed and currency != own and currency not in listed.mapped("code"):
-            errors.append(_(
+            errors.append(self.env._(
                 "The currency %(currency)s is not known in Exact division %(division)s. Add "
                 "it in Exact and press Load lists, or invoice in %(own)s.",
                 currency=currency, division=self.administration_code, own=own))
         lines = self._exact_move_lines(move)
         if not lines:
-            errors.append(_("The invoice has no lines with an amount."))
+            errors.append(self.env._("The invoice has no lines with an amount."))
         for line in lines:
             label = line.name or line.product_id.display_name or line.account_id.display_name
             if move.currency_id.compare_amounts(line.price_subtotal, 0) <= 0:
-                errors.append(_(
+                errors.append(self.env._(
                     "Line '%(line)s' has a zero or negative amount. Exact books invoices and "
                     "credit notes as a whole: remove the line or make a separate credit note.",
                     line=label))
             taxes = line.tax_ids
             if len(taxes) != 1:
-                errors.append(_(
+                errors.append(self.env._(
                     "Line '%(line)s' needs exactly one tax (Exact takes one VAT code per "
                     "line); use a 0%% tax for untaxed lines.", line=label))
             for tax in taxes:
                 if not self._mapped_option("tax", tax):
-                    errors.append(_(
+                    errors.append(self.env._(
                         "The tax %(tax)s has no Exact VAT code: map it on the link "
                         "%(name)s (tab VAT code mapping).", tax=tax.display_name,
                         name=self.name))
@@ -308,12 +308,12 @@ class BookkeepingBackend(models.Model):
                 account = line.account_id
                 option = self._mapped_option("account", account)
                 if not option or not (option.extra or {}).get("ID"):
-                    errors.append(_(
+                    errors.append(self.env._(
                         "The income account %(account)s has no Exact GL account: map it on "
                         "the link %(name)s (tab Account mapping).",
                         account=account.display_name, name=self.name))
             elif not self._exact_item_for(line.product_id):
-                errors.append(_(
+                errors.append(self.env._(
                     "Line '%(line)s' has no Exact item: choose a default item on the link "
                     "%(name)s, or give the product the code of an Exact item.",
                     line=label, name=self.name))
