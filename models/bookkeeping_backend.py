@@ -514,13 +514,16 @@ class BookkeepingBackend(models.Model):
             raise UserError(self.env._(
                 "The customer %(partner)s has no country: set it on the contact.",
                 partner=partner.display_name))
-        client.bookkeeping_log.record = partner
+        log = client.bookkeeping_log
+        invoice, log.record = log.record, partner  # calls made now concern the partner
         try:
             remote = self._service_call("push_partner", client, partner)
         except client_errors.ValidationError as error:
             partner.write({"bookkeeping_sync_state": "error",
                            "bookkeeping_sync_error": str(error.remote_message or error)[:250]})
             raise
+        finally:
+            log.record = invoice
         self._service_call("set_partner_remote", partner, remote)
         partner.write({"bookkeeping_sync_state": "linked", "bookkeeping_sync_error": False})
         return remote

@@ -44,6 +44,8 @@ class BookkeepingLog(models.Model):
     def _gc_old_logs(self):
         """Purge rows older than the retention of their link, in one statement: the log
         grows by one row per call and nothing refers to it."""
+        self.env["bookkeeping.backend"].flush_model(["log_retention_days"])
+        self.flush_model(["create_date", "backend_id"])
         self.env.cr.execute(SQL(
             """DELETE FROM bookkeeping_log l USING bookkeeping_backend b
                 WHERE l.backend_id = b.id

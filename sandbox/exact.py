@@ -1402,8 +1402,8 @@ class ExactService:
             if body.get("OrderNumber")
             else self.store.next_seq(f"exact:{div}:ordernumber")
         )
+        days = self._payment_days(div, row["PaymentCondition"])  # checked even with a DueDate
         if not row["DueDate"]:
-            days = self._payment_days(div, row["PaymentCondition"])
             row["DueDate"] = add_days(row["InvoiceDate"], days)
         built = [self._invoice_line(div, row, line, n) for n, line in enumerate(lines, 1)]
         self.save(div, "salesinvoice/SalesInvoices", row, new=True)
@@ -1717,10 +1717,10 @@ class ExactService:
             div, journal["Code"], body.get("EntryNumber"), numbered
         )
         row["InvoiceNumber"] = row["EntryNumber"]
+        # Exact checks the reference whether or not a DueDate is given.
+        days = self._payment_days(div, row["PaymentCondition"])
         if not row["DueDate"]:
-            row["DueDate"] = add_days(
-                row["EntryDate"], self._payment_days(div, row["PaymentCondition"])
-            )
+            row["DueDate"] = add_days(row["EntryDate"], days)
         entry_date = dt.datetime.fromisoformat(row["EntryDate"])
         row["ReportingYear"] = row["ReportingYear"] or entry_date.year
         row["ReportingPeriod"] = row["ReportingPeriod"] or entry_date.month

@@ -5,4 +5,5 @@ from . import (
     test_exact_invoices,
     test_exact_link,
     test_exact_tokens,
+    test_partner_sync,
 )

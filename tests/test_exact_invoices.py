@@ -173,10 +173,7 @@ class TestExactInvoices(ExactCommon):
         self.send(move)
         self.assertEqual(move.bookkeeping_state, "error")
         self.assertIn("not linked", move.bookkeeping_error)
-        # A division whose currency list is known: CHF is not in it.
-        self.env["bookkeeping.remote.option"].create([
-            {"backend_id": self.backend.id, "kind": "currency", "code": code,
-             "remote_type": "exact"} for code in ("USD", "GBP")])
+        # The division's currency list (loaded from general/Currencies) has no CHF.
         chf = self.setup_other_currency("CHF", rates=[("2025-01-01", 0.95)])
         self.backend.auto_create_partner = True
         move2 = self.invoice([(10.0, 1.0)], currency=chf)
@@ -185,15 +182,28 @@ class TestExactInvoices(ExactCommon):
         self.assertEqual(self.calls(), 0)
 
     def test_exact_error_text_shown_in_dutch(self):
-        """A currency the division does not know, when Exact's currency list could not be
-        read: Exact's own (Dutch) words end up on the invoice, not retried."""
-        chf = self.setup_other_currency("CHF", rates=[("2025-01-01", 0.95)])
+        """A payment condition removed in Exact after the lists were loaded: nothing here
+        can know it, Exact refuses with a 500 that is a validation error, and its own
+        (Dutch) words end up on the invoice, not retried."""
         self.backend.attach_pdf = False
-        move = self.invoice([(10.0, 1.0)], currency=chf)
+        stale = self.env["bookkeeping.remote.option"].create({
+            "backend_id": self.backend.id, "kind": "payment_condition", "code": "99",
+            "name": "Vervallen conditie"})
+        term = self.env.ref("account.account_payment_term_30days")
+        self.env["bookkeeping.mapping"].create({
+            "backend_id": self.backend.id, "mapping_type": "payment_term",
+            "payment_term_id": term.id, "option_id": stale.id})
+        move = self.invoice([(10.0, 1.0)], post=False)
+        move.invoice_payment_term_id = term
+        move.action_post()
         self.send(move)
         self.assertEqual(move.bookkeeping_state, "error")
-        self.assertIn("Valuta bestaat niet", move.bookkeeping_error)
+        self.assertIn("Ongeldige referentie: Betalingsconditie", move.bookkeeping_error)
         self.assertFalse(move.bookkeeping_error_retryable)
+        log = self.env["bookkeeping.log"].search(
+            [("res_id", "=", move.id), ("res_model", "=", "account.move")])
+        logged = " ".join(filter(None, log.mapped("message") + log.mapped("response_excerpt")))
+        self.assertIn("Ongeldige referentie", logged)
 
     # ------------------------------------------------------------------ no duplicates
 

@@ -1,0 +1,97 @@
+"""The customer sync wizard and the partner Sync button, against the Exact sandbox: unique
+matches link, ambiguous ones wait for a choice, missing ones are imported or created."""
+
+from odoo.tests import tagged
+
+from odoo.addons.account_bookkeeping_link.tests.common_exact import ExactCommon
+
+
+@tagged("post_install", "-at_install")
+class TestPartnerSync(ExactCommon):
+    def _wizard(self):
+        wizard = self.env["bookkeeping.partner.sync.wizard"].create(
+            {"backend_id": self.backend.id})
+        wizard.action_preview()
+        self.assertEqual(wizard.state, "preview")
+        return wizard
+
+    def _line(self, wizard, **match):
+        lines = wizard.line_ids.filtered(
+            lambda line: all(line[k] == v for k, v in match.items()))
+        self.assertEqual(len(lines), 1, match)
+        return lines
+
+    def test_preview_links_unique_matches_and_asks_for_ambiguous_ones(self):
+        Partner = self.env["res.partner"]
+        jansen = Partner.create({"name": "Jansen (Odoo name)", "vat": "NL111111111B01",
+                                 "country_id": self.nl.id, "is_company": True})
+        twins = Partner.create([
+            {"name": "De Vries Advies", "email": "admin@devries.example", "is_company": True,
+             "country_id": self.env.ref("base.be").id},
+            {"name": "De Vries Advies", "email": "admin@devries.example", "is_company": True,
+             "country_id": self.env.ref("base.be").id},
+        ])
+        newcomer = Partner.create({"name": "Nieuwe Klant BV", "customer_rank": 1,
+                                   "country_id": self.nl.id, "is_company": True,
+                                   "email": "nieuw@klant.example"})
+        wizard = self._wizard()
+
+        jansen_line = self._line(wizard, remote_code="1")
+        self.assertEqual((jansen_line.action, jansen_line.partner_id), ("link", jansen))
+        devries_line = self._line(wizard, remote_code="2")
+        self.assertEqual(devries_line.action, "skip")
+        self.assertEqual(devries_line.candidate_ids, twins)
+        mueller_line = self._line(wizard, remote_code="3")
+        self.assertEqual(mueller_line.action, "import")
+        push_line = self._line(wizard, partner_id=newcomer)
+        self.assertEqual(push_line.action, "push")
+
+        # The manager chooses one of the twins; every other proposal is applied as shown.
+        devries_line.write({"partner_id": twins[1].id, "action": "link"})
+        accounts_before = len(self.remote_rows("crm/Accounts"))
+        wizard.action_apply()
+        self.assertEqual(wizard.state, "done")
+        self.assertFalse(wizard.line_ids.filtered("error"), wizard.line_ids.mapped("error"))
+
+        self.assertEqual(jansen.with_company(self.backend.company_id).exact_account_id,
+                         jansen_line.remote_id)
+        self.assertEqual(twins[1].with_company(self.backend.company_id).exact_account_id,
+                         devries_line.remote_id)
+        self.assertFalse(twins[0].with_company(self.backend.company_id).exact_account_id)
+        imported = mueller_line.partner_id
+        self.assertEqual(imported.name, "Müller GmbH")
+        self.assertEqual(imported.country_id.code, "DE")
+        self.assertEqual(imported.with_company(self.backend.company_id).exact_account_code, "3")
+        created = newcomer.with_company(self.backend.company_id).exact_account_id
+        self.assertTrue(created)
+        rows = self.remote_rows("crm/Accounts", ID=created)
+        self.assertEqual(rows[0]["Name"], "Nieuwe Klant BV")
+        self.assertGreaterEqual(len(self.remote_rows("crm/Accounts")), accounts_before + 1)
+
+        # A second preview finds everything linked: nothing is proposed twice.
+        again = self._wizard()
+        for line in again.line_ids.filtered(lambda line: line.remote_code in ("1", "3")):
+            self.assertEqual(line.action, "skip")
+
+    def test_partner_sync_button_creates_then_updates_the_customer(self):
+        partner = self.env["res.partner"].create({
+            "name": "Knoppen BV", "is_company": True, "country_id": self.nl.id,
+            "email": "knop@example.nl", "company_registry": "87654321"})
+        partner.action_bookkeeping_sync_partner()
+        account_id = partner.with_company(self.backend.company_id).exact_account_id
+        self.assertTrue(account_id)
+        self.assertEqual(partner.bookkeeping_sync_state, "linked")
+        partner.email = "boekhouding@knoppen.example"
+        partner.action_bookkeeping_sync_partner()
+        rows = self.remote_rows("crm/Accounts", ID=account_id)
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(rows[0]["Email"], "boekhouding@knoppen.example")
+        self.assertEqual(rows[0]["ChamberOfCommerce"], "87654321")
+
+    def test_partner_without_country_gets_a_clear_message_and_no_call(self):
+        from odoo.exceptions import UserError  # noqa: PLC0415
+
+        partner = self.env["res.partner"].create({"name": "Zonder Land"})
+        with self.assertRaisesRegex(UserError, "has no country"):
+            partner.action_bookkeeping_sync_partner()
+        self.assertEqual(self.calls(), 0)
