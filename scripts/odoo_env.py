@@ -26,7 +26,9 @@ def find_odoo_src():
     """The Odoo 19 tree: $ODOO_SRC, then an importable ``odoo``, then /opt/odoo/19.0."""
     candidates = []
     if os.environ.get("ODOO_SRC"):
+        # An explicit choice is final: a wrong ODOO_SRC is reported, not silently replaced.
         candidates.append(os.environ["ODOO_SRC"])
+        return _odoo_tree(candidates[0])
     try:
         import odoo  # noqa: PLC0415
 
@@ -35,21 +37,32 @@ def find_odoo_src():
         pass
     candidates.append("/opt/odoo/19.0")
     for path in candidates:
-        if os.path.isfile(os.path.join(path, "odoo-bin")) and os.path.isdir(
-            os.path.join(path, "addons", "account")
-        ):
-            return os.path.abspath(path)
+        if _odoo_tree(path):
+            return _odoo_tree(path)
+    return None
+
+
+def _odoo_tree(path):
+    if os.path.isfile(os.path.join(path, "odoo-bin")) and os.path.isdir(
+        os.path.join(path, "addons", "account")
+    ):
+        return os.path.abspath(path)
     return None
 
 
 def require_odoo_src():
     src = find_odoo_src()
     if not src:
-        raise SetupError(
-            "No Odoo 19 tree found: clone odoo/odoo at branch 19.0 to /opt/odoo/19.0 "
-            "or set ODOO_SRC to its folder."
-        )
+        raise SetupError(no_odoo_reason())
     return src
+
+
+def no_odoo_reason():
+    if os.environ.get("ODOO_SRC"):
+        return (f"ODOO_SRC={os.environ['ODOO_SRC']} is not an Odoo 19 tree (no odoo-bin and "
+                "addons/account there): point it at an Odoo 19.0 checkout.")
+    return ("No Odoo 19 tree found: clone odoo/odoo at branch 19.0 to /opt/odoo/19.0 or set "
+            "ODOO_SRC to its folder.")
 
 
 def odoo_version(src):

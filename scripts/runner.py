@@ -163,8 +163,7 @@ def cmd_test():
     odoo_env.ensure_requirements(src)
     run_pure(tally)
     if not src:
-        print("Odoo suite skipped: no Odoo 19 tree found (set ODOO_SRC, make odoo importable "
-              "or put the tree at /opt/odoo/19.0).", flush=True)
+        print(f"Odoo suite skipped: {odoo_env.no_odoo_reason()}", flush=True)
     else:
         if tuple(odoo_env.odoo_version(src)) != (19, 0):
             raise SetupError(f"{src} is not Odoo 19.0: point ODOO_SRC at an Odoo 19.0 tree.")
