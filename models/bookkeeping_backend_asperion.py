@@ -628,9 +628,9 @@ class BookkeepingBackend(models.Model):
                 )
             return self._asperion_draft_result(draft)
         invoice = client.create_sales_invoice(self._asperion_invoice_vals(move, debtor_id))
-        # The booking exists now: keep its id even if the upload below fails or we crash.
+        # The booking exists now: keep its id even if the upload below fails. (A crash
+        # needs no extra commit: the invoice stays 'sending' and is looked up first.)
         move._bookkeeping_write({"bookkeeping_remote_id": str(invoice["id"])})
-        self._commit()
         return self._asperion_final_result(client, move, invoice, upload=True)
 
     def _asperion_draft_result(self, draft):
