@@ -18,7 +18,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _reexec_in_venv():
     """Use the project's virtualenv when run with another interpreter."""
-    venv_python = os.path.join(ROOT, ".venv", "bin", "python")
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import odoo_env  # noqa: PLC0415
+
+    venv_python = os.path.join(odoo_env.VENV, "bin", "python")
     try:
         import psycopg2  # noqa: F401, PLC0415
         import requests_oauthlib  # noqa: F401, PLC0415
@@ -26,7 +29,7 @@ def _reexec_in_venv():
         if os.path.exists(venv_python) and os.path.realpath(sys.executable) != os.path.realpath(
                 venv_python):
             os.execv(venv_python, [venv_python, "-m", "bench", *sys.argv[1:]])
-        print("Run ./run bench SERVICE first: it creates .venv with the requirements.")
+        print("Run ./run bench SERVICE: it creates the virtualenv with the requirements.")
         sys.exit(2)
 
 

@@ -62,11 +62,12 @@ class AccountMove(models.Model):
         copy=False, readonly=True,
         help="A send attempt may have reached the remote package: look it up by reference "
         "before sending again.")
-    bookkeeping_attempts = fields.Integer(copy=False, readonly=True)
+    bookkeeping_attempts = fields.Integer("Send attempts", copy=False, readonly=True)
     bookkeeping_next_attempt = fields.Datetime(copy=False, readonly=True)
     bookkeeping_sent_date = fields.Datetime("Sent on", copy=False, readonly=True)
     bookkeeping_sent_hash = fields.Char(copy=False, readonly=True)
-    bookkeeping_remote_url = fields.Char(compute="_compute_bookkeeping_remote_url")
+    bookkeeping_remote_url = fields.Char("Open remotely",
+                                         compute="_compute_bookkeeping_remote_url")
 
     @api.depends("bookkeeping_remote_id", "bookkeeping_backend_id")
     def _compute_bookkeeping_remote_url(self):

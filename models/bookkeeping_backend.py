@@ -557,8 +557,16 @@ class BookkeepingBackend(models.Model):
         done = 0
         for backend in moves.bookkeeping_backend_id:
             backend_moves = moves.filtered(lambda m, b=backend: m.bookkeeping_backend_id == b)
-            done += backend.with_company(backend.company_id)._push_backend_moves(backend_moves)
+            done += backend._in_company_context()._push_backend_moves(backend_moves)
         return done
+
+    def _in_company_context(self):
+        """The link as its company works: that company, in its language, so the messages a
+        cron writes on invoices are in the language of the people who read them."""
+        self.ensure_one()
+        lang = self.env.context.get("lang") if self.env.uid != 1 and not self.env.su else None
+        return self.with_company(self.company_id).with_context(
+            lang=lang or self.company_id.partner_id.lang or self.env.lang)
 
     def _push_backend_moves(self, moves):
         self.ensure_one()
@@ -752,7 +760,7 @@ class BookkeepingBackend(models.Model):
     @api.model
     def _cron_sync_remote_state(self):
         for backend in self.search([("state", "=", "linked")]):
-            backend.with_company(backend.company_id)._sync_remote_state()
+            backend._in_company_context()._sync_remote_state()
             self.env["ir.cron"]._commit_progress(1)
 
     @api.model

@@ -333,6 +333,13 @@ class BookkeepingBackend(models.Model):
             return self._exact_push_sales_invoice(client, move, customer)
         return self._exact_push_sales_entry(client, move, customer)
 
+    def _exact_status_label(self, status):
+        """Exact's status code in words (10 draft, 20 open, 50 processed)."""
+        if not status:
+            return None
+        labels = {10: self.env._("Draft"), 20: self.env._("Open"), 50: self.env._("Processed")}
+        return labels.get(int(status), str(status))
+
     def _exact_sign(self, move):
         return -1 if move.move_type == "out_refund" else 1
 
@@ -440,7 +447,7 @@ class BookkeepingBackend(models.Model):
             "remote_id": entry["EntryID"],
             "state": "done",
             "remote_number": str(entry["EntryNumber"]) if entry.get("EntryNumber") else None,
-            "remote_status": str(entry.get("Status") or "") or None,
+            "remote_status": self._exact_status_label(entry.get("Status")),
             "remote_amount": abs(float(amount)) if amount is not None else None,
         }
 
@@ -490,7 +497,7 @@ class BookkeepingBackend(models.Model):
             "remote_id": invoice["InvoiceID"],
             "state": "sent_draft",
             "remote_ref": str(invoice["OrderNumber"]) if invoice.get("OrderNumber") else None,
-            "remote_status": str(invoice.get("Status") or "") or None,
+            "remote_status": self._exact_status_label(invoice.get("Status")),
             "remote_amount": abs(float(invoice["AmountFC"]))
             if invoice.get("AmountFC") is not None else None,
         }
@@ -500,7 +507,7 @@ class BookkeepingBackend(models.Model):
                 client.print_sales_invoice(invoice["InvoiceID"])
                 invoice = client.sales_invoices_by_ids([invoice["InvoiceID"]])[0]
                 status = int(invoice.get("Status") or 0)
-                result["remote_status"] = str(status)
+                result["remote_status"] = self._exact_status_label(status)
             except (client_errors.AuthExpired, client_errors.RateLimited):
                 raise
             except (client_errors.BookkeepingError, IndexError) as error:
@@ -552,7 +559,7 @@ class BookkeepingBackend(models.Model):
             if not move:
                 continue
             status = int(row.get("Status") or 0)
-            vals = {"bookkeeping_remote_status": str(status)}
+            vals = {"bookkeeping_remote_status": self._exact_status_label(status)}
             if row.get("InvoiceNumber"):
                 vals["bookkeeping_remote_number"] = str(row["InvoiceNumber"])
                 if status >= PROCESSED:

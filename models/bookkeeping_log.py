@@ -1,5 +1,7 @@
 """One row per remote operation, for support and for counting calls."""
 
+from urllib.parse import unquote_plus
+
 from odoo import api, fields, models
 from odoo.tools import SQL
 
@@ -84,7 +86,8 @@ class LogCollector:
             "res_id": self.record.id if self.record else False,
             "operation": self.operation or record.get("operation"),
             "method": record.get("method"),
-            "path": (record.get("path") or "")[:1000],
+            # Decoded so that "$filter=Code eq '1'" reads as written, not as %24filter=...
+            "path": unquote_plus(record.get("path") or "")[:1000],
             "status": record.get("status") or 0,
             "duration_ms": int(record.get("duration_ms") or 0),
             "outcome": record.get("outcome") or "ok",

@@ -12,6 +12,10 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Outside the repository (see ./run): Odoo walks an addon's folder following symlinks.
+VENV = os.environ.get("ABL_VENV") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+    "account_bookkeeping_link", "venv-" + hashlib.sha1(ROOT.encode()).hexdigest()[:10])
 MODULE = "account_bookkeeping_link"
 DB_HOST = os.environ.get("PGHOST", "127.0.0.1")
 DB_PORT = int(os.environ.get("PGPORT", "5432"))
@@ -75,7 +79,7 @@ def odoo_version(src):
 def addons_path(src):
     """Odoo finds an addon by its folder name, and a clone may be called anything, so we
     point a symlink named after the module at the repository (kept in the venv)."""
-    link_dir = os.path.join(ROOT, ".venv", "addons")
+    link_dir = os.path.join(VENV, "addons")
     os.makedirs(link_dir, exist_ok=True)
     link = os.path.join(link_dir, MODULE)
     if os.path.islink(link) and os.readlink(link) != ROOT:

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import odoo_env  # noqa: E402
 from odoo_env import MODULE, ROOT, SetupError  # noqa: E402
 
-LOG_DIR = os.path.join(ROOT, ".venv", "logs")
+LOG_DIR = os.path.join(odoo_env.VENV, "logs")
 REPORT_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
 # Log lines that mean trouble even when the test report is green (install errors).
 BAD_LOG_RE = re.compile(r"^\S+ \S+ \d+ (ERROR|CRITICAL) ")
@@ -60,7 +60,7 @@ def run_pure(tally):
 
 
 def _odoo_run(src, db, extra, log_name, timeout=3600):
-    """Run odoo-bin, keep its whole log in .venv/logs, echo only what matters."""
+    """Run odoo-bin, keep its whole log in the venv's logs/, echo only what matters."""
     log_path = os.path.join(LOG_DIR, log_name)
     cmd = odoo_env.odoo_base_args(src, db) + extra
     started = time.time()

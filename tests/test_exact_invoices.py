@@ -120,7 +120,7 @@ class TestExactInvoices(ExactCommon):
         self.backend._sync_remote_state()
         self.assertEqual(move.bookkeeping_state, "done")
         self.assertEqual(move.bookkeeping_remote_number, str(printed["InvoiceNumber"]))
-        self.assertEqual(move.bookkeeping_remote_status, "50")
+        self.assertEqual(move.bookkeeping_remote_status, "Processed")
 
     def test_remote_mode_print_at_once_credit_note(self):
         self.backend.write({"invoice_mode": "remote", "exact_print_invoices": True})

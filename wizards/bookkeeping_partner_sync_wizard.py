@@ -130,8 +130,13 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
                 lambda p: p.customer_rank > 0 and p not in used
                 and str(backend._partner_remote_id(p) or "") not in linked)
             for partner in customers - used:
-                lines.append({"wizard_id": self.id, "partner_id": partner.id, "action": "push",
-                              "reason": self.env._("Not found remotely")})
+                ready = bool(partner.country_id)
+                lines.append({
+                    "wizard_id": self.id, "partner_id": partner.id,
+                    "action": "push" if ready else "skip",
+                    "reason": self.env._("Not found remotely") if ready else self.env._(
+                        "Not found remotely; set a country on the contact to create it"),
+                })
         return lines
 
     @api.model
@@ -207,8 +212,9 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
         return self._reopen()
 
     def _reopen(self):
-        return {"type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id,
-                "view_mode": "form", "target": "new"}
+        return {"type": "ir.actions.act_window", "name": self.env._("Sync customers"),
+                "res_model": self._name, "res_id": self.id, "view_mode": "form",
+                "target": "new"}
 
 
 class BookkeepingPartnerSyncLine(models.TransientModel):
