@@ -4,48 +4,13 @@ Each docstring cites the section of asperion.md it checks ([I] = our proposed co
 Real HTTP against ``start_in_thread()``; the shared clock replaces sleeping.
 """
 
-import threading
 import time
 
 import pytest
 import requests
 
-from sandbox.app import make_app
-from sandbox.server import KeepAliveHandler, start_in_thread
-from sandbox.store import Store
-
 REDIRECT = "http://localhost:8069/asperion/oauth/callback"
 CLIENT = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
-
-
-class _Fallback:
-    """start_in_thread() without load_all(): another simulator still being written
-    (import or constructor error) must not block these tests."""
-
-    def __init__(self):
-        from werkzeug.serving import make_server
-
-        self.store = Store()
-        self.app = make_app(self.store)
-        self.httpd = make_server(
-            "127.0.0.1", 0, self.app, threaded=True, request_handler=KeepAliveHandler
-        )
-        self.url = f"http://127.0.0.1:{self.httpd.port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def server():
-    try:
-        srv = start_in_thread()
-    except Exception:
-        srv = _Fallback()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -17,13 +17,6 @@ from sandbox.store import Store
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = start_in_thread()
-    yield srv
-    srv.stop()
-
-
 def test_store_documents_keep_insertion_order_and_copies(tmp_path):
     store = Store(str(tmp_path / "s.sqlite3"))
     a = store.insert("svc", "things", {"n": 1})

@@ -13,19 +13,11 @@ import pytest
 import requests
 
 from sandbox.exact_seed import seed_guid
-from sandbox.server import start_in_thread
 
 REDIRECT = "http://localhost:8069/callback"
 CLIENT = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
 GL_8000 = seed_guid(1001, "GLAccounts", "8000")
 JSON = {"Accept": "application/json"}
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = start_in_thread()
-    yield srv
-    srv.stop()
 
 
 class Sandbox:

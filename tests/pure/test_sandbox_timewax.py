@@ -3,48 +3,13 @@
 """
 
 import re
-import threading
 
 import pytest
 import requests
 from lxml import etree
 
-from sandbox.app import make_app
-from sandbox.server import KeepAliveHandler, start_in_thread
-from sandbox.store import Store
-
 CREDS = "<client>sandbox</client><username>api-user</username><password>secret</password>"
 ALL = "<dateFrom>2026-01-01</dateFrom><dateTo>2026-12-31</dateTo>"
-
-
-class _Fallback:
-    """start_in_thread() without load_all(): a simulator still being written elsewhere
-    must not block these tests."""
-
-    def __init__(self):
-        from werkzeug.serving import make_server
-
-        self.store = Store()
-        self.app = make_app(self.store)
-        self.httpd = make_server(
-            "127.0.0.1", 0, self.app, threaded=True, request_handler=KeepAliveHandler
-        )
-        self.url = f"http://127.0.0.1:{self.httpd.port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def server():
-    try:
-        srv = start_in_thread()
-    except Exception:
-        srv = _Fallback()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture(autouse=True)
