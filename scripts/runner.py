@@ -135,6 +135,9 @@ def run_odoo_suite(src, tally):
           "-d", db, MODULE]),
         ("install next to l10n_nl", f"{db}_nl",
          ["-i", f"l10n_nl,{MODULE}", "--stop-after-init", "--http-port=0"], None),
+        ("uninstall next to l10n_nl", f"{db}_nl", None,
+         [sys.executable, os.path.join(src, "odoo-bin"), "module", "uninstall", "-c", conf,
+          "-d", f"{db}_nl", MODULE]),
     ]
     for label, check_db, args, raw_cmd in checks:
         if raw_cmd:
