@@ -16,7 +16,7 @@ import psycopg2
 
 from odoo import api, fields, models, modules, tools
 from odoo.exceptions import UserError
-from odoo.tools import SQL, consteq
+from odoo.tools import SQL, consteq, mute_logger
 
 from ..clients import errors as client_errors
 
@@ -607,7 +607,9 @@ class BookkeepingBackend(models.Model):
         first commit, so a session-level advisory lock keeps the claim across the
         per-invoice commits: a second worker skips them instead of sending them twice."""
         try:
-            with self.env.cr.savepoint(flush=False):
+            # Muted: the SQL layer logs every failed query as an error, and this failure is
+            # an expected outcome of two workers racing, not a fault.
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
                 locked = moves.try_lock_for_update()
         except psycopg2.errors.SerializationFailure:
             # Another worker committed these rows after our snapshot: it has them.
