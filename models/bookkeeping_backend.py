@@ -580,6 +580,9 @@ class BookkeepingBackend(models.Model):
             try:
                 fresh = cache_ctx._mark_sending(chunk)
                 for move in chunk:
+                    # Prefetch this invoice only: each commit empties the cache, and the
+                    # chunk-wide prefetch would re-read the lines of all 50 every time.
+                    move = move.with_prefetch()  # noqa: PLW2901
                     try:
                         cache_ctx._push_one(client, move, uncertain=move.id not in fresh)
                     except (client_errors.AuthExpired, client_errors.AccessDenied,
