@@ -328,30 +328,16 @@ class BookkeepingBackend(models.Model):
                 for r in client.articles()
             ],
         )
-        Option._sync_kind(
-            self,
-            "sales_type",
-            [
-                {"code": r["id"], "name": r.get("description"), "extra": r}
-                for r in client.sales_types()
-            ],
-        )
-        Option._sync_kind(
-            self,
-            "debtor_kind",
-            [
-                {"code": r["id"], "name": r.get("description"), "extra": r}
-                for r in client.debtor_kinds()
-            ],
-        )
-        Option._sync_kind(
-            self,
-            "payment_condition",
-            [
-                {"code": r["id"], "name": r.get("description"), "extra": r}
-                for r in client.payment_conditions()
-            ],
-        )
+        # Lists whose rows are just an id and a description.
+        for kind, rows in (
+            ("sales_type", client.sales_types()),
+            ("debtor_kind", client.debtor_kinds()),
+            ("payment_condition", client.payment_conditions()),
+        ):
+            Option._sync_kind(
+                self, kind,
+                [{"code": r["id"], "name": r.get("description"), "extra": r} for r in rows],
+            )
         Option._sync_kind(
             self,
             "journal",
