@@ -600,18 +600,10 @@ class BookkeepingBackend(models.Model):
         client.bookkeeping_log.record = move
         if self.invoice_mode == "remote":
             draft = client.create_draft_invoice(self._asperion_draft_vals(move, debtor_id))
-            total = draft.get("amountInclVat")
-            expected = _money(self._asperion_signed(move.amount_total, move))
-            if total is not None and _money(total) != expected:
-                # Asperion computes the draft itself; tell before it is finalised.
-                move._message_log(
-                    body=self.env._(
-                        "The Asperion draft totals %(remote)s while Odoo's total is %(odoo)s. "
-                        "Check the draft in Asperion before finalising it.",
-                        remote=total,
-                        odoo=expected,
-                    )
-                )
+            # Asperion computes the draft itself; tell before it is finalised.
+            self._asperion_check_total(move, draft.get("amountInclVat"), self.env._(
+                "The Asperion draft totals %(remote)s while Odoo's total is %(odoo)s. "
+                "Check the draft in Asperion before finalising it."))
             return self._asperion_draft_result(draft)
         invoice = client.create_sales_invoice(self._asperion_invoice_vals(move, debtor_id))
         # The booking exists now: keep its id even if the upload below fails. (A crash
@@ -628,19 +620,19 @@ class BookkeepingBackend(models.Model):
             "remote_amount": draft.get("amountInclVat"),
         }
 
-    def _asperion_final_result(self, client, move, invoice, upload=False):
-        total = invoice.get("amountInclVat")
+    def _asperion_check_total(self, move, total, message):
+        """Note on the invoice when Asperion's total differs from Odoo's. ``message`` is a
+        translated text with %(remote)s and %(odoo)s."""
         expected = _money(self._asperion_signed(move.amount_total, move))
         if total is not None and _money(total) != expected:
-            # Booked already; say it loudly rather than hide a difference.
-            move._message_log(
-                body=self.env._(
-                    "Asperion booked a total of %(remote)s while Odoo's total is %(odoo)s. Check "
-                    "the VAT codes of the lines.",
-                    remote=total,
-                    odoo=expected,
-                )
-            )
+            move._message_log(body=message % {"remote": total, "odoo": expected})
+
+    def _asperion_final_result(self, client, move, invoice, upload=False):
+        total = invoice.get("amountInclVat")
+        # Booked already; say it loudly rather than hide a difference.
+        self._asperion_check_total(move, total, self.env._(
+            "Asperion booked a total of %(remote)s while Odoo's total is %(odoo)s. Check "
+            "the VAT codes of the lines."))
         if upload and self.attach_pdf:
             self._asperion_attach_pdf(client, move, invoice["id"])
         status = invoice.get("status")

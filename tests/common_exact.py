@@ -2,9 +2,12 @@
 it through the real OAuth code flow, lists loaded and mapped. Nothing of our own is mocked:
 every call is real HTTP to the simulator, faults are injected on its side."""
 
+import threading
 import time
+from unittest.mock import patch
 
-from odoo import Command, fields
+from odoo import SUPERUSER_ID, Command, api, fields
+from odoo.orm.environments import Transaction
 
 from odoo.addons.account_bookkeeping_link.clients.ratelimit import reset_registry
 from odoo.addons.account_bookkeeping_link.sandbox.exact_seed import seed_guid
@@ -151,6 +154,33 @@ class ExactCommon(SandboxCase):
         if post:
             move.action_post()
         return move
+
+    def run_two_workers(self, work, patched_class, patched_method):
+        """Run ``work(env)`` in two threads at the same moment, each on its own real
+        database cursor, with ``patched_class.patched_method`` returning True (the
+        production path that commits). Returns ({index: result}, [errors])."""
+        registry = self.registry
+        barrier = threading.Barrier(2)
+        results, errors = {}, []
+
+        def worker(index):
+            try:
+                with registry.cursor() as wcr:
+                    # The test runner holds the registry lock: give the cursor its
+                    # transaction directly instead of looking the registry up.
+                    wcr.transaction = Transaction(registry)
+                    env = api.Environment(wcr, SUPERUSER_ID, {})
+                    results[index] = work(env, barrier)
+            except Exception as error:  # noqa: BLE001 - reported by the caller's assertion
+                errors.append(error)
+
+        with patch.object(patched_class, patched_method, lambda self: True):
+            threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+        return results, errors
 
     def send(self, moves):
         self.backend._push_moves(moves)

@@ -1,11 +1,8 @@
 """Invoices to Exact Online, against the real simulator over HTTP."""
 
-import threading
 import uuid
-from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, Command, api
-from odoo.orm.environments import Transaction
 from odoo.tests import tagged
 
 from odoo.addons.account_bookkeeping_link.sandbox.exact_seed import seed_guid
@@ -368,32 +365,16 @@ class TestExactInvoices(ExactCommon):
             ids = self._committed_invoice(env)
         self.addCleanup(self._drop_committed, ids)
         self.faults(latency_ms=300)  # the first worker still holds the lock meanwhile
-        barrier = threading.Barrier(2)
-        handled, errors = {}, []
+        def push(env, barrier):
+            move = env["account.move"].browse(ids["move"])
+            move.bookkeeping_state  # noqa: B018 - start the snapshot before racing
+            barrier.wait(10)
+            return env["bookkeeping.backend"]._push_moves(move)
 
-        def worker(index):
-            try:
-                with registry.cursor() as wcr:
-                    # The test runner holds the registry lock: give the cursor its
-                    # transaction directly instead of looking the registry up.
-                    wcr.transaction = Transaction(registry)
-                    wenv = api.Environment(wcr, SUPERUSER_ID, {})
-                    move = wenv["account.move"].browse(ids["move"])
-                    move.bookkeeping_state  # noqa: B018 - start the snapshot before racing
-                    barrier.wait(10)
-                    handled[index] = wenv["bookkeeping.backend"]._push_moves(move)
-            except Exception as error:  # noqa: BLE001 - reported by the assertion below
-                errors.append(error)
-
-        # These are real cursors, not the test transaction: take the production path
-        # that commits after marking 'sending' and after storing the result.
-        Backend = type(self.env["bookkeeping.backend"])
-        with patch.object(Backend, "_can_commit", lambda self: True):
-            threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(60)
+        # Real cursors, not the test transaction: the production path that commits after
+        # marking 'sending' and after storing the result.
+        handled, errors = self.run_two_workers(
+            push, type(self.env["bookkeeping.backend"]), "_can_commit")
         # The loser of the race skips the invoice quietly: no error, no duplicate.
         self.assertFalse(errors, errors)
         self.assertEqual(list(handled.values()).count(1), 1, handled)

@@ -1,14 +1,11 @@
 """Exact tokens: the 570 s rule, rotation, dead links, and two real database cursors that
 refresh at the same moment without losing the link."""
 
-import threading
 import time
-from unittest.mock import patch
 
 import requests
 
 from odoo import SUPERUSER_ID, api
-from odoo.orm.environments import Transaction
 from odoo.tests import tagged
 
 from .common_exact import ExactCommon
@@ -111,32 +108,16 @@ class TestExactTokens(ExactCommon):
         self.control("POST", "/clock", {"advance": 600})
         self.clear_stats()
 
-        barrier = threading.Barrier(2)
-        results, errors = {}, []
-
-        def worker(index):
-            try:
-                with registry.cursor() as wcr:
-                    # The test runner holds the registry lock, so give the thread's
-                    # cursor its transaction directly instead of looking the registry up.
-                    wcr.transaction = Transaction(registry)
-                    wenv = api.Environment(wcr, SUPERUSER_ID, {})
-                    client = wenv["bookkeeping.backend"].browse(backend_id)._exact_make_client()
-                    barrier.wait(10)
-                    client.journals(type=20)
-                    results[index] = client.oauth.token_store.read()["access_token"]
-            except Exception as error:  # noqa: BLE001 - reported by the assertion below
-                errors.append(error)
+        def call(env, barrier):
+            client = env["bookkeeping.backend"].browse(backend_id)._exact_make_client()
+            barrier.wait(10)
+            client.journals(type=20)
+            return client.oauth.token_store.read()["access_token"]
 
         # Outside a test transaction the token store commits each rotation on its own
         # cursor at once; these cursors are real ones, so take that production path.
-        Token = type(self.env["bookkeeping.token"])
-        with patch.object(Token, "_can_side_commit", lambda self: True):
-            threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(60)
+        results, errors = self.run_two_workers(
+            call, type(self.env["bookkeeping.token"]), "_can_side_commit")
         self.assertFalse(errors, errors)
         self.assertEqual(self.token_calls(), 1, "one rotation for two workers")
         self.assertEqual(results[0], results[1])
