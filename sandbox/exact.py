@@ -802,6 +802,13 @@ class ExactService:
         headers = self.count_call(div)  # every division URL counts, even a wrong one
         endpoint = f"{request.method} {entity_set.path if entity_set else sub}"
         try:
+            injected = self.faults.status_for(entity_set.path if entity_set else sub,
+                                              request.method)
+            if injected == 404:
+                # What Exact answers for an endpoint the division does not offer.
+                raise _bad(f"Resource not found for the segment '{sub.split('?')[0]}'.", 404)
+            if injected:
+                raise ODataError(injected, "The service is temporarily unavailable.")
             if entity_set is None:
                 raise _bad(f"Resource not found for the segment '{sub}'.", 404)
             if self._error_cap_blocked(div, endpoint):

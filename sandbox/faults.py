@@ -2,7 +2,9 @@
 
 app.py applies latency, error_rate, fail_next, throttle_next and lose_next_creates around
 every request of the service (a service may shape the 429 itself through
-``fault_response``); services only have to honour ``revoked`` in their token checks.
+``fault_response``); services only have to honour ``revoked`` in their token checks, and
+``path_status`` where they support it (Exact: one endpoint, e.g. a ``bulk/`` one that an
+administration does not offer, answers 404 or 5xx while the others work).
 """
 
 import random
@@ -15,6 +17,12 @@ FIELDS = {
     "throttle_next": int,
     "lose_next_creates": int,
     "revoked": bool,
+    # {"bulk/Cashflow/Receivables": 404, "POST salesentry/SalesEntries": 503}: that endpoint
+    # (below the division, any key or query, case-insensitive; optionally for one method
+    # only) answers this status; every other endpoint works.
+    "path_status": lambda value: {
+        str(k).strip("/").lower(): int(v) for k, v in dict(value).items()
+    },
 }
 
 
@@ -30,6 +38,7 @@ class Faults:
         self.throttle_next = 0
         self.lose_next_creates = 0
         self.revoked = False
+        self.path_status = {}
 
     def set(self, **values):
         """Set attributes from a JSON dict; unknown names raise KeyError, bad values ValueError."""
@@ -40,7 +49,18 @@ class Faults:
                 setattr(self, name, FIELDS[name](value))
 
     def to_dict(self):
-        return {name: getattr(self, name) for name in FIELDS}
+        return {name: (dict(getattr(self, name)) if name == "path_status" else getattr(self, name))
+                for name in FIELDS}
+
+    def status_for(self, path, method=None):
+        """The status injected for the endpoint ``path`` (``path_status``), or None. A key
+        may start with a method ("post salesentry/salesentries") to fault only that one."""
+        path = str(path or "").strip("/").lower()
+        if method:
+            status = self.path_status.get(f"{method.lower()} {path}")
+            if status:
+                return status
+        return self.path_status.get(path)
 
     def take(self, name):
         """Consume one unit of a counter fault; True when it fired."""
