@@ -22,6 +22,15 @@ SYNC_STATES = [
 # Delay before the next automatic attempt after a retryable error, per attempt.
 BACKOFF_MINUTES = [1, 5, 15, 60, 240]
 SENDABLE_TYPES = ("out_invoice", "out_refund")
+INVOICE_MODES = [
+    ("remote", "The remote package numbers the invoice"),
+    ("odoo", "Odoo numbers the invoice"),
+]
+PDF_STATES = [
+    ("pending", "To attach"),
+    ("attached", "Attached"),
+    ("failed", "Not attached"),
+]
 
 
 class AccountMove(models.Model):
@@ -66,6 +75,19 @@ class AccountMove(models.Model):
     bookkeeping_next_attempt = fields.Datetime(copy=False, readonly=True)
     bookkeeping_sent_date = fields.Datetime("Sent on", copy=False, readonly=True)
     bookkeeping_sent_hash = fields.Char(copy=False, readonly=True)
+    # The link's mode may change later; what was sent stays what it was (number and payment
+    # sync, look-ups and the remote link follow this one).
+    bookkeeping_invoice_mode = fields.Selection(
+        INVOICE_MODES, "Sent as", copy=False, readonly=True,
+        help="The invoice mode of the link when this invoice was sent.")
+    bookkeeping_pdf_state = fields.Selection(
+        PDF_STATES, "Invoice PDF", copy=False, readonly=True,
+        help="To attach: the invoice was booked without its PDF (it could not be made, e.g. "
+        "no PDF renderer on the server); a later run attaches it.")
+    bookkeeping_pdf_error = fields.Text("PDF problem", copy=False, readonly=True)
+    bookkeeping_pdf_remote_id = fields.Char(
+        "Remote PDF document", copy=False, readonly=True,
+        help="The remote document made for the PDF, reused when attaching it again.")
     bookkeeping_remote_url = fields.Char("Open remotely",
                                          compute="_compute_bookkeeping_remote_url")
 
@@ -142,6 +164,8 @@ class AccountMove(models.Model):
             "bookkeeping_next_attempt": False,
             "bookkeeping_sent_date": fields.Datetime.now(),
             "bookkeeping_sent_hash": self._bookkeeping_hash(),
+            "bookkeeping_invoice_mode": result.get("invoice_mode")
+            or self.bookkeeping_backend_id.invoice_mode,
         }
         for key in ("remote_ref", "remote_number", "remote_status", "remote_amount"):
             if result.get(key) is not None:
@@ -162,9 +186,10 @@ class AccountMove(models.Model):
             if move.bookkeeping_remote_id:
                 # Re-posted after a reset to draft: it is already booked remotely.
                 if move.bookkeeping_sent_hash == move._bookkeeping_hash():
+                    mode = move.bookkeeping_invoice_mode or backend.invoice_mode
                     move._bookkeeping_write({"bookkeeping_state": "sent_draft" if (
                         move.bookkeeping_remote_ref and not move.bookkeeping_remote_number
-                        and backend.invoice_mode == "remote") else "done"})
+                        and mode == "remote") else "done"})
                 else:
                     move._bookkeeping_write({"bookkeeping_backend_id": backend.id})
                     move._bookkeeping_set_error(
@@ -188,6 +213,52 @@ class AccountMove(models.Model):
             self.env.ref("account_bookkeeping_link.ir_cron_bookkeeping_push")._trigger()
         return posted
 
+    def _bookkeeping_booked_remotely(self):
+        """True when the remote package has (or may have) this invoice: it is booked, a
+        draft waits there, it is being sent, or an earlier send may have reached it."""
+        self.ensure_one()
+        return bool(
+            self.bookkeeping_remote_id or self.bookkeeping_outcome_unknown
+            or self.bookkeeping_state in ("sending", "sent_draft", "done"))
+
+    @api.depends("bookkeeping_state", "bookkeeping_remote_id", "bookkeeping_outcome_unknown")
+    def _compute_show_reset_to_draft_button(self):
+        super()._compute_show_reset_to_draft_button()
+        for move in self:
+            if move.move_type in SENDABLE_TYPES and move._bookkeeping_booked_remotely():
+                move.show_reset_to_draft_button = False
+
+    def button_draft(self):
+        """A booked invoice cannot drift from its remote copy: like a document sent through
+        Peppol, it is corrected with a credit note and a new invoice, never reset."""
+        for move in self.filtered(lambda m: m.move_type in SENDABLE_TYPES):
+            if not move._bookkeeping_booked_remotely():
+                continue
+            backend = move.bookkeeping_backend_id
+            ref = (move.bookkeeping_remote_number or move.bookkeeping_remote_ref
+                   or move.bookkeeping_remote_id)
+            if move.bookkeeping_state == "sending" or (
+                    move.bookkeeping_outcome_unknown and not move.bookkeeping_remote_id):
+                raise UserError(self.env._(
+                    "%(move)s is being sent to %(service)s, or an earlier attempt may have "
+                    "reached it. Press Send to bookkeeping first: it looks the invoice up. "
+                    "Once it is booked there, correct it with a credit note and a new "
+                    "invoice.",
+                    move=move.display_name, service=backend._service_label()))
+            raise UserError(self.env._(
+                "%(move)s is booked in %(service)s (%(ref)s), so it cannot be reset to "
+                "draft: the booked version would no longer match Odoo's. Make a credit note "
+                "(the Credit Note button; it goes to %(service)s like any invoice) and, if "
+                "needed, a new invoice.",
+                move=move.display_name, service=backend._service_label(), ref=ref))
+        for move in self.filtered(lambda m: m.bookkeeping_state in ("to_send", "error")):
+            # Not sent: back to not applicable; posting it again queues it again.
+            move._bookkeeping_write({"bookkeeping_state": "not_applicable",
+                                     "bookkeeping_error": False,
+                                     "bookkeeping_error_retryable": False,
+                                     "bookkeeping_next_attempt": False})
+        return super().button_draft()
+
     def button_cancel(self):
         sent = self.filtered("bookkeeping_remote_id")
         res = super().button_cancel()
@@ -200,6 +271,23 @@ class AccountMove(models.Model):
                 ref=move.bookkeeping_remote_number or move.bookkeeping_remote_ref
                 or move.bookkeeping_remote_id))
         return res
+
+    # ------------------------------------------------------------------ PDF
+
+    def _bookkeeping_pdf_pending(self, reason):
+        """Booked without its PDF: flag it (visible on the invoice) for a later run."""
+        for move in self:
+            if move.bookkeeping_pdf_state != "pending":
+                move._message_log(body=self.env._(
+                    "Booked in %(service)s without its PDF: %(reason)s The PDF is attached "
+                    "automatically as soon as it can be made.",
+                    service=move.bookkeeping_backend_id._service_label(), reason=reason))
+            move._bookkeeping_write({"bookkeeping_pdf_state": "pending",
+                                     "bookkeeping_pdf_error": reason})
+
+    def _bookkeeping_pdf_done(self, state="attached", reason=False):
+        self._bookkeeping_write({"bookkeeping_pdf_state": state,
+                                 "bookkeeping_pdf_error": reason})
 
     # ------------------------------------------------------------------ actions
 
@@ -223,9 +311,22 @@ class AccountMove(models.Model):
                     company=move.company_id.name))
             move._bookkeeping_write({"bookkeeping_backend_id": backend.id})
         pending = moves.filtered(lambda m: m.bookkeeping_state not in ("done", "sent_draft"))
-        for backend in pending.bookkeeping_backend_id:
+        pdfs = moves.filtered(lambda m: m.bookkeeping_state == "done"
+                              and m.bookkeeping_pdf_state == "pending")
+        if not pending and not pdfs:
+            return self._bookkeeping_notify(self.env._(
+                "These invoices were sent already: %(names)s",
+                names=", ".join(moves.mapped("display_name"))), kind="info")
+        for backend in (pending | pdfs).bookkeeping_backend_id:
             if reason := backend._not_ready_message():
                 raise UserError(reason)
+        if pdfs:
+            self.env["bookkeeping.backend"]._attach_pending_pdfs(pdfs)
+        if not pending:
+            done = pdfs.filtered(lambda m: m.bookkeeping_pdf_state == "attached")
+            return self._bookkeeping_notify(self.env._(
+                "%(ok)s of %(count)s PDFs attached.", ok=len(done), count=len(pdfs)),
+                kind="success" if done == pdfs else "warning")
         pending._bookkeeping_write({"bookkeeping_state": "to_send"})
         if len(pending) > 20:
             # Large selections go through the cron, which commits per invoice.
@@ -233,19 +334,38 @@ class AccountMove(models.Model):
             return self._bookkeeping_notify(self.env._(
                 "%(count)s invoices are queued and will be sent in the background.",
                 count=len(pending)))
-        self.env["bookkeeping.backend"]._push_moves(pending)
-        failed = pending.filtered(lambda m: m.bookkeeping_state == "error")
-        if len(pending) == 1 and failed:
+        return pending._bookkeeping_push_and_report()
+
+    def _bookkeeping_push_and_report(self):
+        """Send these invoices now and say what really happened (read back, not assumed)."""
+        self.env["bookkeeping.backend"]._push_moves(self)
+        failed = self.filtered(lambda m: m.bookkeeping_state == "error")
+        sent = self.filtered(lambda m: m.bookkeeping_state in ("done", "sent_draft"))
+        waiting = self - failed - sent
+        if len(self) == 1 and failed:
             return self._bookkeeping_notify(failed.bookkeeping_error, kind="danger")
-        return self._bookkeeping_notify(self.env._(
-            "%(ok)s of %(count)s invoices sent.", ok=len(pending) - len(failed),
-            count=len(pending)), kind="warning" if failed else "success")
+        message = self.env._("%(ok)s of %(count)s invoices sent.", ok=len(sent),
+                             count=len(self))
+        for backend in waiting.bookkeeping_backend_id:
+            # The link stopped the run (dead token, access refused, budget): say so.
+            if reason := backend._stop_reason():
+                message += " " + self.env._(
+                    "%(count)s still waiting: %(reason)s",
+                    count=len(waiting.filtered(
+                        lambda m, b=backend: m.bookkeeping_backend_id == b)),
+                    reason=reason)
+        kind = "success" if sent == self else ("warning" if sent else "danger")
+        return self._bookkeeping_notify(message, kind=kind)
 
     def action_bookkeeping_sync(self):
-        """Pull numbers and payment state for these invoices (bulk calls)."""
-        for backend in self.bookkeeping_backend_id:
-            backend._sync_remote_state()
-        return True
+        """Button and list action: pull numbers and payment state back (bulk calls for
+        the whole link) and say what came back."""
+        backends = self.bookkeeping_backend_id
+        if not backends:
+            return self._bookkeeping_notify(
+                self.env._("None of these invoices was sent to a bookkeeping link."),
+                kind="info")
+        return backends.action_sync_numbers()
 
     def action_bookkeeping_open_remote(self):
         self.ensure_one()

@@ -7,8 +7,10 @@ their service with ``selection_add`` and implement the ``_<service>_<hook>`` met
 
 import json
 import logging
+import random
 import secrets
 import time
+from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
@@ -28,6 +30,13 @@ CRON_BATCH = 200
 PUSH_CHUNK = 50
 # First key of our pg_advisory_lock(int, int) pairs: "BK" + 1.
 ADVISORY_LOCK_SPACE = 0x424B01
+# A 5xx or timeout is tried again inside the run this many times, after a short back-off
+# (seconds, doubled per try, with jitter), before the long schedule of BACKOFF_MINUTES.
+RETRIES_IN_RUN = 2
+RETRY_BACKOFF_PARAM = "account_bookkeeping_link.retry_backoff_seconds"
+RETRY_BACKOFF_DEFAULT = 2.0
+PUSH_CRON = "account_bookkeeping_link.ir_cron_bookkeeping_push"
+SYNC_CRON = "account_bookkeeping_link.ir_cron_bookkeeping_sync"
 
 
 class BookkeepingBackend(models.Model):
@@ -203,6 +212,13 @@ class BookkeepingBackend(models.Model):
         if self._can_commit():
             self.env.cr.commit()  # pylint: disable=invalid-commit
 
+    @api.model
+    def _cron_progress(self, processed=0, remaining=None):
+        """``ir.cron._commit_progress`` (it commits), guarded like ``_commit`` so that the
+        crons can be run inside a test transaction."""
+        if self._can_commit():
+            self.env["ir.cron"]._commit_progress(processed, remaining=remaining)
+
     # ------------------------------------------------------------------ tokens
 
     def _token_store(self):
@@ -219,7 +235,8 @@ class BookkeepingBackend(models.Model):
     def _client(self):
         """The service client, with our token store, limiter and call log attached."""
         self.ensure_one()
-        if self.state == "needs_reconnect":
+        if self.state == "needs_reconnect" and not self.env.context.get(
+                "bookkeeping_try_any_state"):
             raise UserError(self._reconnect_message())
         collector = self._log_collector()
         client = self._service_call("make_client", on_call=collector)
@@ -231,13 +248,22 @@ class BookkeepingBackend(models.Model):
         self.ensure_one()
         if self.state == "needs_reconnect":
             return self._reconnect_message()
-        if self.state != "linked":
+        # A link in error (e.g. access to the administration refused) is tried again by
+        # hand: the call either works and heals the link, or says why it does not.
+        if self.state not in ("linked", "error"):
             return self.state_message or self.env._(
                 "The link %(name)s is not connected yet: a manager must press Connect.",
                 name=self.name)
         if self._is_paused():
             return self.pause_reason
         return False
+
+    def _stop_reason(self):
+        """Why this link stopped sending (not linked, paused), or False while it works."""
+        self.ensure_one()
+        if self.state == "linked" and not self._is_paused():
+            return False
+        return self._not_ready_message() or self.state_message or self.pause_reason
 
     def _reconnect_message(self):
         return self.env._(
@@ -306,33 +332,40 @@ class BookkeepingBackend(models.Model):
         """(Re)load the remote lists: VAT codes, journals, accounts, items, ..."""
         self.ensure_one()
         self._check_manager()
+        return self._remote_action(self.env._("Loading the lists"), self._load_options)
+
+    def _load_options(self):
         self._service_call("load_options")
         self.options_loaded_at = fields.Datetime.now()
         self._suggest_tax_mappings()
-        return True
+        counts = defaultdict(int)
+        for option in self.option_ids:
+            counts[option.kind] += 1
+        kinds = dict(self.env["bookkeeping.remote.option"]._fields["kind"]
+                     ._description_selection(self.env))
+        return self._notification(self.env._(
+            "Lists loaded from %(admin)s: %(lists)s.", admin=self._admin_label(),
+            lists=", ".join(f"{kinds.get(kind, kind)}: {count}"
+                            for kind, count in sorted(counts.items()))),
+            title=self.env._("Lists loaded"))
 
     def action_test_connection(self):
         self.ensure_one()
-        try:
-            message = self._service_call("test_connection")
-        except client_errors.BookkeepingError as error:
-            self._handle_backend_error(error)
-            raise UserError(str(error)) from error
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.env._("Connection works"),
-                "message": message,
-                "type": "success",
-                "sticky": False,
-            },
-        }
+        # Tried even on a link marked 'needs reconnect': when the token works after all,
+        # the link heals (one call; a dead token is refused again and nothing changes).
+        backend = self.with_context(bookkeeping_try_any_state=True)
+        return backend._remote_action(
+            self.env._("Test connection"),
+            lambda: self._notification(backend._service_call("test_connection"),
+                                       title=self.env._("Connection works"), reload=False))
 
     def action_disconnect(self):
         self._check_manager()
         self.sudo().token_ids.unlink()
-        self.write({"state": "draft"})
+        self.write({"state": "draft", "state_message": False})
+        return self._notification(self.env._(
+            "Disconnected: the tokens were removed. Press Connect to link again; invoices "
+            "and customers keep their links."), title=self.env._("Disconnected"))
 
     def action_open_moves(self):
         self.ensure_one()
@@ -353,13 +386,97 @@ class BookkeepingBackend(models.Model):
         moves = self.env["account.move"].search(
             [("bookkeeping_backend_id", "=", self.id), ("bookkeeping_state", "=", "to_send")]
         )
-        self._push_moves(moves)
-        return True
+        if not moves:
+            return self._notification(self.env._("No invoice is waiting to be sent."),
+                                      kind="info")
+        return moves._bookkeeping_push_and_report()
 
     def action_sync_numbers(self):
+        """Button: pull numbers and payment state back now, and say what came back."""
+        messages, kind = [], "success"
         for backend in self:
-            backend._sync_remote_state()
-        return True
+            summary = backend._in_company_context()._sync_remote_state()
+            messages.append(backend._sync_summary_text(summary))
+            if summary.get("failed"):
+                kind = "warning" if summary.get("numbers") or summary.get("payments") \
+                    else "danger"
+        return self._notification("\n".join(messages), kind=kind,
+                                  title=self.env._("Numbers and payments"))
+
+    def _sync_summary_text(self, summary):
+        """'Exact Online administration 1001 (Demo BV): 3 numbers received, 2 payments
+        updated.' plus what failed."""
+        text = self.env._(
+            "%(admin)s: %(numbers)s numbers received, %(payments)s payments updated.",
+            admin=self._admin_label(), numbers=summary.get("numbers", 0),
+            payments=summary.get("payments", 0))
+        if summary.get("skipped"):
+            text += " " + summary["skipped"]
+        for failure in summary.get("failed", []):
+            text += " " + failure
+        return text
+
+    # ------------------------------------------------------------------ buttons: messages
+
+    def _admin_name(self):
+        """'1003 (Demo Holding)', or False when no administration is chosen."""
+        self.ensure_one()
+        code, name = self.administration_code, self.administration_name
+        return f"{code} ({name})" if code and name and name != code else (code or name)
+
+    def _admin_label(self):
+        """'Exact Online administration 1003 (Demo Holding)': every remote message names the
+        administration it concerns."""
+        admin = self._admin_name()
+        if not admin:
+            return self.env._("%(service)s (link %(name)s, no administration chosen yet)",
+                              service=self._service_label(), name=self.name)
+        return self.env._("%(service)s administration %(admin)s",
+                          service=self._service_label(), admin=admin)
+
+    def _remote_failure_text(self, what, error):
+        if isinstance(error, client_errors.AuthExpired):
+            detail = self._reconnect_message()
+        elif isinstance(error, client_errors.AccessDenied):
+            detail = self.state_message or str(error)
+        else:
+            detail = str(error)
+        return self.env._("%(what)s failed for %(admin)s: %(detail)s", what=what,
+                          admin=self._admin_label(), detail=detail)
+
+    def _remote_action(self, what, func):
+        """Run a button that calls the remote package. A remote failure becomes a clear
+        notification that names the administration, never a server error; the link state
+        and the Reconnect activity it caused are kept (a raised error would roll them
+        back with the request). A success heals a link that was in error."""
+        self.ensure_one()
+        try:
+            result = func()
+        except client_errors.BookkeepingError as error:
+            self._handle_backend_error(error)
+            return self._notification(self._remote_failure_text(what, error), kind="danger",
+                                      title=what)
+        self._link_works()
+        return result
+
+    @api.model
+    def _notification(self, message, kind="success", title=None, reload=True):
+        params = {"message": message, "type": kind, "sticky": kind in ("danger", "warning")}
+        if title:
+            params["title"] = title
+        if reload:
+            # The form shows the state, lists and counts that the action changed.
+            params["next"] = {"type": "ir.actions.client", "tag": "soft_reload"}
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": params}
+
+    def _link_works(self):
+        """A call worked: a link in error (or marked for reconnecting) is linked again and
+        its Reconnect activity is closed."""
+        for backend in self.filtered(lambda b: b.state in ("error", "needs_reconnect")):
+            backend.write({"state": "linked", "state_message": False})
+            backend.activity_unlink(["account_bookkeeping_link.mail_activity_reconnect"])
+            backend.message_post(body=self.env._(
+                "The link works again: %(admin)s answered.", admin=backend._admin_label()))
 
     # ------------------------------------------------------------------ mappings
 
@@ -415,8 +532,9 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ errors
 
-    def _handle_backend_error(self, error):
-        """Errors that concern the whole link, not one invoice."""
+    def _handle_backend_error(self, error, retry_cron=None):
+        """Errors that concern the whole link, not one invoice. ``retry_cron``: the cron
+        that resumes the work once a rate limit lifts (it is triggered at that time)."""
         self.ensure_one()
         if isinstance(error, client_errors.AuthExpired):
             self._set_needs_reconnect(str(error))
@@ -424,26 +542,46 @@ class BookkeepingBackend(models.Model):
             self._set_state_side("error", self.env._(
                 "%(service)s refused access to administration %(admin)s: %(msg)s. Check "
                 "that the user still has access to it, or choose another administration.",
-                service=self._service_label(), admin=self.administration_name
-                or self.administration_code, msg=error,
+                service=self._service_label(), admin=self._admin_name() or self.name,
+                msg=error,
             ))
         elif isinstance(error, client_errors.RateLimited):
             self._set_pause(error)
+            if retry_cron:
+                self._trigger_at_retry(error, retry_cron)
+
+    def _trigger_at_retry(self, error, cron_xmlid):
+        """Resume at the moment the limit lifts, not at the next cron tick."""
+        retry_at = getattr(error, "retry_at", None) or time.time() + 60
+        at = datetime.fromtimestamp(retry_at + 1, timezone.utc).replace(tzinfo=None)
+        self.env.ref(cron_xmlid)._trigger(at=max(at, fields.Datetime.now()))
+        _logger.info("%s: rate limited, %s triggered again at %s UTC",
+                     self.display_name, cron_xmlid, at)
+
+    def _reconnect_managers(self):
+        """Who gets the Reconnect activity: the link's managers of its company (the group
+        directly or through Accounting administrator), real internal users only."""
+        group = self.env.ref("account_bookkeeping_link.group_bookkeeping_manager")
+        users = group.all_user_ids.filtered(
+            lambda u: u.active and not u.share and self.company_id in u.company_ids)
+        admin = self.env.ref("base.user_admin", raise_if_not_found=False)
+        # The administrator first: most small companies have one manager, and that is it.
+        return users.sorted(lambda u: (u != admin, u.id))
 
     def _set_needs_reconnect(self, message):
         self._set_state_side("needs_reconnect", message)
-        managers = self.env.ref("account_bookkeeping_link.group_bookkeeping_manager").user_ids
-        managers = managers.filtered(lambda u: self.company_id in u.company_ids)
-        existing = self.activity_ids.filtered(
-            lambda a: a.activity_type_id == self.env.ref(
-                "account_bookkeeping_link.mail_activity_reconnect")
-        )
-        for user in managers[:5] if not existing else []:
-            self.activity_schedule(
-                "account_bookkeeping_link.mail_activity_reconnect",
-                user_id=user.id,
-                note=self._reconnect_message(),
-            )
+        activity_type = self.env.ref("account_bookkeeping_link.mail_activity_reconnect")
+        existing = self.sudo().activity_ids.filtered(
+            lambda a: a.activity_type_id == activity_type)
+        if not existing:
+            for user in self._reconnect_managers()[:5]:
+                self.sudo().activity_schedule(
+                    "account_bookkeeping_link.mail_activity_reconnect",
+                    user_id=user.id,
+                    note=self._reconnect_message(),
+                )
+        # The activity must outlive whatever the caller does next (a cron may fail later).
+        self._commit()
 
     def _set_state_side(self, state, message):
         """Set the link state and commit it at once, so the next worker sees it."""
@@ -555,7 +693,8 @@ class BookkeepingBackend(models.Model):
         Returns the number of invoices handled.
         """
         done = 0
-        for backend in moves.bookkeeping_backend_id:
+        # The caller's environment (its context: test settings, back-off), not the moves'.
+        for backend in moves.bookkeeping_backend_id.with_env(self.env):
             backend_moves = moves.filtered(lambda m, b=backend: m.bookkeeping_backend_id == b)
             done += backend._in_company_context()._push_backend_moves(backend_moves)
         return done
@@ -570,10 +709,13 @@ class BookkeepingBackend(models.Model):
 
     def _push_backend_moves(self, moves):
         self.ensure_one()
-        if self.state != "linked" or self._is_paused():
+        if self.state not in ("linked", "error") or self._is_paused():
             return 0  # the invoices stay 'to send' until the link works again
         client = self._client()
         cache_ctx = self.with_context(bookkeeping_mapping_cache=self._mapping_cache())
+        # Read once: every commit empties the cache, a re-read per invoice costs a query.
+        healthy = self.state == "linked"
+        retry = {"enabled": True}
         handled = 0
         for start in range(0, len(moves), PUSH_CHUNK):
             chunk = self._claim(moves[start:start + PUSH_CHUNK])
@@ -584,7 +726,8 @@ class BookkeepingBackend(models.Model):
                     # chunk-wide prefetch would re-read the lines of all 50 every time.
                     move = move.with_prefetch()  # noqa: PLW2901
                     try:
-                        cache_ctx._push_one(client, move, uncertain=move.id not in fresh)
+                        answered = cache_ctx._push_one(
+                            client, move, uncertain=move.id not in fresh, retry=retry)
                     except (client_errors.AuthExpired, client_errors.AccessDenied,
                             client_errors.RateLimited) as error:
                         # Nothing was sent for these: they wait, with no look-up needed.
@@ -592,11 +735,14 @@ class BookkeepingBackend(models.Model):
                             lambda m, fresh=fresh: m.bookkeeping_state == "sending"
                             and m.id in fresh
                         )._bookkeeping_write({"bookkeeping_state": "to_send"})
-                        self._handle_backend_error(error)
+                        self._handle_backend_error(error, retry_cron=PUSH_CRON)
                         self.env["bookkeeping.log"]._flush_collector(client)
                         self._commit()
                         self._store_rate_snapshot(client.rate_limit_snapshot())
                         return handled
+                    if answered and not healthy:
+                        self._link_works()
+                        healthy = True
                     handled += 1
                     self.env["bookkeeping.log"]._flush_collector(client)
                     self._commit()
@@ -604,6 +750,73 @@ class BookkeepingBackend(models.Model):
                 self._release(chunk)
         self._store_rate_snapshot(client.rate_limit_snapshot())
         return handled
+
+    # ------------------------------------------------------------------ engine: PDFs
+
+    @api.model
+    def _attach_pending_pdfs(self, moves=None):
+        """Attach the PDFs of invoices booked without one (the PDF could not be made then,
+        e.g. no PDF renderer on the server), as soon as they can be made."""
+        if moves is None:
+            moves = self.env["account.move"].search([
+                ("bookkeeping_backend_id.state", "=", "linked"),
+                ("bookkeeping_state", "=", "done"),
+                ("bookkeeping_pdf_state", "=", "pending"),
+            ], limit=PUSH_CHUNK, order="id")
+        for backend in moves.bookkeeping_backend_id.with_env(self.env):
+            backend._in_company_context()._attach_backend_pdfs(
+                moves.filtered(lambda m, b=backend: m.bookkeeping_backend_id == b))
+
+    def _attach_backend_pdfs(self, moves):
+        self.ensure_one()
+        if self.state not in ("linked", "error") or self._is_paused():
+            return
+        client = self._client()
+        chunk = self._claim(moves)
+        try:
+            for move in chunk:
+                client.bookkeeping_log.record = move
+                try:
+                    self._service_call("attach_pdf", client, move)
+                except (client_errors.AuthExpired, client_errors.AccessDenied,
+                        client_errors.RateLimited) as error:
+                    self._handle_backend_error(error, retry_cron=PUSH_CRON)
+                    break
+                except client_errors.ValidationError as error:
+                    # Refused: trying again every run would only collect errors (Exact
+                    # blocks a key after 10 an hour). Attach it by hand.
+                    move._bookkeeping_pdf_done("failed", str(error))
+                    move._message_log(body=self.env._(
+                        "%(service)s refused the invoice PDF: %(msg)s",
+                        service=self._service_label(), msg=error))
+                except client_errors.BookkeepingError as error:
+                    # Stays 'to attach' with the reason; the next run tries again.
+                    move._bookkeeping_pdf_pending(str(error))
+                self.env["bookkeeping.log"]._flush_collector(client)
+                self._commit()
+        finally:
+            self.env["bookkeeping.log"]._flush_collector(client)
+            self._release(chunk)
+
+    def _invoice_pdf(self, move):
+        """The invoice PDF as ``(filename, bytes)``, or None when it cannot be made now: the
+        invoice is then flagged 'PDF to attach' (with the reason) and booked anyway; a later
+        run attaches the PDF. A missing PDF renderer must never block a booking."""
+        try:
+            with self.env.cr.savepoint():
+                document = move._get_invoice_legal_documents("pdf", allow_fallback=True) or {}
+        except Exception as error:  # noqa: BLE001 - any report failure: book without PDF
+            _logger.warning("Invoice PDF of %s could not be made: %s", move.name, error)
+            move._bookkeeping_pdf_pending(self.env._(
+                "the PDF could not be made (%(error)s).", error=error))
+            return None
+        content = document.get("content") or b""
+        if isinstance(content, str):
+            content = content.encode()
+        if not content:
+            move._bookkeeping_pdf_pending(self.env._("the PDF came out empty."))
+            return None
+        return document.get("filename") or f"{move.name.replace('/', '_')}.pdf", content
 
     def _claim(self, moves):
         """Lock the invoices this worker will send. The row lock (SKIP LOCKED) dies at the
@@ -645,37 +858,65 @@ class BookkeepingBackend(models.Model):
         self._commit()
         return fresh
 
-    def _push_one(self, client, move, uncertain=False):
+    def _push_one(self, client, move, uncertain=False, retry=None):
         """Send one invoice (already marked 'sending'); never creates a remote duplicate:
-        when an earlier attempt may have reached the remote package, look it up first."""
+        when an earlier attempt may have reached the remote package, look it up first.
+
+        A 5xx or a timeout is tried again here, after a short back-off, up to
+        RETRIES_IN_RUN times (then the long schedule takes over). ``retry`` is shared by
+        the run: once one invoice used up its tries the service is down, and the others
+        of the run get one try each. Returns True when the remote package answered."""
         errors = self._check_move(move)
         if errors:
             move._bookkeeping_set_error("\n".join(errors), retryable=False)
-            return
+            return False
         client.bookkeeping_log.record = move
-        try:
-            result = None
-            if uncertain:
-                result = self._service_call("find_move", client, move)
-            if not result:
-                result = self._service_call("push_move", client, move)
-        except client_errors.OutcomeUnknown as error:
-            move._bookkeeping_set_error(
-                self.env._("%(msg)s The invoice will be looked up by its reference before "
-                           "it is sent again, so no duplicate is made.", msg=error),
-                retryable=True, outcome_unknown=True,
-            )
-            return
-        except client_errors.ValidationError as error:
-            move._bookkeeping_set_error(self._remote_error_text(error), retryable=False)
-            return
-        except client_errors.RetryableError as error:
-            move._bookkeeping_set_error(str(error), retryable=True)
-            return
-        except UserError as error:
-            move._bookkeeping_set_error(str(error), retryable=False, outcome_unknown=False)
-            return
-        move._bookkeeping_set_result(result)
+        retry = {"enabled": True} if retry is None else retry
+        attempt = 0
+        while True:
+            try:
+                result = None
+                if uncertain:
+                    result = self._service_call("find_move", client, move)
+                if not result:
+                    result = self._service_call("push_move", client, move)
+            except client_errors.OutcomeUnknown as error:
+                uncertain = True
+                failure = {"outcome_unknown": True, "message": self.env._(
+                    "%(msg)s The invoice will be looked up by its reference before it is "
+                    "sent again, so no duplicate is made.", msg=error)}
+            except client_errors.ValidationError as error:
+                move._bookkeeping_set_error(self._remote_error_text(error), retryable=False)
+                return True
+            except client_errors.RetryableError as error:
+                failure = {"outcome_unknown": None, "message": str(error)}
+            except UserError as error:
+                move._bookkeeping_set_error(str(error), retryable=False, outcome_unknown=False)
+                return False
+            else:
+                # The mode this invoice went in: later syncs follow it, not the link's.
+                result.setdefault("invoice_mode", self.invoice_mode)
+                move._bookkeeping_set_result(result)
+                return True
+            tries = self.env.context.get("bookkeeping_retries_in_run", RETRIES_IN_RUN)
+            if not retry["enabled"] or attempt >= tries:
+                retry["enabled"] = False
+                move._bookkeeping_set_error(failure["message"], retryable=True,
+                                            outcome_unknown=failure["outcome_unknown"])
+                return False
+            attempt += 1
+            self._retry_pause(attempt)
+
+    def _retry_pause(self, attempt):
+        """A few seconds, doubled per try, with jitter so that workers do not return at
+        once. The base is a system parameter (or the context, for tests)."""
+        base = self.env.context.get("bookkeeping_retry_backoff")
+        if base is None:
+            base = self.env["ir.config_parameter"].sudo().get_param(
+                RETRY_BACKOFF_PARAM, RETRY_BACKOFF_DEFAULT)
+        delay = float(base) * 2 ** (attempt - 1) * (0.5 + random.random() / 2)  # noqa: S311
+        if delay > 0:
+            time.sleep(delay)
 
     def _check_move(self, move):
         """Everything that can be checked before any call. A list of messages that say
@@ -711,33 +952,63 @@ class BookkeepingBackend(models.Model):
     # ------------------------------------------------------------------ engine: sync back
 
     def _sync_remote_state(self):
-        """Pull numbers and payment state back, in bulk."""
+        """Pull numbers and payment state back, in bulk. The two parts are independent:
+        the numbers found are committed before the payments are read, and a part whose
+        endpoint fails (404, 5xx, ...) is logged and leaves the other part's results.
+
+        Returns a summary: ``numbers`` and ``payments`` (invoices updated), ``failed`` (a
+        sentence per failed part), ``skipped`` (why nothing was tried)."""
         self.ensure_one()
-        if self.state != "linked" or self._is_paused():
-            return
+        summary = {"numbers": 0, "payments": 0, "failed": []}
+        if self.state not in ("linked", "error") or self._is_paused():
+            summary["skipped"] = self._not_ready_message() or self.pause_reason or ""
+            return summary
         client = self._client()
+        Move = self.env["account.move"]
+        parts = (
+            ("numbers", "sync_numbers", "last_number_sync",
+             [("bookkeeping_state", "=", "sent_draft")],
+             ("bookkeeping_state", "bookkeeping_remote_number")),
+            ("payments", "sync_payments", "last_payment_sync",
+             [("bookkeeping_state", "in", ("done", "sent_draft")),
+              ("bookkeeping_remote_payment_state", "!=", "paid")],
+             ("bookkeeping_remote_payment_state", "bookkeeping_remote_residual")),
+        )
+        labels = {"numbers": self.env._("The number sync"),
+                  "payments": self.env._("The payment sync")}
         try:
-            waiting = self.env["account.move"].search([
-                ("bookkeeping_backend_id", "=", self.id),
-                ("bookkeeping_state", "=", "sent_draft"),
-            ])
-            if waiting:
-                self._service_call("sync_numbers", client, waiting)
-            self.last_number_sync = fields.Datetime.now()
-            unpaid = self.env["account.move"].search([
-                ("bookkeeping_backend_id", "=", self.id),
-                ("bookkeeping_state", "in", ("done", "sent_draft")),
-                ("bookkeeping_remote_payment_state", "!=", "paid"),
-            ])
-            if unpaid:
-                self._service_call("sync_payments", client, unpaid)
-            self.last_payment_sync = fields.Datetime.now()
+            for part, hook, stamp, domain, watched in parts:
+                moves = Move.search([("bookkeeping_backend_id", "=", self.id), *domain])
+                before = {m.id: tuple(m[f] for f in watched) for m in moves}
+                calls = client.bookkeeping_log.calls
+                try:
+                    if moves:
+                        self._service_call(hook, client, moves)
+                except (client_errors.AuthExpired, client_errors.AccessDenied,
+                        client_errors.RateLimited):
+                    raise
+                except client_errors.BookkeepingError as error:
+                    _logger.warning("%s: %s failed: %s", self.display_name, hook, error)
+                    summary["failed"].append(self.env._(
+                        "%(part)s failed: %(msg)s", part=labels[part], msg=error))
+                else:
+                    self[stamp] = fields.Datetime.now()
+                    if client.bookkeeping_log.calls > calls:
+                        self._link_works()  # a call worked
+                summary[part] = sum(
+                    1 for m in moves if tuple(m[f] for f in watched) != before[m.id])
+                # What was found is kept, whatever happens to the next part.
+                self.env["bookkeeping.log"]._flush_collector(client)
+                self._commit()
         except (client_errors.AuthExpired, client_errors.AccessDenied,
                 client_errors.RateLimited) as error:
-            self._handle_backend_error(error)
+            self._handle_backend_error(error, retry_cron=SYNC_CRON)
+            summary["failed"].append(self._remote_failure_text(
+                self.env._("The sync"), error))
         finally:
             self.env["bookkeeping.log"]._flush_collector(client)
             self._store_rate_snapshot(client.rate_limit_snapshot())
+        return summary
 
     # ------------------------------------------------------------------ crons
 
@@ -755,18 +1026,20 @@ class BookkeepingBackend(models.Model):
         ]
         Move = self.env["account.move"]
         remaining = Move.search_count(domain)
-        self.env["ir.cron"]._commit_progress(remaining=remaining)
+        self._cron_progress(remaining=remaining)
         moves = Move.search(domain, limit=CRON_BATCH, order="bookkeeping_backend_id, id")
         handled = self._push_moves(moves)
-        self.env["ir.cron"]._commit_progress(handled)
+        self._cron_progress(handled)
         if handled and remaining > len(moves):
-            self.env.ref("account_bookkeeping_link.ir_cron_bookkeeping_push")._trigger()
+            self.env.ref(PUSH_CRON)._trigger()
+        self._attach_pending_pdfs()
 
     @api.model
     def _cron_sync_remote_state(self):
-        for backend in self.search([("state", "=", "linked")]):
+        # Links in error too: one try an hour heals them once access is back.
+        for backend in self.search([("state", "in", ("linked", "error"))]):
             backend._in_company_context()._sync_remote_state()
-            self.env["ir.cron"]._commit_progress(1)
+            self._cron_progress(1)
 
     @api.model
     def _cron_keep_tokens_alive(self):
@@ -781,7 +1054,7 @@ class BookkeepingBackend(models.Model):
                 backend._service_call("refresh_token")
             except client_errors.BookkeepingError as error:
                 backend._handle_backend_error(error)
-            self.env["ir.cron"]._commit_progress(1)
+            self._cron_progress(1)
 
 
 class BackendTokenStore:

@@ -276,10 +276,9 @@ class BookkeepingBackend(models.Model):
             )
         client = self._client()
         try:
+            # A refused administration (403) reaches the button as it is: it marks the
+            # link in error and tells which administration, without undoing that.
             self._asperion_load_tenant_options(client)
-        except client_errors.AccessDenied as error:
-            self._handle_backend_error(error)
-            raise UserError(str(error)) from error
         finally:
             self.env["bookkeeping.log"]._flush_collector(client)
 
@@ -645,22 +644,16 @@ class BookkeepingBackend(models.Model):
             "remote_payment_state": "paid" if status == 7 else "open",
         }
 
-    def _asperion_attach_pdf(self, client, move, invoice_id):
-        """Attach the PDF; a failure is reported, the booking stands."""
-        try:
-            document = move._get_invoice_legal_documents("pdf", allow_fallback=True)
-        except Exception as error:  # a report error must never undo a booking
-            _logger.warning("Invoice PDF of %s could not be rendered: %s", move.name, error)
-            document = None
-        if not document or not document.get("content"):
-            move._message_log(
-                body=self.env._(
-                    "The invoice was booked in Asperion without its PDF: no PDF could be made."
-                )
-            )
+    def _asperion_attach_pdf(self, client, move, invoice_id=None):
+        """Attach the PDF to the booked invoice (also hook ``attach_pdf``: a later run for
+        a PDF that could not be made at booking time). The booking always stands: a PDF
+        that cannot be made now is flagged 'to attach', one Asperion refuses 'not
+        attached'."""
+        invoice_id = invoice_id or move.bookkeeping_remote_id
+        pdf = self._invoice_pdf(move)
+        if not pdf:
             return
-        content = document["content"]
-        filename = document.get("filename") or f"{move.name.replace('/', '_')}.pdf"
+        filename, content = pdf
         if len(content) > MAX_FILE_BYTES:
             message = self.env._(
                 "The invoice was booked in Asperion without its PDF: the PDF %(file)s is "
@@ -670,6 +663,7 @@ class BookkeepingBackend(models.Model):
                 size=len(content) / 1024 / 1024,
             )
             move._message_log(body=message)
+            move._bookkeeping_pdf_done("failed", message)
             client.bookkeeping_log(
                 {
                     "method": "POST",
@@ -688,12 +682,19 @@ class BookkeepingBackend(models.Model):
                 client_errors.AuthExpired | client_errors.AccessDenied | client_errors.RateLimited,
             ):
                 raise
-            move._message_log(
-                body=self.env._(
-                    "The invoice was booked in Asperion but its PDF could not be attached: %(msg)s",
-                    msg=error,
-                )
+            message = self.env._(
+                "The invoice was booked in Asperion but its PDF could not be attached: %(msg)s",
+                msg=error,
             )
+            if isinstance(error, client_errors.ValidationError):
+                move._message_log(body=message)
+                move._bookkeeping_pdf_done("failed", message)
+            else:
+                move._bookkeeping_pdf_pending(message)  # a later run tries again
+            return
+        if move.bookkeeping_pdf_state == "pending":
+            move._message_log(body=self.env._("The invoice PDF was attached in Asperion."))
+        move._bookkeeping_pdf_done("attached")
 
     def _asperion_find_move(self, client, move):
         """Look the invoice up by our reference (before a retry after an unknown outcome)."""

@@ -23,7 +23,7 @@ from odoo import api, fields, models
 from odoo.tools import float_compare, float_round
 
 from ..clients import errors as client_errors
-from ..clients.exact import HOSTS, MAX_URL, ExactClient, or_groups
+from ..clients.exact import HOSTS, MAX_URL, ExactClient, Guid, literal, or_groups
 from ..clients.oauth import MemoryTokenStore
 from ..clients.ratelimit import limiter_for
 
@@ -425,7 +425,9 @@ class BookkeepingBackend(models.Model):
                 filter(None, [entry_lines[-1].get("Notes"), *trailing]))
         vals["SalesEntryLines"] = entry_lines
         if self.attach_pdf:
-            vals["Document"] = self._exact_upload_pdf(client, move, customer)
+            document_id = self._exact_pdf_document(client, move, customer)
+            if document_id:
+                vals["Document"] = document_id
         entry = client.create_sales_entry(vals)
         return self._exact_entry_result(move, entry)
 
@@ -451,15 +453,48 @@ class BookkeepingBackend(models.Model):
             "remote_amount": abs(float(amount)) if amount is not None else None,
         }
 
-    def _exact_upload_pdf(self, client, move, customer):
-        document = move._get_invoice_legal_documents("pdf", allow_fallback=True) or {}
-        content = document.get("content") or b""
-        if isinstance(content, str):
-            content = content.encode()
-        filename = document.get("filename") or f"{move.name.replace('/', '_')}.pdf"
-        doc = client.create_document(move.name, customer, type=10)
-        client.create_document_attachment(doc["ID"], filename, content)
-        return doc["ID"]
+    def _exact_pdf_document(self, client, move, customer):
+        """The Exact document that holds the invoice PDF, or None when there is none to
+        give: the PDF cannot be made now (flagged 'to attach', a later run attaches it) or
+        Exact refused the file (flagged 'not attached'). The entry is booked either way.
+        A document already made for this invoice (an earlier try) is reused, not copied."""
+        if move.bookkeeping_pdf_remote_id and move.bookkeeping_pdf_state == "attached":
+            return move.bookkeeping_pdf_remote_id
+        pdf = self._invoice_pdf(move)
+        if not pdf:
+            return None
+        filename, content = pdf
+        document_id = move.bookkeeping_pdf_remote_id
+        try:
+            if not document_id:
+                document_id = client.create_document(move.name, customer, type=10)["ID"]
+                move._bookkeeping_write({"bookkeeping_pdf_remote_id": document_id})
+            client.create_document_attachment(document_id, filename, content)
+        except client_errors.ValidationError as error:
+            # E.g. a file over Exact's 10 MB: trying again will not help.
+            move._bookkeeping_pdf_done("failed", self.env._(
+                "Exact refused the PDF %(file)s: %(msg)s Attach it in Exact by hand.",
+                file=filename, msg=error.remote_message or error))
+            move._message_log(body=move.bookkeeping_pdf_error)
+            return None
+        # The document has its file; the state says so, so a retry reuses the document.
+        move._bookkeeping_pdf_done("attached")
+        return document_id
+
+    def _exact_attach_pdf(self, client, move):
+        """Hook ``attach_pdf``: the PDF of an entry booked without one, attached now (the
+        document, then a PUT of the entry's Document)."""
+        if (move.bookkeeping_invoice_mode or self.invoice_mode) != "odoo" \
+                or not move.bookkeeping_remote_id:
+            move._bookkeeping_pdf_done(False)  # Exact makes its own PDF of its invoices
+            return
+        customer = self._exact_partner_remote_id(move.partner_id.commercial_partner_id)
+        document_id = self._exact_pdf_document(client, move, customer or None)
+        if not document_id:
+            return
+        client._put(f"salesentry/SalesEntries({literal(Guid(move.bookkeeping_remote_id))})",
+                    {"Document": document_id})
+        move._message_log(body=self.env._("The invoice PDF was attached in Exact."))
 
     def _exact_push_sales_invoice(self, client, move, customer):
         sign = self._exact_sign(move)
@@ -541,7 +576,25 @@ class BookkeepingBackend(models.Model):
         return or_groups(field, values, max_values=1000, max_chars=budget)
 
     def _exact_bulk(self, client, path, field, values, select):
-        """Rows of a bulk endpoint (1000 per page) whose ``field`` is one of ``values``."""
+        """Rows of a bulk endpoint (1000 per page) whose ``field`` is one of ``values``.
+
+        A division without the ``bulk/`` endpoint answers 404: the CRUD endpoint of the same
+        entity (60 per page) gives the same rows. The client remembers it for the run, so
+        the 404 is met once, not once per group (Exact blocks a key after 10 errors on an
+        endpoint in an hour)."""
+        missing = client.__dict__.setdefault("bookkeeping_missing_bulk", set())
+        if path.startswith("bulk/") and path not in missing:
+            try:
+                return self._exact_grouped_rows(client, path, field, values, select)
+            except client_errors.NotFound:
+                missing.add(path)
+                _logger.info("%s: %s answered 404; using the CRUD endpoint", self.name, path)
+        if path.startswith("bulk/"):
+            service, _, entity = path[len("bulk/"):].partition("/")
+            path = f"{service.lower()}/{entity}"
+        return self._exact_grouped_rows(client, path, field, values, select)
+
+    def _exact_grouped_rows(self, client, path, field, values, select):
         rows = []
         for group in self._exact_filter_groups(client, path, field, values, select):
             rows.extend(client._collection(path, select=select, filter=group))
@@ -577,10 +630,13 @@ class BookkeepingBackend(models.Model):
     def _exact_sync_payments(self, client, moves):
         """Payment state from ``bulk/Cashflow/Receivables`` (1000 rows per page), in
         or-groups of ~40 of our keys: the entry id, or our reference for Exact's invoices."""
-        entries = moves.filtered(
-            lambda m: m.bookkeeping_remote_id and self.invoice_mode == "odoo")
+        # The mode each invoice was sent in: the link's mode may have changed since.
+        def mode(move):
+            return move.bookkeeping_invoice_mode or self.invoice_mode
+
+        entries = moves.filtered(lambda m: m.bookkeeping_remote_id and mode(m) == "odoo")
         invoices = moves.filtered(
-            lambda m: self.invoice_mode == "remote" and m.bookkeeping_state == "done")
+            lambda m: mode(m) == "remote" and m.bookkeeping_state == "done")
         found = defaultdict(list)
         if entries:
             by_id = {m.bookkeeping_remote_id.lower(): m for m in entries}
@@ -618,7 +674,7 @@ class BookkeepingBackend(models.Model):
     def _exact_remote_url(self, move):
         host = self._exact_host()
         div, key = self.administration_code, move.bookkeeping_remote_id
-        if self.invoice_mode == "remote":
+        if (move.bookkeeping_invoice_mode or self.invoice_mode) == "remote":
             return f"{host}/docs/SalesInvoice.aspx?_Division_={div}&InvoiceID={key}"
         return f"{host}/docs/SalesEntry.aspx?_Division_={div}&EntryID={key}"
 

@@ -33,9 +33,12 @@ class ResPartner(models.Model):
                     messages.append(self.env._(
                         "%(partner)s is up to date in %(service)s.",
                         partner=partner.display_name, service=backend._service_label()))
-            except (client_errors.AuthExpired, client_errors.AccessDenied) as error:
+            except (client_errors.AuthExpired, client_errors.AccessDenied,
+                    client_errors.RateLimited) as error:
+                # The link state and the Reconnect activity are committed by the handler.
                 backend._handle_backend_error(error)
-                raise UserError(str(error)) from error
+                raise UserError(backend._remote_failure_text(
+                    self.env._("Syncing the customer"), error)) from error
             except client_errors.BookkeepingError as error:
                 raise UserError(backend._remote_error_text(error)) from error
             finally:

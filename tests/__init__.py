@@ -5,6 +5,9 @@ from . import (
     test_exact_invoices,
     test_exact_link,
     test_exact_tokens,
+    test_link_healing,
     test_oauth_flow,
     test_partner_sync,
+    test_pdf_and_copies,
+    test_ui_actions,
 )

@@ -135,33 +135,47 @@ class TestInvoiceStateMachine(CoreCommon):
         move = self.init_invoice("out_invoice", amounts=[100.0], post=True)
         self.assertEqual(move.bookkeeping_state, "not_applicable")
 
-    def test_change_after_sending_is_refused_with_what_to_do(self):
+    def test_reset_to_draft_of_a_booked_invoice_is_refused_with_the_way_out(self):
+        """Like a document sent through Peppol: once booked remotely, an invoice is
+        corrected with a credit note and a new invoice, never reset (it would drift)."""
         move = self.init_invoice("out_invoice", amounts=[100.0], post=True)
+        self.assertTrue(move.show_reset_to_draft_button)
         move._bookkeeping_set_result({"remote_id": "guid-1", "state": "done",
                                       "remote_number": "25000001"})
+        move.invalidate_recordset(["show_reset_to_draft_button"])
+        self.assertFalse(move.show_reset_to_draft_button)
+        with self.assertRaisesRegex(UserError, "credit note") as refused:
+            move.button_draft()
+        self.assertIn("25000001", str(refused.exception))
+        # Cancelling goes through a reset too: refused the same way.
+        with self.assertRaisesRegex(UserError, "credit note"):
+            move.button_cancel()
+        self.assertEqual(move.state, "posted")
+        self.assertEqual(move.bookkeeping_state, "done")
+        # The way out works: a credit note of the booked invoice is queued like any other.
+        reversal = move._reverse_moves(cancel=True)
+        self.assertEqual(reversal.move_type, "out_refund")
+        self.assertEqual(reversal.bookkeeping_state, "to_send")
+
+    def test_reset_refused_while_sending_or_when_the_outcome_is_unknown(self):
+        for vals in ({"bookkeeping_state": "sending"},
+                     {"bookkeeping_state": "error", "bookkeeping_outcome_unknown": True},
+                     {"bookkeeping_state": "sent_draft", "bookkeeping_remote_id": "d-1",
+                      "bookkeeping_remote_ref": "d-1"}):
+            move = self.init_invoice("out_invoice", amounts=[100.0], post=True)
+            move._bookkeeping_write(vals)
+            with self.assertRaises(UserError):
+                move.button_draft()
+            self.assertEqual(move.state, "posted")
+
+    def test_reset_of_an_invoice_not_sent_yet_is_allowed_and_requeued_on_post(self):
+        move = self.init_invoice("out_invoice", amounts=[100.0], post=True)
+        self.assertEqual(move.bookkeeping_state, "to_send")
         move.button_draft()
+        self.assertEqual(move.bookkeeping_state, "not_applicable")
         move.invoice_line_ids[0].price_unit = 150.0
         move.action_post()
-        self.assertEqual(move.bookkeeping_state, "error")
-        self.assertFalse(move.bookkeeping_error_retryable)
-        self.assertIn("credit note", move.bookkeeping_error)
-        self.assertEqual(move.bookkeeping_remote_id, "guid-1")
-
-    def test_reposting_unchanged_keeps_it_booked(self):
-        move = self.init_invoice("out_invoice", amounts=[100.0], post=True)
-        move._bookkeeping_set_result({"remote_id": "guid-2", "state": "done"})
-        move.button_draft()
-        move.action_post()
-        self.assertEqual(move.bookkeeping_state, "done")
-
-    def test_cancel_never_touches_the_remote_invoice(self):
-        move = self.init_invoice("out_invoice", amounts=[100.0], post=True)
-        move._bookkeeping_set_result({"remote_id": "guid-3", "state": "done",
-                                      "remote_number": "25000003"})
-        move.button_draft()
-        move.button_cancel()
-        self.assertEqual(move.bookkeeping_remote_id, "guid-3")
-        self.assertIn("25000003", move.message_ids[0].body)
+        self.assertEqual(move.bookkeeping_state, "to_send")
 
     def test_link_not_connected_keeps_invoices_waiting_with_a_reason(self):
         move = self.init_invoice("out_invoice", amounts=[100.0], post=True)

@@ -73,7 +73,8 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
             remote_rows = backend._service_call("fetch_customers", client)
         except client_errors.BookkeepingError as error:
             backend._handle_backend_error(error)
-            raise UserError(str(error)) from error
+            raise UserError(backend._remote_failure_text(
+                self.env._("Reading the customers"), error)) from error
         finally:
             self.env["bookkeeping.log"]._flush_collector(client)
         self.line_ids.unlink()

@@ -8,15 +8,20 @@ CLIENT = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
 
 
 def _session(server):
-    code = requests.post(f"{server.url}/_sandbox/exact/consent", json={
-        "client_id": "sandbox-client", "redirect_uri": REDIRECT, "state": "s"},
-        timeout=10).json()["code"]
-    token = requests.post(f"{server.url}/exact/api/oauth2/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, **CLIENT},
-        timeout=10).json()
+    code = requests.post(
+        f"{server.url}/_sandbox/exact/consent",
+        json={"client_id": "sandbox-client", "redirect_uri": REDIRECT, "state": "s"},
+        timeout=10,
+    ).json()["code"]
+    token = requests.post(
+        f"{server.url}/exact/api/oauth2/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, **CLIENT},
+        timeout=10,
+    ).json()
     session = requests.Session()
-    session.headers.update({"Authorization": f"Bearer {token['access_token']}",
-                            "Accept": "application/json"})
+    session.headers.update(
+        {"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"}
+    )
     return session
 
 
