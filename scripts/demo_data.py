@@ -12,6 +12,7 @@ Running it again adds nothing twice.
 
 import os
 import sys
+from collections import Counter
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -109,6 +110,24 @@ def invoices(env, company, partners, taxes, count, tag):
     return moves
 
 
+def outcome(env, moves):
+    """What really happened to ``moves``, read back from the database (not what was meant)."""
+    env.invalidate_all()
+    states = Counter(moves.mapped("bookkeeping_state"))
+    labels = dict(moves._fields["bookkeeping_state"]._description_selection(env))
+    parts = [f"{count} {labels[state].lower()}" for state, count in sorted(states.items())]
+    text = f"{len(moves)} invoices pushed: " + ", ".join(parts)
+    no_pdf = moves.filtered(lambda m: m.bookkeeping_state == "done"
+                            and m.bookkeeping_pdf_state in ("pending", "failed"))
+    if no_pdf:
+        text += (f"; {len(no_pdf)} booked without their PDF "
+                 f"({no_pdf[0].bookkeeping_pdf_error.strip()})")
+    failed = moves.filtered(lambda m: m.bookkeeping_state == "error")
+    if failed:
+        text += f"; first error: {failed[0].bookkeeping_error}"
+    return text
+
+
 def demo_company(env, url, name, service, mode):
     company = ensure_company(env, name)
     env = env(context=dict(env.context, allowed_company_ids=company.ids))
@@ -131,7 +150,9 @@ def demo_company(env, url, name, service, mode):
         drafts.action_post()
         sendable = drafts[:-2]
         env["bookkeeping.backend"]._push_moves(sendable)
-        say(f"  {name}: {len(sendable)} invoices sent to {service}, 2 left to send")
+        left = drafts[-2:]
+        say(f"  {name}: {outcome(env, sendable)}; "
+            f"{len(left.filtered(lambda m: m.bookkeeping_state == 'to_send'))} left to send")
         booked = sendable.filtered(lambda m: m.bookkeeping_remote_id)
         if service == "exact":
             for move in booked[:2]:
@@ -141,13 +162,16 @@ def demo_company(env, url, name, service, mode):
             for move in booked.filtered(lambda m: m.bookkeeping_state == "sent_draft")[:3]:
                 sandbox_link.control(url, "POST", f"/asperion/drafts/"
                                      f"{move.bookkeeping_remote_ref}/finalize", {})
-        backend._sync_remote_state()
+        summary = backend._sync_remote_state()
+        say(f"  {name}: sync: {summary['numbers']} numbers received, {summary['payments']} "
+            f"payments updated" + "".join(f"; {f}" for f in summary.get("failed", [])))
         # One invoice whose customer has no country: it shows what a sync error looks like.
         stray = env["res.partner"].search([("name", "=", "Particulier zonder land")], limit=1) \
             or env["res.partner"].create({"name": "Particulier zonder land"})
         bad = invoices(env, company, stray, taxes, 1, "DEMO-ERR")
         bad.action_post()
         env["bookkeeping.backend"]._push_moves(bad)
+        say(f"  {name}: the sample invoice without a customer country: {outcome(env, bad)}")
     return company
 
 

@@ -187,10 +187,32 @@ def cmd_bench(argv):
     os.execv(sys.executable, [sys.executable, "-m", "bench", *argv])
 
 
+def ensure_wkhtmltopdf():
+    """Odoo renders invoice PDFs with wkhtmltopdf. Without it invoices are still booked (the
+    PDF follows once it can be made), but the demo should show them with their PDF: install
+    the Debian package when we can (root and apt-get), otherwise say how, in one line."""
+    import shutil  # noqa: PLC0415
+
+    if shutil.which("wkhtmltopdf"):
+        return True
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("Installing wkhtmltopdf (Debian package) for the invoice PDFs ...", flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        install = ["apt-get", "install", "-y", "--no-install-recommends", "wkhtmltopdf"]
+        for cmd in (install, ["apt-get", "update"], install):
+            result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            if cmd is install and result.returncode == 0 and shutil.which("wkhtmltopdf"):
+                return True
+    print("wkhtmltopdf is missing: invoices are booked without their PDF until it is "
+          "installed (sudo apt-get install wkhtmltopdf).", flush=True)
+    return False
+
+
 def cmd_demo():
     src = odoo_env.require_odoo_src()
     odoo_env.ensure_requirements(src)
     odoo_env.ensure_postgres()
+    ensure_wkhtmltopdf()
     odoo_port = int(os.environ.get("ODOO_PORT", "8069"))
     sandbox_port = int(os.environ.get("SANDBOX_PORT", "8079"))
     odoo_env.require_port(odoo_port, "Odoo", "ODOO_PORT")
