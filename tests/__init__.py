@@ -6,5 +6,6 @@ from . import (
     test_exact_link,
     test_exact_tokens,
     test_oauth_flow,
+    test_partner_no_blanking,
     test_partner_sync,
 )
