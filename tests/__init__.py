@@ -6,6 +6,7 @@ from . import (
     test_exact_link,
     test_exact_tokens,
     test_oauth_flow,
+    test_partner_import,
     test_partner_no_blanking,
     test_partner_sync,
 )
