@@ -304,8 +304,16 @@ class AsperionClient(ApiClient):
         """POST a debtor (``name``, ``debtorKindId`` required); returns it with ``id``."""
         return self._post("debtors", vals)
 
+    def debtor(self, id: int | str) -> dict | None:
+        """One debtor, or None when it was removed in Asperion."""
+        try:
+            return self.get_json(self.url(PATHS["debtor"].format(id=id)))
+        except NotFound:
+            return None
+
     def update_debtor(self, id: int | str, vals: dict) -> dict:
-        """PUT a debtor."""
+        """PUT a debtor. Take it as a whole-record replace (a field left out may become
+        empty): send the debtor as read, with the changes laid over it."""
         response = self.request("PUT", self.url(PATHS["debtor"].format(id=id)), json=vals)
         return self.decode(response) or {}
 

@@ -5,6 +5,7 @@ their service with ``selection_add`` and implement the ``_<service>_<hook>`` met
 ``_service_call`` dispatches to. Everything here is shared by all services.
 """
 
+import hashlib
 import json
 import logging
 import random
@@ -113,6 +114,15 @@ class BookkeepingBackend(models.Model):
         "Create missing customers", default=True,
         help="Create the customer remotely when an invoice is sent for a partner that is "
         "not linked yet. When off, such an invoice stops with an error.",
+    )
+    update_remote_partners = fields.Boolean(
+        "Update existing customers from Odoo", default=False,
+        help="When on, Odoo's data of a customer that is already linked (name, address, "
+        "e-mail, VAT and Chamber of Commerce numbers) is sent to the remote package: with "
+        "the Sync button on the contact, and when an invoice is sent after the contact "
+        "changed. Only fields that have a value in Odoo are sent; a remote value is never "
+        "blanked. When off, a linked customer is never changed from Odoo. Linking an "
+        "existing remote customer never changes it, whatever this setting.",
     )
     date_from = fields.Date(
         "Send invoices from",
@@ -645,31 +655,70 @@ class BookkeepingBackend(models.Model):
     def _partner_remote_id(self, partner):
         return self._service_call("partner_remote_id", partner.commercial_partner_id)
 
-    def _push_partner(self, client, partner):
-        """Create or update the remote customer and remember its id on the partner."""
+    def _partners_linked_to(self, remote_id):
+        """The partners of this company linked to the remote customer ``remote_id``."""
+        field = self._service_call("partner_remote_field")
+        return self.env["res.partner"].with_company(self.company_id).search(
+            [(field, "=", str(remote_id))])
+
+    def _partner_fingerprint(self, vals):
+        """A digest of what Odoo would send for a customer, to send it only once."""
+        digest = hashlib.sha1(
+            json.dumps(vals, sort_keys=True, default=str).encode(), usedforsecurity=False)
+        return f"{self.id}:{digest.hexdigest()}"
+
+    def _push_partner(self, client, partner, changed_only=False):
+        """Link or create the remote customer, and update it only when the link says so.
+
+        * Not linked yet: a remote customer found by our keys is linked and left exactly
+          as it is (its VAT number, KvK number, payment condition, ... stay); none found:
+          it is created from Odoo's data.
+        * Linked: Odoo's values go out only with 'Update existing customers from Odoo',
+          and then only the fields Odoo has a value for (``changed_only``: only when they
+          changed since they last went out; an invoice push uses that).
+
+        Returns the service's remote dict with ``outcome``: created, linked, updated,
+        unchanged or kept (linked, updates off).
+        """
         partner = partner.commercial_partner_id
-        if not partner.country_id:
+        remote_id = self._partner_remote_id(partner)
+        update = self.update_remote_partners
+        if not partner.country_id and not remote_id:
             raise UserError(self.env._(
                 "The customer %(partner)s has no country: set it on the contact.",
                 partner=partner.display_name))
+        vals = self._service_call("partner_vals", partner)
+        fingerprint = self._partner_fingerprint(vals)
+        synced = partner.with_company(self.company_id).bookkeeping_sync_hash
+        if remote_id and changed_only and (not update or synced == fingerprint):
+            return {"remote_id": remote_id, "outcome": "unchanged"}
         log = client.bookkeeping_log
         invoice, log.record = log.record, partner  # calls made now concern the partner
         try:
-            remote = self._service_call("push_partner", client, partner)
+            remote = self._service_call("push_partner", client, partner, vals, update)
         except client_errors.ValidationError as error:
-            partner.write({"bookkeeping_sync_state": "error",
-                           "bookkeeping_sync_error": str(error.remote_message or error)[:250]})
+            partner.with_company(self.company_id).write({
+                "bookkeeping_sync_state": "error",
+                "bookkeeping_sync_error": str(error.remote_message or error)[:250]})
             raise
         finally:
             log.record = invoice
         self._service_call("set_partner_remote", partner, remote)
-        partner.write({"bookkeeping_sync_state": "linked", "bookkeeping_sync_error": False})
+        partner_vals = {"bookkeeping_sync_state": "linked", "bookkeeping_sync_error": False}
+        if remote["outcome"] in ("created", "updated", "unchanged"):
+            # Odoo's values are in the remote package now: an invoice need not send them.
+            partner_vals["bookkeeping_sync_hash"] = fingerprint
+        partner.with_company(self.company_id).write(partner_vals)
         return remote
 
     def _ensure_remote_partner(self, client, partner):
-        """The remote customer id of an invoice's partner, created when allowed."""
+        """The remote customer id of an invoice's partner, created when allowed. A linked
+        customer is updated only with 'Update existing customers from Odoo', and only
+        when its data changed since it last went out."""
         remote_id = self._partner_remote_id(partner)
         if remote_id:
+            if self.update_remote_partners:
+                return self._push_partner(client, partner, changed_only=True)["remote_id"]
             return remote_id
         if not self.auto_create_partner:
             raise UserError(self._partner_missing_message(partner))

@@ -47,6 +47,8 @@ INVOICE_STATUS = {
 }
 CENT = Decimal("0.01")
 SYNC_FIELDS = "id,invoiceNumber,description,status,amountInclVat,date"
+# Debtor fields Asperion keeps itself: never part of a PUT body.
+DEBTOR_READ_ONLY = ("id", "_meta", "dateAdded", "dateLastChange")
 
 
 def _money(value):
@@ -816,10 +818,15 @@ class BookkeepingBackend(models.Model):
             }
         )
 
+    def _asperion_partner_remote_field(self):
+        return "asperion_debtor_id"
+
     def _asperion_partner_match_keys(self):
         return ["code", "vat", "coc", "email"]
 
-    def _asperion_debtor_vals(self, partner):
+    def _asperion_partner_vals(self, partner):
+        """The debtor fields that Odoo has a value for. An empty Odoo field is left out, so
+        it never blanks what the accountant entered in Asperion."""
         country = (partner.country_id.code or "").upper()
         countries = self.option_ids.filtered(lambda o: o.kind == "country").mapped("code")
         if country and countries and country not in countries:
@@ -830,21 +837,18 @@ class BookkeepingBackend(models.Model):
                     partner=partner.display_name,
                 )
             )
-        street = " ".join(filter(None, [partner.street, partner.street2])) or None
         vals = {
             "name": partner.name,
-            "emailAddress": partner.email or None,
-            "vatNumber": partner.vat or None,
-            "cocNumber": partner.company_registry or None,
-            "address": street,
-            "postCode": partner.zip or None,
-            "city": partner.city or None,
-            "countryCode": country or None,
-            "phoneNumber": partner.phone or None,
+            "emailAddress": partner.email,
+            "vatNumber": partner.vat,
+            "cocNumber": partner.company_registry,
+            "address": " ".join(filter(None, [partner.street, partner.street2])),
+            "postCode": partner.zip,
+            "city": partner.city,
+            "countryCode": country,
+            "phoneNumber": partner.phone,
         }
-        if self.asperion_debtor_kind_id:
-            vals["debtorKindId"] = self.asperion_debtor_kind_id.code
-        return vals
+        return {key: value for key, value in vals.items() if value}
 
     def _asperion_find_debtor(self, client, partner):
         """The debtor that is this partner, by the first key the partner has (one call)."""
@@ -873,10 +877,26 @@ class BookkeepingBackend(models.Model):
             return rows[0] if len(rows) == 1 else None
         return None
 
-    def _asperion_push_partner(self, client, partner):
-        """Create or update the debtor; look up first so a lost answer never duplicates."""
+    def _asperion_push_partner(self, client, partner, vals, update):
+        """Link, create or update the debtor (see ``_push_partner``).
+
+        A found debtor is only linked. A PUT replaces the whole debtor (the safe reading:
+        asperion.md has PUT as [I]), so an update reads the debtor, lays the fields Odoo
+        has a value for over it and writes the whole record back; nothing else changes.
+        """
         partner = partner.commercial_partner_id
-        if not self.asperion_debtor_kind_id and not self._asperion_partner_remote_id(partner):
+        remote_id = self._asperion_partner_remote_id(partner)
+        if remote_id:
+            debtor = client.debtor(remote_id)
+            if debtor and not update:
+                return self._asperion_normalise_debtor(debtor, "kept")
+            if debtor:
+                return self._asperion_update_debtor(client, debtor, vals)
+            # removed in Asperion: find it again, or create it again
+        debtor = self._asperion_find_debtor(client, partner)
+        if debtor:
+            return self._asperion_normalise_debtor(debtor, "linked")
+        if not self.asperion_debtor_kind_id:
             raise UserError(
                 self.env._(
                     "Choose the debtor kind for new customers on the link: Asperion needs it to "
@@ -884,31 +904,30 @@ class BookkeepingBackend(models.Model):
                     partner=partner.display_name,
                 )
             )
-        vals = self._asperion_debtor_vals(partner)
-        remote_id = self._asperion_partner_remote_id(partner)
-        debtor = None
-        if remote_id:
-            try:
-                debtor = client.update_debtor(remote_id, vals)
-            except client_errors.NotFound:
-                debtor = None  # removed in Asperion: find or create it again
-        if not debtor:
+        vals = dict(vals, debtorKindId=self.asperion_debtor_kind_id.code)
+        if partner.ref:
+            vals["customerNumber"] = partner.ref
+        try:
+            debtor = client.create_debtor(vals)
+        except client_errors.OutcomeUnknown:
             debtor = self._asperion_find_debtor(client, partner)
-            if debtor:
-                debtor = client.update_debtor(debtor["id"], vals) or debtor
-        if not debtor:
-            if partner.ref:
-                vals["customerNumber"] = partner.ref
-            try:
-                debtor = client.create_debtor(vals)
-            except client_errors.OutcomeUnknown:
-                debtor = self._asperion_find_debtor(client, partner)
-                if not debtor:
-                    raise
-        return self._asperion_normalise_debtor(debtor)
+            if not debtor:
+                raise
+        return self._asperion_normalise_debtor(debtor, "created")
 
-    def _asperion_normalise_debtor(self, row):
+    def _asperion_update_debtor(self, client, debtor, vals):
+        """Read, merge, write: the debtor as Asperion has it, with Odoo's values over it."""
+        changed = {key: value for key, value in vals.items() if debtor.get(key) != value}
+        if not changed:
+            return self._asperion_normalise_debtor(debtor, "unchanged")
+        body = {key: value for key, value in debtor.items() if key not in DEBTOR_READ_ONLY}
+        body.update(changed)
+        answer = client.update_debtor(debtor["id"], body)
+        return self._asperion_normalise_debtor(answer or dict(debtor, **changed), "updated")
+
+    def _asperion_normalise_debtor(self, row, outcome=None):
         return {
+            "outcome": outcome,
             "remote_id": str(row["id"]),
             "code": row.get("customerNumber"),
             "name": row.get("name"),

@@ -689,38 +689,49 @@ class BookkeepingBackend(models.Model):
             "exact_account_code": (remote.get("code") or "").strip() or False,
         })
 
+    def _exact_partner_remote_field(self):
+        return "exact_account_id"
+
     def _exact_partner_vals(self, partner):
+        """The account fields that Odoo has a value for. An empty Odoo field is left out, so
+        it never blanks what the accountant entered in Exact."""
         vals = {
             "Name": partner.name,
-            "Status": "C",
-            "Email": partner.email or None,
-            "VATNumber": partner.vat or None,
-            "ChamberOfCommerce": partner.company_registry or None,
-            "AddressLine1": partner.street or None,
-            "Postcode": partner.zip or None,
-            "City": partner.city or None,
-            "Country": partner.country_id.code or None,
+            "Email": partner.email,
+            "VATNumber": partner.vat,
+            "ChamberOfCommerce": partner.company_registry,
+            "AddressLine1": partner.street,
+            "Postcode": partner.zip,
+            "City": partner.city,
+            "Country": partner.country_id.code,
         }
-        return {key: value for key, value in vals.items() if value is not None}
+        return {key: value for key, value in vals.items() if value}
 
-    def _exact_push_partner(self, client, partner):
-        vals = self._exact_partner_vals(partner)
+    def _exact_push_partner(self, client, partner, vals, update):
+        """Link, create or update the account (see ``_push_partner``).
+
+        A found account is only linked. Exact's PUT keeps the fields it is not sent
+        (exact-online.md §3), so an update sends just the fields Odoo has a value for.
+        """
         remote_id = self._exact_partner_remote_id(partner)
-        if not remote_id:
-            # Look before creating: a create whose answer got lost must not make a twin.
-            existing = self._exact_find_account(client, partner)
-            remote_id = existing and existing["ID"]
-            code = existing and existing.get("Code")
-        else:
-            code = partner.with_company(self.company_id).exact_account_code
-        if remote_id:
+        if remote_id and update:
             try:
                 client.update_account(remote_id, vals)
-                return {"remote_id": remote_id, "code": code}
+                code = partner.with_company(self.company_id).exact_account_code
+                return {"remote_id": remote_id, "code": code, "outcome": "updated"}
             except client_errors.NotFound:
-                pass  # deleted in Exact: create it again
-        account = client.create_account(vals)
-        return {"remote_id": account["ID"], "code": account.get("Code")}
+                pass  # deleted in Exact: find it again, or create it again
+        elif remote_id:
+            rows = client.accounts_by_field("ID", [Guid(remote_id)])
+            if rows:
+                return {"remote_id": remote_id, "code": rows[0].get("Code"), "outcome": "kept"}
+        # Look before creating: a create whose answer got lost must not make a twin.
+        existing = self._exact_find_account(client, partner)
+        if existing:
+            return {"remote_id": existing["ID"], "code": existing.get("Code"),
+                    "outcome": "linked"}
+        account = client.create_account(dict(vals, Status="C"))
+        return {"remote_id": account["ID"], "code": account.get("Code"), "outcome": "created"}
 
     def _exact_find_account(self, client, partner):
         for field, value in (("VATNumber", partner.vat), ("Email", partner.email),

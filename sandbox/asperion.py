@@ -840,8 +840,13 @@ class AsperionService:
         for key in ("id", "dateAdded", "dateLastChange"):
             data.pop(key, None)
         with self._lock:
-            # [I] PUT merges the given fields into the stored debtor
-            debtor = dict(existing) if existing else dict(NEW_DEBTOR)
+            if existing:
+                # A PUT replaces the whole record (the strict reading of asperion.md §5,
+                # where PUT is [I]): a field left out becomes empty, as when ASP.NET binds
+                # a model from the body. A client must read, merge and write.
+                debtor = dict(NEW_DEBTOR, id=existing["id"], dateAdded=existing["dateAdded"])
+            else:
+                debtor = dict(NEW_DEBTOR)
             debtor.update(data)
             self._validate_debtor(ctx, debtor, existing)
             if _validate_only(ctx.request):
@@ -873,6 +878,9 @@ class AsperionService:
         )
         self._check_ref(errors, "PaymentMethodId", "paymentmethod", debtor.get("paymentMethodId"))
         number = debtor.get("customerNumber")
+        if existing and not number:
+            # a debtor keeps its number: a PUT without it would leave the debtor without one
+            errors.add("CustomerNumber", "required", field="CustomerNumber")
         if number:
             debtor["customerNumber"] = number = str(number)
             for other in self.store.view(SERVICE, f"debtors@{ctx.adm}"):

@@ -7,6 +7,8 @@ from . import (
     test_exact_tokens,
     test_link_healing,
     test_oauth_flow,
+    test_partner_import,
+    test_partner_no_blanking,
     test_partner_sync,
     test_pdf_and_copies,
     test_ui_actions,

@@ -236,8 +236,9 @@ class TestAsperionLink(AsperionCommon):
         linked = partner.with_company(self.backend.company_id)
         self.assertEqual(linked.asperion_debtor_id, remote["remote_id"])
         self.assertEqual(linked.asperion_customer_number, "K777")
-        # A second push updates the same debtor.
+        # With updates on, a second push updates the same debtor (read, merge, write).
         partner.city = "Amersfoort"
+        self.backend.update_remote_partners = True
         self.clear_stats()
         self.backend._push_partner(client, partner)
         self.assertEqual(self.calls("PUT", "/debtors/"), 1)

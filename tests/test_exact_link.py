@@ -74,6 +74,7 @@ class TestExactLink(ExactCommon):
         self.assertTrue(partner.exact_account_code)
         self.assertEqual(partner.exact_account_code, partner.exact_account_code.strip())
         partner.city = "Amersfoort"
+        self.backend.update_remote_partners = True  # off: a linked customer is left alone
         self.clear_stats()
         self.backend._push_partner(client, partner)
         self.assertEqual(self.calls(), 1, "a linked customer is updated with one PUT")

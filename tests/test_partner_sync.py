@@ -9,31 +9,51 @@ from odoo.addons.account_bookkeeping_link.tests.common_exact import ExactCommon
 @tagged("post_install", "-at_install")
 class TestPartnerSync(ExactCommon):
     def _wizard(self):
-        wizard = self.env["bookkeeping.partner.sync.wizard"].create(
-            {"backend_id": self.backend.id})
+        wizard = self.env["bookkeeping.partner.sync.wizard"].create({"backend_id": self.backend.id})
         wizard.action_preview()
         self.assertEqual(wizard.state, "preview")
         return wizard
 
     def _line(self, wizard, **match):
-        lines = wizard.line_ids.filtered(
-            lambda line: all(line[k] == v for k, v in match.items()))
+        lines = wizard.line_ids.filtered(lambda line: all(line[k] == v for k, v in match.items()))
         self.assertEqual(len(lines), 1, match)
         return lines
 
     def test_preview_links_unique_matches_and_asks_for_ambiguous_ones(self):
         Partner = self.env["res.partner"]
-        jansen = Partner.create({"name": "Jansen (Odoo name)", "vat": "NL111111111B01",
-                                 "country_id": self.nl.id, "is_company": True})
-        twins = Partner.create([
-            {"name": "De Vries Advies", "email": "admin@devries.example", "is_company": True,
-             "country_id": self.env.ref("base.be").id},
-            {"name": "De Vries Advies", "email": "admin@devries.example", "is_company": True,
-             "country_id": self.env.ref("base.be").id},
-        ])
-        newcomer = Partner.create({"name": "Nieuwe Klant BV", "customer_rank": 1,
-                                   "country_id": self.nl.id, "is_company": True,
-                                   "email": "nieuw@klant.example"})
+        jansen = Partner.create(
+            {
+                "name": "Jansen (Odoo name)",
+                "vat": "NL111111111B01",
+                "country_id": self.nl.id,
+                "is_company": True,
+            }
+        )
+        twins = Partner.create(
+            [
+                {
+                    "name": "De Vries Advies",
+                    "email": "admin@devries.example",
+                    "is_company": True,
+                    "country_id": self.env.ref("base.be").id,
+                },
+                {
+                    "name": "De Vries Advies",
+                    "email": "admin@devries.example",
+                    "is_company": True,
+                    "country_id": self.env.ref("base.be").id,
+                },
+            ]
+        )
+        newcomer = Partner.create(
+            {
+                "name": "Nieuwe Klant BV",
+                "customer_rank": 1,
+                "country_id": self.nl.id,
+                "is_company": True,
+                "email": "nieuw@klant.example",
+            }
+        )
         wizard = self._wizard()
 
         jansen_line = self._line(wizard, remote_code="1")
@@ -53,10 +73,12 @@ class TestPartnerSync(ExactCommon):
         self.assertEqual(wizard.state, "done")
         self.assertFalse(wizard.line_ids.filtered("error"), wizard.line_ids.mapped("error"))
 
-        self.assertEqual(jansen.with_company(self.backend.company_id).exact_account_id,
-                         jansen_line.remote_id)
-        self.assertEqual(twins[1].with_company(self.backend.company_id).exact_account_id,
-                         devries_line.remote_id)
+        self.assertEqual(
+            jansen.with_company(self.backend.company_id).exact_account_id, jansen_line.remote_id
+        )
+        self.assertEqual(
+            twins[1].with_company(self.backend.company_id).exact_account_id, devries_line.remote_id
+        )
         self.assertFalse(twins[0].with_company(self.backend.company_id).exact_account_id)
         imported = mueller_line.partner_id
         self.assertEqual(imported.name, "Müller GmbH")
@@ -74,14 +96,21 @@ class TestPartnerSync(ExactCommon):
             self.assertEqual(line.action, "skip")
 
     def test_partner_sync_button_creates_then_updates_the_customer(self):
-        partner = self.env["res.partner"].create({
-            "name": "Knoppen BV", "is_company": True, "country_id": self.nl.id,
-            "email": "knop@example.nl", "company_registry": "87654321"})
+        partner = self.env["res.partner"].create(
+            {
+                "name": "Knoppen BV",
+                "is_company": True,
+                "country_id": self.nl.id,
+                "email": "knop@example.nl",
+                "company_registry": "87654321",
+            }
+        )
         partner.action_bookkeeping_sync_partner()
         account_id = partner.with_company(self.backend.company_id).exact_account_id
         self.assertTrue(account_id)
         self.assertEqual(partner.bookkeeping_sync_state, "linked")
         partner.email = "boekhouding@knoppen.example"
+        self.backend.update_remote_partners = True  # off: a linked customer is left alone
         partner.action_bookkeeping_sync_partner()
         rows = self.remote_rows("crm/Accounts", ID=account_id)
         self.assertEqual(len(rows), 1)
@@ -95,3 +124,65 @@ class TestPartnerSync(ExactCommon):
         with self.assertRaisesRegex(UserError, "has no country"):
             partner.action_bookkeeping_sync_partner()
         self.assertEqual(self.calls(), 0)
+
+    def test_match_reasons_are_words_not_keys(self):
+        """Issue 7 point 4: the reason reads 'VAT number matches', never 'vat'."""
+        jansen = self.env["res.partner"].create(
+            {
+                "name": "Jansen",
+                "vat": "NL111111111B01",
+                "country_id": self.nl.id,
+                "is_company": True,
+            }
+        )
+        self.env["res.partner"].create(
+            [
+                {"name": f"De Vries {n}", "email": "admin@devries.example", "is_company": True}
+                for n in (1, 2)
+            ]
+        )
+        wizard = self._wizard()
+        jansen_line = self._line(wizard, remote_code="1")
+        self.assertEqual(jansen_line.partner_id, jansen)
+        self.assertEqual(jansen_line.match_key, "vat")
+        self.assertEqual(jansen_line.reason, "VAT number matches")
+        devries_line = self._line(wizard, remote_code="2")
+        self.assertEqual(devries_line.match_key, "email")
+        self.assertEqual(devries_line.reason, "2 contacts match on E-mail address: choose one")
+        line_model = self.env["bookkeeping.partner.sync.line"]
+        keys = dict(line_model._fields["match_key"].selection)
+        for line in wizard.line_ids.filtered("reason"):
+            for key in keys:  # the internal keys are lower-case words: none may show
+                self.assertNotRegex(line.reason, rf"\b{key}\b")
+
+    def test_a_failed_line_leaves_no_contact_behind(self):
+        """Issue 7 point 4: each line in its own savepoint. The import of Müller fails
+        after its contact was created (the remote customer got linked elsewhere in the
+        meantime): no contact is left, the error is on the line, the other lines apply."""
+        jansen = self.env["res.partner"].create(
+            {
+                "name": "Jansen",
+                "vat": "NL111111111B01",
+                "country_id": self.nl.id,
+                "is_company": True,
+            }
+        )
+        wizard = self._wizard()
+        mueller_line = self._line(wizard, remote_code="3")
+        self.assertEqual(mueller_line.action, "import")
+        # Someone links the remote customer to another contact before Apply.
+        other = self.env["res.partner"].create({"name": "Müller (oud)", "is_company": True})
+        self.backend._exact_set_partner_remote(
+            other, {"remote_id": mueller_line.remote_id, "code": "3"}
+        )
+        wizard.action_apply()
+
+        self.assertIn("already linked to Müller (oud)", mueller_line.error)
+        self.assertFalse(mueller_line.partner_id)
+        self.assertFalse(self.env["res.partner"].search([("name", "=", "Müller GmbH")]))
+        self.assertEqual(self.backend._partners_linked_to(mueller_line.remote_id), other)
+        self.assertEqual(
+            jansen.with_company(self.backend.company_id).exact_account_id,
+            self._line(wizard, remote_code="1").remote_id,
+        )
+        self.assertIn("1 failed", wizard.summary)

@@ -8,13 +8,21 @@ the wizard.
 import re
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 from ..clients import errors as client_errors
 
 # Lines applied in the request itself; longer runs go to the cron, which commits per chunk.
 INLINE_LIMIT = 100
 CHUNK = 50
+# What a customer is matched on; the labels are what the user reads.
+MATCH_KEYS = [
+    ("code", "Customer number"),
+    ("vat", "VAT number"),
+    ("coc", "Chamber of Commerce number"),
+    ("email", "E-mail address"),
+    ("name", "Name"),
+]
 
 
 def _norm(key, value):
@@ -39,20 +47,27 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
     _description = "Sync customers with the bookkeeping package"
 
     backend_id = fields.Many2one(
-        "bookkeeping.backend", required=True,
+        "bookkeeping.backend",
+        required=True,
         domain="[('state', '=', 'linked'), ('company_id', 'in', allowed_company_ids)]",
         default=lambda self: self.env["bookkeeping.backend"].search(
-            [("state", "=", "linked"), ("company_id", "=", self.env.company.id)], limit=1),
+            [("state", "=", "linked"), ("company_id", "=", self.env.company.id)], limit=1
+        ),
     )
     push_unmatched = fields.Boolean(
-        "Create Odoo customers remotely", default=True,
-        help="Propose to create every Odoo customer that has no remote match.")
+        "Create Odoo customers remotely",
+        default=True,
+        help="Propose to create every Odoo customer that has no remote match.",
+    )
     import_unmatched = fields.Boolean(
-        "Import remote customers", default=True,
-        help="Propose to create an Odoo contact for every remote customer without a match.")
+        "Import remote customers",
+        default=True,
+        help="Propose to create an Odoo contact for every remote customer without a match.",
+    )
     state = fields.Selection(
         [("draft", "Choose"), ("preview", "Preview"), ("running", "Running"), ("done", "Done")],
-        default="draft")
+        default="draft",
+    )
     line_ids = fields.One2many("bookkeeping.partner.sync.line", "wizard_id")
     progress = fields.Float(compute="_compute_progress")
     summary = fields.Text(readonly=True)
@@ -85,10 +100,12 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
     def _preview_lines(self, remote_rows):
         backend = self.backend_id
         keys = backend._service_call("partner_match_keys")
-        partners = self.env["res.partner"].search([
-            ("parent_id", "=", False),
-            ("company_id", "in", [False, backend.company_id.id]),
-        ])
+        partners = self.env["res.partner"].search(
+            [
+                ("parent_id", "=", False),
+                ("company_id", "in", [False, backend.company_id.id]),
+            ]
+        )
         linked = {}
         index = {key: {} for key in keys}
         for partner in partners:
@@ -104,41 +121,94 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
         used = self.env["res.partner"]
         for row in remote_rows:
             remote_id = str(row["remote_id"])
-            base = {"wizard_id": self.id, "remote_id": remote_id, "remote_code": row.get("code"),
-                    "remote_name": row.get("name"), "remote_vat": row.get("vat"),
-                    "remote_email": row.get("email"), "remote_coc": row.get("coc"),
-                    "remote_street": row.get("street"), "remote_zip": row.get("zip"),
-                    "remote_city": row.get("city"), "remote_country_code": row.get("country_code")}
+            base = {
+                "wizard_id": self.id,
+                "remote_id": remote_id,
+                "remote_code": row.get("code"),
+                "remote_name": row.get("name"),
+                "remote_vat": row.get("vat"),
+                "remote_email": row.get("email"),
+                "remote_coc": row.get("coc"),
+                "remote_street": row.get("street"),
+                "remote_zip": row.get("zip"),
+                "remote_city": row.get("city"),
+                "remote_country_code": row.get("country_code"),
+            }
             if remote_id in linked:
                 used |= linked[remote_id]
-                lines.append(dict(base, partner_id=linked[remote_id].id, action="skip",
-                                  reason=self.env._("Already linked")))
+                lines.append(
+                    dict(
+                        base,
+                        partner_id=linked[remote_id].id,
+                        action="skip",
+                        reason=self.env._("Already linked"),
+                    )
+                )
                 continue
-            match, reason = self._match(index, keys, row, linked)
+            match, key = self._match(index, keys, row, linked)
+            label = self._match_label(key)
             if len(match) == 1:
                 used |= match
-                lines.append(dict(base, partner_id=match.id, action="link", reason=reason))
+                lines.append(
+                    dict(
+                        base,
+                        partner_id=match.id,
+                        action="link",
+                        match_key=key,
+                        reason=self.env._("%(key)s matches", key=label),
+                    )
+                )
             elif match:
-                lines.append(dict(base, candidate_ids=[fields.Command.set(match.ids)],
-                                  action="skip", reason=self.env._(
-                                      "%(count)s contacts match on %(key)s: choose one",
-                                      count=len(match), key=reason)))
+                lines.append(
+                    dict(
+                        base,
+                        candidate_ids=[fields.Command.set(match.ids)],
+                        action="skip",
+                        match_key=key,
+                        reason=self.env._(
+                            "%(count)s contacts match on %(key)s: choose one",
+                            count=len(match),
+                            key=label,
+                        ),
+                    )
+                )
             else:
-                lines.append(dict(base, action="import" if self.import_unmatched else "skip",
-                                  reason=self.env._("No matching contact")))
+                lines.append(
+                    dict(
+                        base,
+                        action="import" if self.import_unmatched else "skip",
+                        reason=self.env._("No matching contact"),
+                    )
+                )
         if self.push_unmatched:
             customers = partners.filtered(
-                lambda p: p.customer_rank > 0 and p not in used
-                and str(backend._partner_remote_id(p) or "") not in linked)
+                lambda p: (
+                    p.customer_rank > 0
+                    and p not in used
+                    and str(backend._partner_remote_id(p) or "") not in linked
+                )
+            )
             for partner in customers - used:
                 ready = bool(partner.country_id)
-                lines.append({
-                    "wizard_id": self.id, "partner_id": partner.id,
-                    "action": "push" if ready else "skip",
-                    "reason": self.env._("Not found remotely") if ready else self.env._(
-                        "Not found remotely; set a country on the contact to create it"),
-                })
+                lines.append(
+                    {
+                        "wizard_id": self.id,
+                        "partner_id": partner.id,
+                        "action": "push" if ready else "skip",
+                        "reason": self.env._("Not found remotely")
+                        if ready
+                        else self.env._(
+                            "Not found remotely; set a country on the contact to create it"
+                        ),
+                    }
+                )
         return lines
+
+    @api.model
+    def _match_label(self, key):
+        """The match key in words, in the user's language (never the key itself)."""
+        Line = self.env["bookkeeping.partner.sync.line"]
+        return dict(Line._fields["match_key"]._description_selection(self.env)).get(key, "")
 
     @api.model
     def _partner_key(self, partner, key):
@@ -158,8 +228,7 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
                 continue
             hits = index[key].get(value)
             if hits:
-                hits = hits.filtered(
-                    lambda p: not self.backend_id._partner_remote_id(p))
+                hits = hits.filtered(lambda p: not self.backend_id._partner_remote_id(p))
                 if hits:
                     return hits, key
         return self.env["res.partner"], False
@@ -177,6 +246,8 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
         return self._reopen()
 
     def _apply_lines(self, lines):
+        """Each line in its own savepoint: a line that fails leaves nothing behind (no
+        half-imported contact), and the lines before and after it still apply."""
         backend = self.backend_id
         client = backend._client()
         try:
@@ -192,8 +263,17 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
             failed = todo.filtered("error")
             wizard.summary = self.env._(
                 "%(done)s of %(count)s lines applied, %(failed)s failed.",
-                done=len(todo.filtered("done")) - len(failed), count=len(todo),
-                failed=len(failed))
+                done=len(todo.filtered("done")) - len(failed),
+                count=len(todo),
+                failed=len(failed),
+            )
+            flagged = todo.filtered("warning")
+            if flagged:
+                wizard.summary += "\n" + self.env._(
+                    "%(count)s imported without their VAT number, which Odoo's VAT check "
+                    "refused: see the lines and the contacts' notes.",
+                    count=len(flagged),
+                )
             if all(todo.mapped("done")):
                 wizard.state = "done"
 
@@ -213,17 +293,23 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
         return self._reopen()
 
     def _reopen(self):
-        return {"type": "ir.actions.act_window", "name": self.env._("Sync customers"),
-                "res_model": self._name, "res_id": self.id, "view_mode": "form",
-                "target": "new"}
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Sync customers"),
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+        }
 
 
 class BookkeepingPartnerSyncLine(models.TransientModel):
     _name = "bookkeeping.partner.sync.line"
     _description = "Customer sync proposal"
 
-    wizard_id = fields.Many2one("bookkeeping.partner.sync.wizard", required=True,
-                                ondelete="cascade")
+    wizard_id = fields.Many2one(
+        "bookkeeping.partner.sync.wizard", required=True, ondelete="cascade"
+    )
     partner_id = fields.Many2one("res.partner", "Odoo contact")
     candidate_ids = fields.Many2many("res.partner", string="Candidates")
     remote_id = fields.Char("Remote id")
@@ -237,11 +323,20 @@ class BookkeepingPartnerSyncLine(models.TransientModel):
     remote_city = fields.Char()
     remote_country_code = fields.Char()
     action = fields.Selection(
-        [("link", "Link"), ("import", "Import into Odoo"), ("push", "Create remotely"),
-         ("skip", "Skip")], required=True, default="skip")
+        [
+            ("link", "Link"),
+            ("import", "Import into Odoo"),
+            ("push", "Create remotely"),
+            ("skip", "Skip"),
+        ],
+        required=True,
+        default="skip",
+    )
+    match_key = fields.Selection(MATCH_KEYS, "Matched on", readonly=True)
     reason = fields.Char()
     done = fields.Boolean(readonly=True)
     error = fields.Char(readonly=True)
+    warning = fields.Char(readonly=True, help="Applied, with something to check.")
 
     @api.onchange("partner_id")
     def _onchange_partner_id(self):
@@ -249,39 +344,91 @@ class BookkeepingPartnerSyncLine(models.TransientModel):
             self.action = "link"
 
     def _apply(self, backend, client):
+        """Apply this line in its own savepoint: when it fails, everything it did in Odoo
+        (a contact created, a link stored) is rolled back and only the error stays."""
         self.ensure_one()
         try:
-            if self.action == "link":
-                if not self.partner_id:
-                    raise UserError(self.env._("Choose the Odoo contact to link."))
-                backend._service_call("set_partner_remote", self.partner_id,
-                                      {"remote_id": self.remote_id, "code": self.remote_code})
-                self.partner_id.bookkeeping_sync_state = "linked"
-            elif self.action == "import":
-                self.partner_id = self._import_partner(backend)
-            elif self.action == "push":
-                backend._push_partner(client, self.partner_id)
-            self.write({"done": True, "error": False})
-        except (client_errors.ValidationError, UserError) as error:
-            self.write({"done": True, "error": str(error)[:250]})
+            with self.env.cr.savepoint():
+                warning = self._apply_action(backend, client)
+        except (client_errors.ValidationError, client_errors.NotFound, UserError) as error:
+            # UserError covers Odoo's ValidationError (a constraint, a VAT check, ...).
+            self.write({"done": True, "error": str(error)[:250], "warning": False})
+            return
+        self.write({"done": True, "error": False, "warning": warning or False})
+
+    def _apply_action(self, backend, client):
+        if self.action == "link":
+            if not self.partner_id:
+                raise UserError(self.env._("Choose the Odoo contact to link."))
+            self._link(backend, self.partner_id)
+        elif self.action == "import":
+            return self._import_partner(backend)
+        elif self.action == "push":
+            backend._push_partner(client, self.partner_id)
+        return False
+
+    def _link(self, backend, partner):
+        """Store the link to the remote customer; nothing is sent, nothing overwritten."""
+        others = backend._partners_linked_to(self.remote_id) - partner
+        if others:
+            raise UserError(
+                self.env._(
+                    "The remote customer %(remote)s is already linked to %(partner)s. Unlink it "
+                    "there first, or skip this line.",
+                    remote=self.remote_name or self.remote_code or self.remote_id,
+                    partner=others[0].display_name,
+                )
+            )
+        backend._service_call(
+            "set_partner_remote", partner, {"remote_id": self.remote_id, "code": self.remote_code}
+        )
+        partner.with_company(backend.company_id).bookkeeping_sync_state = "linked"
 
     def _import_partner(self, backend):
+        """Create the Odoo contact of a remote customer and link it. A VAT number that
+        Odoo's VAT check refuses is left out and flagged (on the line and in the contact's
+        notes): real administrations hold many of those, and the customer still counts."""
         country = self.env["res.country"].search(
-            [("code", "=", (self.remote_country_code or "").strip().upper())], limit=1)
-        partner = self.env["res.partner"].create({
-            "name": self.remote_name or self.remote_code or self.remote_id,
-            "is_company": True,
-            "vat": self.remote_vat or False,
-            "email": self.remote_email or False,
-            "company_registry": self.remote_coc or False,
-            "street": self.remote_street or False,
-            "zip": self.remote_zip or False,
-            "city": self.remote_city or False,
-            "country_id": country.id or False,
-            "customer_rank": 1,
-            "company_id": False,
-        })
-        backend._service_call("set_partner_remote", partner,
-                              {"remote_id": self.remote_id, "code": self.remote_code})
-        partner.bookkeeping_sync_state = "linked"
-        return partner
+            [("code", "=", (self.remote_country_code or "").strip().upper())], limit=1
+        )
+        name = self.remote_name or self.remote_code or self.remote_id
+        vat, warning = self._checked_vat(country, name)
+        partner = self.env["res.partner"].create(
+            {
+                "name": name,
+                "is_company": True,
+                "vat": vat,
+                "email": self.remote_email or False,
+                "company_registry": self.remote_coc or False,
+                "street": self.remote_street or False,
+                "zip": self.remote_zip or False,
+                "city": self.remote_city or False,
+                "country_id": country.id or False,
+                "customer_rank": 1,
+                "company_id": False,
+            }
+        )
+        self.partner_id = partner
+        if warning:
+            partner._message_log(body=warning)
+        self._link(backend, partner)
+        return warning
+
+    def _checked_vat(self, country, name):
+        """(vat, warning): the remote VAT number as Odoo's active VAT check (base_vat,
+        when installed) formats it, or (False, a warning) when that check refuses it."""
+        vat = (self.remote_vat or "").strip()
+        if not vat:
+            return False, False
+        try:
+            checked, _country_code = self.env["res.partner"]._run_vat_checks(
+                country, vat, partner_name=name
+            )
+        except ValidationError:
+            return False, self.env._(
+                "Imported without the VAT number %(vat)s from %(service)s: Odoo's VAT check "
+                "refused it. Check the number and enter it on the contact.",
+                vat=vat,
+                service=self.wizard_id.backend_id._service_label(),
+            )
+        return checked or vat, False

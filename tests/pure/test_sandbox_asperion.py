@@ -440,13 +440,65 @@ def test_customer_number_is_assigned_increasing_and_never_reused(server, api):
     assert int(third["customerNumber"]) > int(second["customerNumber"])
 
 
-def test_debtor_put_updates_fields(api):
-    """§5 [I]: PUT /v1/debtors/{id} updates (given fields are merged)."""
-    resp = api("PUT", "/v1/debtors/2", json={"emailAddress": "nieuw@bakkerij.example"})
+def test_debtor_put_replaces_the_whole_record(api):
+    """§5 [I], strict reading: PUT /v1/debtors/{id} replaces the debtor; a field left out
+    becomes empty (issue 7 point 1: a partial PUT blanked VAT, KvK and payment condition).
+    The full record read back and sent again changes nothing."""
+    acme = api("GET", "/v1/debtors/1").json()
+    assert acme["vatNumber"] and acme["cocNumber"] and acme["paymentConditionId"] == 2
+    resp = api(
+        "PUT",
+        "/v1/debtors/1",
+        json={
+            "name": "Acme BV",
+            "debtorKindId": "DEB",
+            "customerNumber": "1001",
+            "emailAddress": "nieuw@acme.example",
+        },
+    )
     assert resp.status_code == 200
-    body = api("GET", "/v1/debtors/2").json()
-    assert body["emailAddress"] == "nieuw@bakkerij.example" and body["name"] == "Bakkerij De Vries"
-    assert_problem(api("PUT", "/v1/debtors/2", json={"debtorKindId": "XX"}), 400)
+    body = api("GET", "/v1/debtors/1").json()
+    assert body["emailAddress"] == "nieuw@acme.example" and body["name"] == "Acme BV"
+    assert (body["vatNumber"], body["cocNumber"], body["paymentConditionId"]) == (None, None, None)
+    assert (body["address"], body["city"], body["countryCode"]) == (None, None, None)
+    assert body["id"] == 1 and body["dateAdded"] == acme["dateAdded"]
+
+    # read, merge, write: everything else stays
+    devries = api("GET", "/v1/debtors/2").json()
+    merged = {k: v for k, v in devries.items() if k not in ("_meta", "id", "dateLastChange")}
+    merged["emailAddress"] = "nieuw@bakkerij.example"
+    assert api("PUT", "/v1/debtors/2", json=merged).status_code == 200
+    after = api("GET", "/v1/debtors/2").json()
+    assert after["emailAddress"] == "nieuw@bakkerij.example"
+    same = (
+        "name",
+        "customerNumber",
+        "address",
+        "postCode",
+        "city",
+        "countryCode",
+        "paymentConditionId",
+        "paymentMethodId",
+        "debtorKindId",
+        "dateAdded",
+    )
+    assert {k: after[k] for k in same} == {k: devries[k] for k in same}
+
+
+def test_debtor_put_checks_the_replaced_record(api):
+    """A replacing PUT still needs the required fields: name, debtor kind and the debtor's
+    customer number (left out, the debtor would lose it)."""
+    body = assert_problem(api("PUT", "/v1/debtors/2", json={"emailAddress": "x@y.example"}), 400)
+    assert {"Name", "DebtorKindId", "CustomerNumber"} <= set(body["errors"])
+    assert_problem(
+        api(
+            "PUT",
+            "/v1/debtors/2",
+            json={"name": "B", "customerNumber": "1002", "debtorKindId": "XX"},
+        ),
+        400,
+    )
+    assert api("GET", "/v1/debtors/2").json()["emailAddress"] == "devries@bakkerij.example"
 
 
 def test_validate_only_checks_without_creating(api):

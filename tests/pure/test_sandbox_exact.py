@@ -417,6 +417,36 @@ def test_account_name_is_required(sb, api):
     assert resp.status_code == 400 and error_value(resp) == "Verplicht: Naam"
 
 
+def test_account_put_keeps_fields_not_sent_and_clears_fields_sent_as_null(sb, api):
+    """§3: PUT answers 204 with an empty body; fields not sent are kept. A field sent as
+    null is cleared: a client that must not blank data leaves the field out."""
+    row = api.post(
+        sb.api("crm/Accounts"),
+        json={
+            "Name": "Put BV",
+            "VATNumber": "NL000099998B57",
+            "ChamberOfCommerce": "12345678",
+            "PaymentConditionSales": "30",
+            "City": "Utrecht",
+        },
+    ).json()["d"]
+    url = sb.api(f"crm/Accounts(guid'{row['ID']}')")
+    resp = api.put(url, json={"Email": "put@example.nl"})
+    assert resp.status_code == 204 and resp.content == b""
+    after = api.get(sb.api("crm/Accounts"), params={"$filter": f"ID eq guid'{row['ID']}'"})
+    after = after.json()["d"]["results"][0]
+    assert after["Email"] == "put@example.nl" and after["Name"] == "Put BV"
+    assert (after["VATNumber"], after["ChamberOfCommerce"], after["PaymentConditionSales"]) == (
+        "NL000099998B57",
+        "12345678",
+        "30",
+    )
+    assert api.put(url, json={"City": None}).status_code == 204
+    after = api.get(sb.api("crm/Accounts"), params={"$filter": f"ID eq guid'{row['ID']}'"})
+    assert after.json()["d"]["results"][0]["City"] is None
+    assert api.put(url, json={"Name": ""}).status_code == 400  # the name stays required
+
+
 def test_vat_codes_padded_to_3_with_several_zero_percent_codes(sb, api):
     rows = api.get(sb.api("vat/VATCodes")).json()["d"]["results"]
     by_code = {r["Code"]: r for r in rows}
