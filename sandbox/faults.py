@@ -2,7 +2,8 @@
 
 app.py applies latency, error_rate, fail_next, throttle_next and lose_next_creates around
 every request of the service (a service may shape the 429 itself through
-``fault_response``); services only have to honour ``revoked`` in their token checks.
+``fault_response``); services only have to honour ``revoked`` in their token checks and
+``ignore_vat_amounts`` where invoice lines take a VAT amount.
 """
 
 import random
@@ -15,6 +16,9 @@ FIELDS = {
     "throttle_next": int,
     "lose_next_creates": int,
     "revoked": bool,
+    # The service rounds VAT per line and ignores the VAT amounts sent (makes read-back
+    # total checks testable).
+    "ignore_vat_amounts": bool,
 }
 
 
@@ -30,6 +34,7 @@ class Faults:
         self.throttle_next = 0
         self.lose_next_creates = 0
         self.revoked = False
+        self.ignore_vat_amounts = False
 
     def set(self, **values):
         """Set attributes from a JSON dict; unknown names raise KeyError, bad values ValueError."""
