@@ -741,7 +741,10 @@ class BookkeepingBackend(models.Model):
                 vals["bookkeeping_remote_number"] = str(row["InvoiceNumber"])
                 if status >= PROCESSED:
                     vals["bookkeeping_state"] = "done"
-            elif self.exact_print_invoices and status < PROCESSED:
+            elif self.exact_print_invoices and status < PROCESSED and float_compare(
+                    float(row.get("AmountFC") or 0.0), move.amount_total_in_currency_signed,
+                    2) == 0:
+                # Only one whose total is Odoo's: a flagged one waits for its correction.
                 to_print.append(row["InvoiceID"])
             move._bookkeeping_write(vals)
         for invoice_id in to_print:

@@ -70,6 +70,10 @@ class TestExactAmounts(ExactCommon):
         self.assertEqual(len(warning), 1)
         self.assertIn("391.37", warning.note)
         self.assertIn("391.36", warning.note)
+        # The number sync does not process it behind the user's back either.
+        self.backend._sync_remote_state()
+        self.assertEqual(self.invoice_of(move)[0]["Status"], 20)
+        self.assertEqual(move.bookkeeping_state, "sent_draft")
 
     def test_odoo_mode_total_difference_is_flagged(self):
         """The read-back check of SalesEntries can trip: the entry stands (it is booked and
