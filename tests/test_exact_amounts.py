@@ -318,3 +318,25 @@ class TestExactAmounts(ExactCommon):
         rate, vats = exact_entry_rate(document, 1 / 0.9)
         self.assertAlmostEqual(rate, 0.9, places=6)
         self.assertEqual(sorted(vats), [0.04, 0.06])
+
+    def test_cash_rounding_on_the_biggest_tax(self):
+        """Strategy "modify the biggest tax": the rounding is part of the VAT, no line."""
+        rounding = self.env["account.cash.rounding"].create(
+            {
+                "name": "tax 0.05",
+                "rounding": 0.05,
+                "strategy": "biggest_tax",
+                "rounding_method": "HALF-UP",
+            }
+        )
+        move = self.invoice([(10.01, 1.0)], post=False)
+        move.invoice_cash_rounding_id = rounding
+        move.action_post()
+        self.assertEqual(move.amount_total, 12.10)
+        self.send(move)
+        self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
+        entry, lines = self.entry_of(move)
+        self.assertEqual(entry["AmountFC"], 12.10)
+        self.assertEqual(
+            [(line["AmountFC"], line["VATAmountFC"]) for line in lines], [(10.01, 2.09)]
+        )
