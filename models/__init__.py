@@ -3,6 +3,7 @@ from . import (
     bookkeeping_backend,
     bookkeeping_backend_asperion,
     bookkeeping_backend_exact,
+    bookkeeping_document,
     bookkeeping_log,
     bookkeeping_mapping,
     bookkeeping_remote_option,

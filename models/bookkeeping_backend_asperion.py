@@ -13,7 +13,6 @@ every look-up before a retry and the number sync use it, so nothing is ever crea
 """
 
 import logging
-from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 from odoo import api, fields, models
@@ -46,6 +45,8 @@ INVOICE_STATUS = {
     8: "Hold",
 }
 CENT = Decimal("0.01")
+# Lines of a draft booked on their own ledger account ("G"), whatever the line type.
+ASPERION_OWN_LEDGER_KINDS = ("cash_rounding", "discount")
 SYNC_FIELDS = "id,invoiceNumber,description,status,amountInclVat,date"
 # Debtor fields Asperion keeps itself: never part of a PUT body.
 DEBTOR_READ_ONLY = ("id", "_meta", "dateAdded", "dateLastChange")
@@ -457,6 +458,12 @@ class BookkeepingBackend(models.Model):
                     accounts=", ".join(sorted(missing_account)),
                 )
             )
+        # Cash rounding, early payment discount and discount lines: sent like the others,
+        # on their own ledger account where product lines go on one.
+        errors += self._document_errors(
+            move._bookkeeping_document(),
+            lambda line: need_ledger or line["kind"] in ASPERION_OWN_LEDGER_KINDS,
+        )
         partner = move.partner_id.commercial_partner_id
         if not self._asperion_partner_remote_id(partner):
             errors += self._asperion_check_partner(partner)
@@ -489,10 +496,6 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ invoices
 
-    def _asperion_signed(self, line_or_move_amount, move):
-        """Credit notes go as negative amounts."""
-        return -line_or_move_amount if move.move_type == "out_refund" else line_or_move_amount
-
     def _asperion_payment_condition(self, move):
         option = (
             self._mapped_option("payment_term", move.invoice_payment_term_id)
@@ -505,80 +508,67 @@ class BookkeepingBackend(models.Model):
     def _asperion_date(self, move):
         return f"{move.invoice_date or move.date}T00:00:00"
 
-    def _asperion_draft_vals(self, move, debtor_id):
-        kind = self.asperion_line_type
+    def _asperion_draft_vals(self, move, debtor_id, document):
+        """A draft: Asperion prices its lines itself (quantity x price, VAT per line); the
+        cash rounding and discount lines go as ledger lines ("G") on their mapped account."""
+        by_line = {line["line"].id: line for line in document["lines"]}
         lines = []
-        for line in move.invoice_line_ids.sorted("sequence"):
-            if line.display_type in ("line_section", "line_subsection", "line_note"):
-                if self.note_lines == "text" and line.name:
-                    lines.append(draft_line("T", line.name[:250]))
-                continue
-            if line.display_type != "product":
-                continue
-            quantity = line.quantity or 1.0
-            price = line.price_subtotal / quantity if line.quantity else line.price_subtotal
-            target = {}
-            if kind == "A":
-                target["article"] = self.asperion_article_id.code
-            elif kind == "V":
-                target["sales_type"] = _int_or_str(self.asperion_sales_type_id.code)
-            else:
-                target["ledger_account"] = _int_or_str(
-                    self._mapped_option("account", line.account_id).code
-                )
-            lines.append(
-                draft_line(
-                    kind,
-                    (line.name or line.product_id.display_name or "")[:250],
-                    quantity=quantity,
-                    price=round(self._asperion_signed(price, move), 6),
-                    vat_code=self._mapped_option("tax", line.tax_ids).code,
-                    **target,
-                )
-            )
+        for aml in move.invoice_line_ids.sorted("sequence"):
+            if aml.display_type in ("line_section", "line_subsection", "line_note"):
+                if self.note_lines == "text" and aml.name:
+                    lines.append(draft_line("T", aml.name[:250]))
+            elif aml.id in by_line:
+                lines.append(self._asperion_draft_line(by_line[aml.id], document["sign"]))
+        lines += [
+            self._asperion_draft_line(line, document["sign"])
+            for line in document["lines"]
+            if line["kind"] != "product"
+        ]
         extra = {"reference": move.name}
         condition = self._asperion_payment_condition(move)
         if condition:
             extra["paymentConditionId"] = condition
         return draft_invoice(int(debtor_id), self._asperion_date(move), move.name, lines, **extra)
 
-    def _asperion_line_amounts(self, move):
-        """Per product line: (line, amount excl VAT, VAT amount), signed, in cents, whose
-        VAT sums per tax to Odoo's tax lines exactly (rounding difference on the largest
-        line of that tax), so every total equals Odoo's to the cent."""
-        sign = -1  # income and tax lines are credits on an invoice, debits on a refund
-        vat_sign = -1 if move.move_type == "out_refund" else 1
-        rows = []
-        by_tax = defaultdict(list)
-        for line in self._asperion_invoice_lines(move):
-            amount = _money(sign * line.amount_currency)
-            vat = _money(vat_sign * (line.price_total - line.price_subtotal))
-            row = [line, amount, vat]
-            rows.append(row)
-            by_tax[line.tax_ids.id].append(row)
-        for tax_id, tax_rows in by_tax.items():
-            tax_lines = move.line_ids.filtered(lambda ln, t=tax_id: ln.tax_line_id.id == t)
-            target = sum((_money(sign * tl.amount_currency) for tl in tax_lines), Decimal(0))
-            diff = target - sum((r[2] for r in tax_rows), Decimal(0))
-            if diff:
-                largest = max(tax_rows, key=lambda r: abs(r[1]))
-                largest[2] += diff
-        return rows
-
-    def _asperion_invoice_vals(self, move, debtor_id):
-        lines = []
-        for line, amount, vat in self._asperion_line_amounts(move):
-            lines.append(
-                {
-                    "description": (line.name or line.product_id.display_name or "")[:250],
-                    "amount": float(amount),
-                    "vatAmount": float(vat),
-                    "vatCode": self._mapped_option("tax", line.tax_ids).code,
-                    "ledgerAccountId": _int_or_str(
-                        self._mapped_option("account", line.account_id).code
-                    ),
-                }
+    def _asperion_draft_line(self, line, sign):
+        kind = self.asperion_line_type
+        if line["kind"] in ASPERION_OWN_LEDGER_KINDS:
+            kind = "G"
+        quantity = (line["quantity"] or 1.0) if line["kind"] == "product" else 1.0
+        target = {}
+        if kind == "A":
+            target["article"] = self.asperion_article_id.code
+        elif kind == "V":
+            target["sales_type"] = _int_or_str(self.asperion_sales_type_id.code)
+        else:
+            target["ledger_account"] = _int_or_str(
+                self._mapped_option("account", line["account"]).code
             )
+        # Credit notes: positive quantities, negative prices.
+        return draft_line(
+            kind,
+            (line["name"] or "")[:250],
+            quantity=quantity,
+            price=round(line["amount"] / quantity, 6),
+            vat_code=self._document_vat_code(line),
+            **target,
+        )
+
+    def _asperion_invoice_vals(self, move, debtor_id, document):
+        """A final invoice: every line with Odoo's amount and VAT (which sum per tax to
+        Odoo's tax lines), so every total equals Odoo's to the cent."""
+        lines = [
+            {
+                "description": (line["name"] or "")[:250],
+                "amount": float(_money(line["amount"])),
+                "vatAmount": float(_money(line["vat"])),
+                "vatCode": self._document_vat_code(line),
+                "ledgerAccountId": _int_or_str(
+                    self._mapped_option("account", line["account"]).code
+                ),
+            }
+            for line in document["lines"]
+        ]
         vals = {
             "invoiceNumber": move.name,
             "date": self._asperion_date(move),
@@ -599,20 +589,39 @@ class BookkeepingBackend(models.Model):
     def _asperion_push_move(self, client, move):
         debtor_id = self._ensure_remote_partner(client, move.partner_id)
         client.bookkeeping_log.record = move
+        document = move._bookkeeping_document()
         if self.invoice_mode == "remote":
-            draft = client.create_draft_invoice(self._asperion_draft_vals(move, debtor_id))
-            # Asperion computes the draft itself; tell before it is finalised.
-            self._asperion_check_total(move, draft.get("amountInclVat"), self.env._(
-                "The Asperion draft totals %(remote)s while Odoo's total is %(odoo)s. "
-                "Check the draft in Asperion before finalising it."))
-            return self._asperion_draft_result(draft)
-        invoice = client.create_sales_invoice(self._asperion_invoice_vals(move, debtor_id))
+            draft = client.create_draft_invoice(
+                self._asperion_draft_vals(move, debtor_id, document)
+            )
+            move._bookkeeping_write({"bookkeeping_remote_id": str(draft["id"])})
+            if draft.get("amountInclVat") is None:
+                # The answer may carry only the id: read the totals once, so the check runs.
+                draft = client.draft_invoice(draft["id"]) or draft
+            return self._asperion_draft_result(move, draft, document)
+        invoice = client.create_sales_invoice(
+            self._asperion_invoice_vals(move, debtor_id, document)
+        )
         # The booking exists now: keep its id even if the upload below fails. (A crash
         # needs no extra commit: the invoice stays 'sending' and is looked up first.)
         move._bookkeeping_write({"bookkeeping_remote_id": str(invoice["id"])})
-        return self._asperion_final_result(client, move, invoice, upload=True)
+        return self._asperion_final_result(client, move, invoice, upload=True, document=document)
 
-    def _asperion_draft_result(self, draft):
+    def _asperion_draft_result(self, move, draft, document=None):
+        # Asperion computes the draft itself; say so before it is finalised.
+        self._asperion_check_total(
+            move,
+            draft.get("amountInclVat"),
+            document,
+            lambda remote, odoo: self.env._(
+                "The Asperion draft %(draft)s totals %(remote)s while Odoo's total is "
+                "%(odoo)s. Correct the draft in Asperion before finalising it (check the VAT "
+                "codes).",
+                draft=draft["id"],
+                remote=remote,
+                odoo=odoo,
+            ),
+        )
         return {
             "remote_id": str(draft["id"]),
             "remote_ref": str(draft["id"]),
@@ -621,19 +630,29 @@ class BookkeepingBackend(models.Model):
             "remote_amount": draft.get("amountInclVat"),
         }
 
-    def _asperion_check_total(self, move, total, message):
-        """Note on the invoice when Asperion's total differs from Odoo's. ``message`` is a
-        translated text with %(remote)s and %(odoo)s."""
-        expected = _money(self._asperion_signed(move.amount_total, move))
+    def _asperion_check_total(self, move, total, document, message):
+        """Flag the invoice when Asperion's total differs from Odoo's; ``message(remote,
+        odoo)`` says so in words."""
+        document = document or move._bookkeeping_document()
+        expected = _money(document["total"])
         if total is not None and _money(total) != expected:
-            move._message_log(body=message % {"remote": total, "odoo": expected})
+            self._flag_remote_total(move, message(total, float(expected)))
 
-    def _asperion_final_result(self, client, move, invoice, upload=False):
+    def _asperion_final_result(self, client, move, invoice, upload=False, document=None):
         total = invoice.get("amountInclVat")
-        # Booked already; say it loudly rather than hide a difference.
-        self._asperion_check_total(move, total, self.env._(
-            "Asperion booked a total of %(remote)s while Odoo's total is %(odoo)s. Check "
-            "the VAT codes of the lines."))
+        # Booked already: the booking stands, a difference is flagged on the invoice.
+        self._asperion_check_total(
+            move,
+            total,
+            document,
+            lambda remote, odoo: self.env._(
+                "Asperion booked %(number)s with a total of %(remote)s while Odoo's total is "
+                "%(odoo)s. Correct the booking in Asperion (check the VAT codes of the lines).",
+                number=invoice.get("invoiceNumber") or invoice["id"],
+                remote=remote,
+                odoo=odoo,
+            ),
+        )
         if upload and self.attach_pdf:
             self._asperion_attach_pdf(client, move, invoice["id"])
         status = invoice.get("status")
@@ -712,7 +731,7 @@ class BookkeepingBackend(models.Model):
         exact = {"Description": move.name, "Description_comparison": "Equals"}
         for draft in client.draft_invoices(**exact):
             if draft.get("description") == move.name:
-                return self._asperion_draft_result(draft)
+                return self._asperion_draft_result(move, draft)
         # Finalised in Asperion since the lost attempt: the draft is gone, the final has it.
         for invoice in client.sales_invoices(**exact):
             if invoice.get("description") == move.name:

@@ -17,10 +17,11 @@ with quantity 0 (Exact shows the text and adds nothing).
 
 import logging
 from collections import defaultdict
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from urllib.parse import quote
 
 from odoo import api, fields, models
-from odoo.tools import float_compare, float_round
+from odoo.tools import float_compare
 
 from ..clients import errors as client_errors
 from ..clients.exact import HOSTS, MAX_URL, ExactClient, Guid, literal, or_groups
@@ -43,10 +44,160 @@ PROCESSED = 50  # SalesInvoices Status: 10 draft, 20 open, 50 processed
 REMOTE_CREDIT_NOTE = 8021
 REMOTE_INVOICE = 8020
 NOTE_TYPES = ("line_section", "line_subsection", "line_note")
+# Lines that are booked on their own account in mode "remote" too (not on an item's).
+EXACT_OWN_ACCOUNT_KINDS = ("cash_rounding", "discount")
 INVOICE_SELECT = "InvoiceID,InvoiceNumber,YourRef,Status,AmountFC"
 RECEIVABLE_SELECT = (
     "ID,TransactionEntryID,InvoiceNumber,YourRef,IsFullyPaid,Status,AmountDC,AmountFC,"
     "LastPaymentDate")
+
+
+CENT = Decimal("0.01")
+
+
+# ---------------------------------------------------------------------- company currency
+# Exact takes no company-currency amount on SalesEntries (AmountDC and VATAmountDC are
+# read-only): it computes each line as round(AmountFC x Rate) and the header as their sum.
+# So the Rate is derived such that those roundings give Odoo's balances: per income
+# account and per tax. A rate rounded to six decimals did not (289.62 instead of 289.63).
+
+def _cents(value):
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _exact_dc(amount, rate):
+    """What Exact books in the company currency for ``amount`` at ``rate``."""
+    return (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _rate_window(amounts, target, hint):
+    """[low, high) of the rates at which the lines ``amounts`` (Decimals of one sign) sum
+    in the company currency to ``target``; None: any rate does; False: none does. The sum
+    of roundings grows with the rate, so the rates that hit ``target`` form one interval."""
+    amounts = [abs(a) for a in amounts if a]
+    target = abs(target)
+    if not amounts:
+        return None if not target else False
+
+    def first_reaching(goal):
+        low, high = Decimal(0), hint * 4 + 1
+        for _step in range(80):
+            middle = (low + high) / 2
+            if sum(_exact_dc(a, middle) for a in amounts) >= goal:
+                high = middle
+            else:
+                low = middle
+        return high
+
+    return first_reaching(target), first_reaching(target + CENT)
+
+
+def _pick_rate(low, high, hint, check):
+    """The rate in [low, high) with the fewest decimals (six or more), nearest to ``hint``,
+    for which ``check(rate)`` holds."""
+    for digits in range(6, 16):
+        step = Decimal(1).scaleb(-digits)
+        top = high.quantize(step, rounding=ROUND_FLOOR)
+        if top >= high:
+            top -= step
+        candidates = {hint.quantize(step, rounding=ROUND_HALF_UP),
+                      low.quantize(step, rounding=ROUND_CEILING), top}
+        for rate in sorted(candidates, key=lambda c: abs(c - hint)):
+            if low <= rate < high and check(rate):
+                return rate
+    return None
+
+
+def _spread_vat(vats, rate, target):
+    """Move cents of VAT between the lines of one tax (their sum stays Odoo's) until their
+    company-currency roundings sum to ``target``; False when that cannot be done."""
+    for _step in range(4 * len(vats) + 4):
+        diff = target - sum(_exact_dc(v, rate) for v in vats)
+        if not diff:
+            return True
+        want = CENT if diff > 0 else -CENT
+        best = None
+        for k, to_line in enumerate(vats):
+            for j, from_line in enumerate(vats):
+                if j == k or (from_line - CENT) * from_line <= 0 or (
+                        to_line + CENT) * to_line <= 0:
+                    continue  # never empty a line's VAT, put VAT on a line without, or flip it
+                gain = (_exact_dc(to_line + CENT, rate) - _exact_dc(to_line, rate)) - (
+                    _exact_dc(from_line, rate) - _exact_dc(from_line - CENT, rate))
+                if gain == want and (best is None or abs(to_line) + abs(from_line) > best[0]):
+                    best = (abs(to_line) + abs(from_line), k, j)
+        if best is None:
+            return False
+        vats[best[1]] += CENT
+        vats[best[2]] -= CENT
+    return False
+
+
+def _solve_rate(constraints, hint):
+    """A rate at which every (amounts, target) of ``constraints`` holds, or None."""
+    low, high = Decimal(0), hint * 4 + 1
+    for amounts, target in constraints:
+        window = _rate_window(amounts, target, hint)
+        if window is False:
+            return None
+        if window:
+            low, high = max(low, window[0]), min(high, window[1])
+    if low >= high:
+        return None
+    return _pick_rate(low, high, hint, lambda rate: all(
+        sum(_exact_dc(a, rate) for a in amounts) == target for amounts, target in constraints))
+
+
+def _grouped(lines, values, company_key, key):
+    """(amounts, company-currency target) per group of lines (``key(index)``)."""
+    return [([values[i] for i in idx], sum(_cents(lines[i][company_key]) for i in idx))
+            for idx in _index_groups(len(lines), key)]
+
+
+def exact_entry_rate(document, invoice_currency_rate):
+    """(Rate, VAT per line) of a SalesEntry in a foreign currency, so that Exact's
+    company-currency amounts equal Odoo's balances: every line if possible, else the lines
+    per income account and the VAT per tax. Falls back to Odoo's own rate when no rate can
+    make them agree; the read-back check then flags the entry."""
+    lines = document["lines"]
+    hint = Decimal(1) / Decimal(repr(invoice_currency_rate))
+    amounts = [_cents(line["amount"]) for line in lines]
+    vats = [_cents(line["vat"]) for line in lines]
+
+    def tax_of(index, with_sign=True):
+        taxes = lines[index]["taxes"]
+        if not taxes:
+            return None
+        return (tuple(taxes.ids), vats[index] > 0) if with_sign else tuple(taxes.ids)
+
+    each_line = _grouped(lines, amounts, "amount_company", lambda i: i) + _grouped(
+        lines, vats, "vat_company", lambda i: i if lines[i]["taxes"] else None)
+    per_account = _grouped(lines, amounts, "amount_company",
+                           lambda i: (lines[i]["account"].id, amounts[i] > 0))
+    # Best: every line as Odoo booked it; else the sums per account and per tax, with the
+    # VAT as Odoo spread it over the lines (Odoo puts rounding differences on some lines).
+    rate = _solve_rate(each_line, hint) or _solve_rate(
+        per_account + _grouped(lines, vats, "vat_company", tax_of), hint)
+    if rate is None:
+        # Else a rate for the lines, and the VAT of each tax spread so that it agrees.
+        rate = _solve_rate(per_account, hint)
+        for idx in (_index_groups(len(lines), lambda i: tax_of(i, False))
+                    if rate is not None else []):
+            spread = [vats[i] for i in idx]
+            if _spread_vat(spread, rate, sum(_cents(lines[i]["vat_company"]) for i in idx)):
+                for i, vat in zip(idx, spread, strict=True):
+                    vats[i] = vat
+    if rate is None:
+        rate = hint.quantize(Decimal("1e-12"), rounding=ROUND_HALF_UP)
+    return float(rate), [float(vat) for vat in vats]
+
+
+def _index_groups(count, key):
+    groups = defaultdict(list)
+    for index in range(count):
+        if key(index) is not None:
+            groups[key(index)].append(index)
+    return list(groups.values())
 
 
 class BookkeepingBackend(models.Model):
@@ -317,6 +468,17 @@ class BookkeepingBackend(models.Model):
                     "Line '%(line)s' has no Exact item: choose a default item on the link "
                     "%(name)s, or give the product the code of an Exact item.",
                     line=label, name=self.name))
+        # Cash rounding, early payment discount and discount lines: sent like the others.
+        remote = self.invoice_mode == "remote"
+        document = move._bookkeeping_document()
+        errors += self._document_errors(
+            document, lambda line: not remote or line["kind"] in EXACT_OWN_ACCOUNT_KINDS)
+        extra = [line for line in document["lines"] if line["kind"] != "product"]
+        if remote and extra and not self.exact_item_id:
+            errors.append(self.env._(
+                "Choose a default item on the link %(name)s: Exact takes the %(kind)s line "
+                "of this invoice on it.", name=self.name,
+                kind=self._document_kind_label(extra[0]["kind"])))
         # The same message for every line of the same problem is noise.
         return list(dict.fromkeys(errors))
 
@@ -372,53 +534,31 @@ class BookkeepingBackend(models.Model):
                 pending = []
         return notes, pending
 
-    def _exact_line_vat(self, move, lines, sign):
-        """VAT per line (signed, 2 decimals) that sums per tax to Odoo's tax lines exactly.
-
-        Exact would compute VAT per line; Odoo may round per tax group. The difference goes
-        on the largest line of that tax, so the entry total equals Odoo's to the cent."""
-        digits = move.currency_id.decimal_places
-        vat = {
-            line.id: float_round(sign * (line.price_total - line.price_subtotal),
-                                 precision_digits=digits)
-            for line in lines
-        }
-        for tax in lines.tax_ids:
-            tax_lines = lines.filtered(lambda line, t=tax: line.tax_ids == t)
-            target = -sum(move.line_ids.filtered(
-                lambda aml, t=tax: aml.tax_line_id == t).mapped("amount_currency"))
-            diff = float_round(target - sum(vat[line.id] for line in tax_lines),
-                               precision_digits=digits)
-            if diff and tax_lines:
-                largest = max(tax_lines, key=lambda line: abs(line.price_subtotal))
-                vat[largest.id] = float_round(vat[largest.id] + diff, precision_digits=digits)
-        return vat
-
     def _exact_push_sales_entry(self, client, move, customer):
-        sign = self._exact_sign(move)
-        lines = self._exact_move_lines(move)
-        vat = self._exact_line_vat(move, lines, sign)
+        document = move._bookkeeping_document()
+        lines = document["lines"]
         notes, trailing = self._exact_note_texts(move)
         if self.note_lines == "skip":
             notes, trailing = {}, []
         vals = self._exact_header(move, "Customer", customer)
         vals["EntryDate"] = (move.invoice_date or move.date).isoformat()
+        vats = [line["vat"] for line in lines]
         if move.currency_id != move.company_id.currency_id and move.invoice_currency_rate:
-            # Exact: AmountDC = AmountFC * Rate; Odoo keeps company -> invoice currency.
-            vals["Rate"] = round(1.0 / move.invoice_currency_rate, 6)
+            # Exact: AmountDC = AmountFC x Rate per line; the rate makes those Odoo's.
+            vals["Rate"], vats = exact_entry_rate(document, move.invoice_currency_rate)
         entry_lines = []
-        for line in lines:
-            tax = line.tax_ids[:1]
+        for line, vat in zip(lines, vats, strict=True):
             entry_line = {
-                "GLAccount": self._mapped_option("account", line.account_id).extra["ID"],
-                "AmountFC": round(sign * line.price_subtotal, 2),
-                "VATCode": self._mapped_option("tax", tax).code,
-                "VATAmountFC": vat[line.id],
-                "Description": (line.name or line.product_id.display_name or "")[:60],
-                "Quantity": line.quantity,
+                "GLAccount": self._mapped_option("account", line["account"]).extra["ID"],
+                "AmountFC": line["amount"],
+                "VATCode": self._document_vat_code(line),
+                # Odoo's VAT per tax, spread over the lines: Exact would round per line.
+                "VATAmountFC": vat,
+                "Description": (line["name"] or "")[:60],
+                "Quantity": line["quantity"],
             }
-            if notes.get(line.id):
-                entry_line["Notes"] = "\n".join(notes[line.id])
+            if notes.get(line["line"].id):
+                entry_line["Notes"] = "\n".join(notes[line["line"].id])
             entry_lines.append(entry_line)
         if trailing and entry_lines:
             entry_lines[-1]["Notes"] = "\n".join(
@@ -429,22 +569,29 @@ class BookkeepingBackend(models.Model):
             if document_id:
                 vals["Document"] = document_id
         entry = client.create_sales_entry(vals)
-        return self._exact_entry_result(move, entry)
+        return self._exact_entry_result(move, entry, document)
 
-    def _exact_entry_result(self, move, entry):
-        """Result of a booked entry; a total that differs from Odoo's is refused loudly."""
-        expected = self._exact_sign(move) * move.amount_total
-        amount = entry.get("AmountFC")
-        # Kept even when the check fails: the entry exists and is never created twice.
+    def _exact_entry_result(self, move, entry, document=None):
+        """Result of a booked entry. A total that differs from Odoo's (in the invoice or
+        the company currency) flags the invoice; the entry exists and is never made twice."""
+        document = document or move._bookkeeping_document()
         move._bookkeeping_write({"bookkeeping_remote_id": entry["EntryID"]})
-        if amount is not None and float_compare(float(amount), expected, 2) != 0:
-            raise client_errors.ValidationError(
-                self.env._(
-                    "Exact booked entry %(number)s with a total of %(remote)s while the "
-                    "invoice total is %(odoo)s. Correct the entry in Exact (or check the VAT "
-                    "code mapping); the invoice will not be sent again.",
-                    number=entry.get("EntryNumber"), remote=amount, odoo=expected),
-                remote_message=self.env._("Total differs from Odoo's"))
+        amount = entry.get("AmountFC")
+        differs = amount is not None and float_compare(
+            float(amount), document["total"], 2) != 0
+        foreign = move.currency_id != move.company_currency_id
+        amount_company = entry.get("AmountDC")
+        if foreign and amount_company is not None and float_compare(
+                float(amount_company), document["total_company"], 2) != 0:
+            differs = True
+        if differs:
+            self._flag_remote_total(move, self.env._(
+                "Exact booked entry %(number)s with a total of %(remote)s (%(remote_dc)s in "
+                "%(company)s) while Odoo's total is %(odoo)s (%(odoo_dc)s). Correct the entry "
+                "in Exact (check the VAT code mapping); it is not sent again.",
+                number=entry.get("EntryNumber") or entry["EntryID"], remote=amount,
+                remote_dc=amount_company, company=move.company_currency_id.name,
+                odoo=document["total"], odoo_dc=document["total_company"]))
         return {
             "remote_id": entry["EntryID"],
             "state": "done",
@@ -497,37 +644,57 @@ class BookkeepingBackend(models.Model):
         move._message_log(body=self.env._("The invoice PDF was attached in Exact."))
 
     def _exact_push_sales_invoice(self, client, move, customer):
-        sign = self._exact_sign(move)
+        document = move._bookkeeping_document()
+        sign = document["sign"]
         vals = self._exact_header(move, "OrderedBy", customer)
         vals["Type"] = REMOTE_CREDIT_NOTE if sign < 0 else REMOTE_INVOICE
         if move.invoice_date:
             vals["InvoiceDate"] = move.invoice_date.isoformat()
+        by_line = {line["line"].id: line for line in document["lines"]}
         invoice_lines = []
-        for line in move.invoice_line_ids.sorted("sequence"):
-            if line.display_type in NOTE_TYPES:
-                if self.note_lines == "text" and line.name and self.exact_item_id:
+        for aml in move.invoice_line_ids.sorted("sequence"):
+            if aml.display_type in NOTE_TYPES:
+                if self.note_lines == "text" and aml.name and self.exact_item_id:
                     invoice_lines.append({
                         "Item": self.exact_item_id.extra["ID"], "Quantity": 0,
-                        "UnitPrice": 0, "Description": line.name[:60]})
+                        "UnitPrice": 0, "Description": aml.name[:60]})
                 continue
-            if line.display_type != "product":
-                continue
-            quantity = line.quantity or 1.0
-            invoice_lines.append({
-                "Item": self._exact_item_for(line.product_id).extra["ID"],
-                "Quantity": sign * quantity,
-                # Net price per unit excl. VAT: discounts and tax-included prices are
-                # already folded in, so Exact's line amount equals Odoo's subtotal.
-                "UnitPrice": round(line.price_subtotal / quantity, 6),
-                "VATCode": self._mapped_option("tax", line.tax_ids[:1]).code,
-                "Description": (line.name or line.product_id.display_name or "")[:60],
-            })
+            if aml.id in by_line:
+                invoice_lines.append(self._exact_invoice_line(by_line[aml.id], sign))
+        invoice_lines += [self._exact_invoice_line(line, sign) for line in document["lines"]
+                          if line["kind"] != "product"]
         vals["SalesInvoiceLines"] = invoice_lines
         invoice = client.create_sales_invoice(vals)
         move._bookkeeping_write({"bookkeeping_remote_id": invoice["InvoiceID"]})
-        return self._exact_invoice_result(client, move, invoice, allow_print=True)
+        return self._exact_invoice_result(client, move, invoice, allow_print=True,
+                                          document=document)
 
-    def _exact_invoice_result(self, client, move, invoice, allow_print=False):
+    def _exact_invoice_line(self, line, sign):
+        """A SalesInvoiceLine of a document line: on its item (discounts and cash rounding
+        on the default item), with Odoo's VAT amount, so Exact computes no VAT of its own."""
+        if line["kind"] == "product":
+            item = self._exact_item_for(line["line"].product_id)
+            quantity = line["quantity"] or 1.0
+        else:
+            item, quantity = self.exact_item_id, 1.0
+        invoice_line = {
+            "Item": item.extra["ID"],
+            "Quantity": sign * quantity,
+            # Net price per unit excl. VAT: discounts and tax-included prices are folded in;
+            # AmountFC makes the line amount Odoo's to the cent.
+            "UnitPrice": round(sign * line["amount"] / quantity, 6),
+            "AmountFC": line["amount"],
+            "VATCode": self._document_vat_code(line),
+            "VATAmountFC": line["vat"],
+            "Description": (line["name"] or "")[:60],
+        }
+        if line["kind"] in EXACT_OWN_ACCOUNT_KINDS:
+            invoice_line["GLAccount"] = self._mapped_option(
+                "account", line["account"]).extra["ID"]
+        return invoice_line
+
+    def _exact_invoice_result(self, client, move, invoice, allow_print=False, document=None):
+        document = document or move._bookkeeping_document()
         result = {
             "remote_id": invoice["InvoiceID"],
             "state": "sent_draft",
@@ -537,6 +704,16 @@ class BookkeepingBackend(models.Model):
             if invoice.get("AmountFC") is not None else None,
         }
         status = int(invoice.get("Status") or 0)
+        amount = invoice.get("AmountFC")
+        if amount is not None and float_compare(float(amount), document["total"], 2) != 0:
+            # Not processed: an open invoice can still be corrected in Exact.
+            allow_print = False
+            self._flag_remote_total(move, self.env._(
+                "Exact computed a total of %(remote)s for invoice (order) %(ref)s while Odoo's "
+                "total is %(odoo)s. Correct it in Exact before processing it (check the VAT "
+                "codes of the items and the VAT code mapping).",
+                remote=amount, ref=result["remote_ref"] or invoice["InvoiceID"],
+                odoo=document["total"]))
         if allow_print and self.exact_print_invoices and status < PROCESSED:
             try:
                 client.print_sales_invoice(invoice["InvoiceID"])
@@ -617,7 +794,10 @@ class BookkeepingBackend(models.Model):
                 vals["bookkeeping_remote_number"] = str(row["InvoiceNumber"])
                 if status >= PROCESSED:
                     vals["bookkeeping_state"] = "done"
-            elif self.exact_print_invoices and status < PROCESSED:
+            elif self.exact_print_invoices and status < PROCESSED and float_compare(
+                    float(row.get("AmountFC") or 0.0), move.amount_total_in_currency_signed,
+                    2) == 0:
+                # Only one whose total is Odoo's: a flagged one waits for its correction.
                 to_print.append(row["InvoiceID"])
             move._bookkeeping_write(vals)
         for invoice_id in to_print:

@@ -983,9 +983,8 @@ class AsperionService:
             # drafts and finals get ids from different ranges: never assume they match
             draft["id"] = 5000 + self.store.next_seq(f"{SERVICE}.draft.id")
             self.store.insert(SERVICE, f"drafts@{ctx.adm}", draft, id=draft["id"])
-        resp = self._bare(ctx, res, draft)
-        resp.status_code = 201
-        return resp
+        # "Creating a draft returns only an id" [C:S6]: the strict reading, no totals.
+        return self._json({"id": draft["id"]}, 201)
 
     def _validate_draft_header(self, ctx, draft, errors):
         debtor_id = draft.get("debtorId")
@@ -1266,7 +1265,7 @@ class AsperionService:
         if amount is None:
             errors.add(f"{prefix}.Amount", "required", field="Amount")
             amount = 0.0
-        given = _number(line.get("vatAmount"))
+        given = None if self.faults.ignore_vat_amounts else _number(line.get("vatAmount"))
         # a given vatAmount wins (Odoo's tax to the cent); else rounded per line
         computed = (
             _money(Decimal(str(amount)) * Decimal(str(vat["percentage"])) / 100) if vat else 0.0

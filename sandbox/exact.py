@@ -1329,7 +1329,7 @@ class ExactService:
         if vat["IsBlocked"]:
             raise _bad(f"Btw-code {vat['Code'].strip()} is geblokkeerd.")
         pct = vat["Percentage"]
-        if vat_amount is not None and vat_amount != "":
+        if vat_amount is not None and vat_amount != "" and not self.faults.ignore_vat_amounts:
             return vat["Code"], pct, money(vat_amount, "Btw-bedrag")
         if vat["Type"] == "I":  # amount includes VAT: the VAT part of it
             return (
@@ -1778,7 +1778,8 @@ class ExactService:
         if code:
             code, pct, vat = self._line_vat(div, amount, code, body.get("VATAmountFC"))
         else:
-            code, pct, vat = None, 0.0, money(body.get("VATAmountFC") or 0)
+            given = None if self.faults.ignore_vat_amounts else body.get("VATAmountFC")
+            code, pct, vat = None, 0.0, money(given or 0)
         rate = Decimal(str(entry["Rate"]))
         return {
             "ID": _new_guid(),
@@ -1809,13 +1810,16 @@ class ExactService:
         ]
         excl = sum(Decimal(str(r["AmountFC"])) for r in lines)
         vat = sum(Decimal(str(r["VATAmountFC"])) for r in lines)
-        rate = Decimal(str(entry["Rate"]))
+        # The header (line 0) is the sum of the lines, in both currencies: each line's DC
+        # amount is its own AmountFC x Rate, rounded (Exact reference, SalesEntries.AmountDC).
+        excl_dc = sum(Decimal(str(r["AmountDC"])) for r in lines)
+        vat_dc = sum(Decimal(str(r["VATAmountDC"])) for r in lines)
         entry.update(
             {
                 "AmountFC": money(excl + vat),
                 "VATAmountFC": money(vat),
-                "AmountDC": money((excl + vat) * rate),
-                "VATAmountDC": money(vat * rate),
+                "AmountDC": money(excl_dc + vat_dc),
+                "VATAmountDC": money(vat_dc),
                 "Type": 21 if excl + vat < 0 else 20,
             }
         )  # credit note via negative amounts

@@ -2,9 +2,10 @@
 
 app.py applies latency, error_rate, fail_next, throttle_next and lose_next_creates around
 every request of the service (a service may shape the 429 itself through
-``fault_response``); services only have to honour ``revoked`` in their token checks, and
+``fault_response``); services only have to honour ``revoked`` in their token checks,
 ``path_status`` where they support it (Exact: one endpoint, e.g. a ``bulk/`` one that an
-administration does not offer, answers 404 or 5xx while the others work).
+administration does not offer, answers 404 or 5xx while the others work), and
+``ignore_vat_amounts`` where invoice lines take a VAT amount.
 """
 
 import random
@@ -23,6 +24,9 @@ FIELDS = {
     "path_status": lambda value: {
         str(k).strip("/").lower(): int(v) for k, v in dict(value).items()
     },
+    # The service rounds VAT per line and ignores the VAT amounts sent (makes read-back
+    # total checks testable).
+    "ignore_vat_amounts": bool,
 }
 
 
@@ -39,6 +43,7 @@ class Faults:
         self.lose_next_creates = 0
         self.revoked = False
         self.path_status = {}
+        self.ignore_vat_amounts = False
 
     def set(self, **values):
         """Set attributes from a JSON dict; unknown names raise KeyError, bad values ValueError."""

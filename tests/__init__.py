@@ -1,7 +1,9 @@
 from . import (
+    test_asperion_amounts,
     test_asperion_invoices,
     test_asperion_link,
     test_core,
+    test_exact_amounts,
     test_exact_invoices,
     test_exact_link,
     test_exact_tokens,
