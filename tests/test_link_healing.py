@@ -10,6 +10,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from odoo.addons.account_bookkeeping_link.clients.ratelimit import limiter_for
+from odoo.addons.account_bookkeeping_link.tests.common_asperion import AsperionCommon
 from odoo.addons.account_bookkeeping_link.tests.common_exact import DIVISION, ExactCommon
 
 RECEIVABLES = ("bulk/Cashflow/Receivables", "cashflow/Receivables")
@@ -352,3 +353,27 @@ class TestBurstsAndBlips(HealingCommon):
         self.assertTrue(triggers, "the push must come back at the reset by itself")
         late = max(triggers.mapped("call_at"))
         self.assertLess(abs((late - expected).total_seconds()), 120, (late, expected))
+
+
+@tagged("post_install", "-at_install")
+class TestAsperionRunStoppedOn429(AsperionCommon):
+    def test_the_push_comes_back_at_the_retry_time(self):
+        """Asperion asks for 10 minutes (Retry-After): the run stops and triggers the
+        push cron at that time, instead of waiting for a later tick."""
+        move = self.invoice()
+        self.backend._push_partner(self.backend._client(), self.partner_a)
+        self.control("POST", "/asperion/config", {"retry_after": 600})
+        self.addCleanup(self.control, "POST", "/asperion/config", {"retry_after": 1})
+        cron = self.env.ref("account_bookkeeping_link.ir_cron_bookkeeping_push")
+        Trigger = self.env["ir.cron.trigger"]
+        Trigger.search([("cron_id", "=", cron.id)]).unlink()
+        self.faults(throttle_next=1)
+        before = fields.Datetime.now()
+        self.send(move)
+        self.assertEqual(move.bookkeeping_state, "to_send")
+        self.assertFalse(move.bookkeeping_remote_id)
+        calls_at = Trigger.search([("cron_id", "=", cron.id)]).mapped("call_at")
+        self.assertTrue(calls_at, "the push must come back by itself")
+        seconds = (max(calls_at) - before).total_seconds()
+        self.assertGreater(seconds, 540, calls_at)
+        self.assertLess(seconds, 720, calls_at)

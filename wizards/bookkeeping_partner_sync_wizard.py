@@ -242,7 +242,14 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
             self.state = "running"
             self.env.ref("account_bookkeeping_link.ir_cron_bookkeeping_partner_sync")._trigger()
             return self._reopen()
-        self._apply_lines(todo)
+        try:
+            self._apply_lines(todo)
+        except (client_errors.AuthExpired, client_errors.AccessDenied,
+                client_errors.RateLimited) as error:
+            # The whole link stopped: a clear message that names the administration.
+            self.backend_id._handle_backend_error(error)
+            raise UserError(self.backend_id._remote_failure_text(
+                self.env._("Applying the customer sync"), error)) from error
         return self._reopen()
 
     def _apply_lines(self, lines):
