@@ -19,7 +19,13 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Request, Response
 
 from . import asperion_seed as seed
-from .common import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, OAuthStore, redirect_uri_allowed
+from .common import (
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    OAuthStore,
+    access_token_dead,
+    redirect_uri_allowed,
+)
 
 SERVICE = "asperion"
 MAX_FILE = 5 * 1024 * 1024  # S1: inbox/invoice files are at most 5 MB
@@ -694,7 +700,7 @@ class AsperionService:
         ctx = Ctx(request, _lang(request))
         header = request.headers.get("Authorization") or ""
         rec = self.oauth.by_access(header[7:].strip()) if header[:7].lower() == "bearer " else None
-        if rec is None or rec["expires_at"] <= self.clock.now() or self.faults.revoked:
+        if access_token_dead(rec, self.clock.now(), self.faults):
             raise ApiError(401, "unauthorized", detail="unauthorized_detail")
         ctx.token = rec
         tenant = request.headers.get("X-TenantId") or request.headers.get("X-Tenant-Id")

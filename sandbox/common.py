@@ -44,6 +44,15 @@ def redirect_uri_allowed(uri):
     return host in ("localhost", "127.0.0.1", "::1")
 
 
+def access_token_dead(rec, now, faults):
+    """True when the access token of ``rec`` is refused: unknown, revoked, past its
+    expiry, or past the ``expire_tokens_after`` fault (an early server-side expiry)."""
+    if rec is None or faults.revoked or rec["expires_at"] <= now:
+        return True
+    early = faults.expire_tokens_after
+    return bool(early) and now >= rec["issued_at"] + early
+
+
 def page(rows, skip, size):
     """Slice one page; returns (rows, next_skip or None)."""
     chunk = rows[skip : skip + size]

@@ -32,6 +32,7 @@ from .common import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     OAuthStore,
+    access_token_dead,
     json_response,
     redirect_uri_allowed,
 )
@@ -771,7 +772,7 @@ class ExactService:
         auth = request.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         rec = self.oauth.by_access(token)
-        if rec is None or self.faults.revoked or rec["expires_at"] <= self.clock.now():
+        if access_token_dead(rec, self.clock.now(), self.faults):
             raise ODataError(
                 401, "Unauthorized", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             )

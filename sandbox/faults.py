@@ -2,7 +2,12 @@
 
 app.py applies latency, error_rate, fail_next, throttle_next and lose_next_creates around
 every request of the service (a service may shape the 429 itself through
-``fault_response``); services only have to honour ``revoked`` in their token checks.
+``fault_response``); services only have to honour ``revoked`` and ``expire_tokens_after``
+in their token checks (``common.access_token_dead``).
+
+``expire_tokens_after`` (seconds, 0 = off): access tokens die that long after they were
+issued, whatever ``expires_in`` promised, as a server that expires or flushes tokens
+early does.
 """
 
 import random
@@ -15,6 +20,7 @@ FIELDS = {
     "throttle_next": int,
     "lose_next_creates": int,
     "revoked": bool,
+    "expire_tokens_after": float,
 }
 
 
@@ -30,6 +36,7 @@ class Faults:
         self.throttle_next = 0
         self.lose_next_creates = 0
         self.revoked = False
+        self.expire_tokens_after = 0.0
 
     def set(self, **values):
         """Set attributes from a JSON dict; unknown names raise KeyError, bad values ValueError."""

@@ -1,6 +1,7 @@
 from . import (
     test_asperion_invoices,
     test_asperion_link,
+    test_asperion_tokens,
     test_core,
     test_exact_invoices,
     test_exact_link,

@@ -218,6 +218,21 @@ def test_revoked_fault_refuses_refresh_and_api_calls(server, http):
     assert_problem(Api(server, http, body["access_token"])("GET", "/v1/debtors"), 401)
 
 
+def test_expire_tokens_after_fault_kills_tokens_before_their_expires_in(server, http):
+    """A server may expire a token before its expires_in (fault ``expire_tokens_after``);
+    the refresh token still works and gives a new pair."""
+    body = tokens(server)
+    control(server, "faults/asperion", {"expire_tokens_after": 60})
+    api = Api(server, http, body["access_token"])
+    server.app.clock.advance(59)
+    assert api("GET", "/v1/administrations").status_code == 200
+    server.app.clock.advance(2)
+    assert_problem(api("GET", "/v1/administrations"), 401)
+    fresh = token_call(server, grant_type="refresh_token", refresh_token=body["refresh_token"])
+    assert fresh.status_code == 200 and fresh.json()["expires_in"] == 3600
+    assert Api(server, http, fresh.json()["access_token"])("GET", "/v1/administrations").ok
+
+
 # -- §3 tenants -------------------------------------------------------------------------------
 def test_tenant_header_accepts_both_spellings(api):
     """§3: X-TenantId (S1) and X-Tenant-Id (S2, S3) both select the administration."""

@@ -240,6 +240,27 @@ def test_oauth_revoked_fault_gives_invalid_grant_on_refresh_and_401_on_calls(sb)
     assert sb.session(token["access_token"]).get(sb.api("vat/VATCodes")).status_code == 401
 
 
+def test_oauth_expire_tokens_after_fault_kills_tokens_before_their_expires_in(sb):
+    """A server may expire a token earlier than the "600" it announced: the fault makes
+    every access token die that many seconds after it was issued; the 570 s rule for a
+    refresh still counts from the issue time."""
+    token = sb.token()
+    sb.control("faults/exact", {"expire_tokens_after": 300})
+    assert token["expires_in"] == "600"
+    api = sb.session(token["access_token"])
+    sb.advance(299)
+    assert api.get(sb.api("vat/VATCodes")).status_code == 200
+    sb.advance(2)
+    assert api.get(sb.api("vat/VATCodes")).status_code == 401
+    too_early = sb.refresh(token["refresh_token"])
+    assert too_early.status_code == 400 and "TooEarly" in too_early.headers["Reason"]
+    sb.advance(270)
+    fresh = sb.refresh(token["refresh_token"])
+    assert fresh.status_code == 200
+    assert sb.session(fresh.json()["access_token"]).get(sb.api("vat/VATCodes")).ok
+    sb.control("faults/exact", {"expire_tokens_after": 0})
+
+
 # -- §2 divisions -------------------------------------------------------------------------
 def test_current_me_is_a_collection_with_current_division_and_not_rate_counted(sb, api):
     resp = api.get(sb.exact + "/api/v1/current/Me", params={"$select": "CurrentDivision"})
