@@ -29,12 +29,11 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Request, Response
 
 from .common import (
-    SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
+    ClientRegistry,
     OAuthStore,
     access_token_dead,
+    client_credentials,
     json_response,
-    redirect_uri_allowed,
 )
 from .exact_seed import CONSENTABLE, CURRENCIES, seed
 
@@ -545,6 +544,7 @@ class ExactService:
     def __init__(self, store, faults, clock):
         self.store, self.faults, self.clock = store, faults, clock
         self.oauth = OAuthStore(store, SERVICE, clock)
+        self.clients = ClientRegistry(store, SERVICE)
         self._lock = threading.RLock()  # serialises writes (sequences, totals)
         self._rate = {}  # division -> counters; in memory: a restart is a fresh minute
         self._errors = {}  # (division, endpoint, hour) -> 4xx count, for the error cap
@@ -648,9 +648,11 @@ class ExactService:
         """A tiny login/consent page; its form posts back here and redirects with a code."""
         args = request.args
         client_id, redirect_uri = args.get("client_id", ""), args.get("redirect_uri", "")
-        if client_id != SANDBOX_CLIENT_ID or not redirect_uri_allowed(redirect_uri):
+        problem = self._client_problem(client_id, redirect_uri)
+        if problem:
+            # Never redirect to an unregistered URI: an error page, as Exact shows.
             return Response(
-                "<h1>Invalid client_id or redirect_uri</h1>",
+                f"<h1>Exact Online</h1><p>{html.escape(problem)}</p>",
                 400,
                 content_type="text/html; charset=utf-8",
             )
@@ -679,6 +681,8 @@ class ExactService:
             f"{html.escape(names[d]['Description'])}</label><br>"
             for d in CONSENTABLE
         )
+        # Root-relative with the mount prefix (SCRIPT_NAME, e.g. /exact): the browser must
+        # post back to this same page wherever the sandbox is mounted.
         action = html.escape(request.full_path)
         return (
             "<!doctype html><html><head><title>Exact Online (sandbox)</title></head><body>"
@@ -690,11 +694,22 @@ class ExactService:
             "</form></body></html>"
         )
 
+    def _client_problem(self, client_id, redirect_uri):
+        if self.clients.get(client_id) is None:
+            return f"Unknown client_id {client_id!r}."
+        if not self.clients.redirect_ok(client_id, redirect_uri):
+            return (
+                f"The redirect_uri {redirect_uri!r} does not match a redirect URL registered "
+                "for this app in the App Center."
+            )
+        return None
+
     def consent(self, body):
         """Control API: the same as a user pressing 'allow' on the consent page."""
         client_id, redirect_uri = body.get("client_id", ""), body.get("redirect_uri", "")
-        if client_id != SANDBOX_CLIENT_ID or not redirect_uri_allowed(redirect_uri):
-            return 400, {"error": "invalid client_id or redirect_uri"}
+        problem = self._client_problem(client_id, redirect_uri)
+        if problem:
+            return 400, {"error": problem}
         divisions = [int(d) for d in body.get("divisions") or CONSENTABLE]
         if not set(divisions) <= set(CONSENTABLE):
             return 400, {"error": f"the sandbox user can only consent to {list(CONSENTABLE)}"}
@@ -708,22 +723,18 @@ class ExactService:
         if request.method != "POST":
             raise _bad("Method not allowed", 405)
         form = request.form
-        if (
-            form.get("client_id") != SANDBOX_CLIENT_ID
-            or form.get("client_secret") != SANDBOX_CLIENT_SECRET
-        ):
+        client_id, secret = client_credentials(request)
+        if not self.clients.secret_ok(client_id, secret):
             return _oauth_error(400, "invalid_request")
         grant_type = form.get("grant_type")
         if grant_type == "authorization_code":
-            return self._token_from_code(form)
+            return self._token_from_code(form, client_id)
         if grant_type == "refresh_token":
-            return self._token_from_refresh(form)
+            return self._token_from_refresh(form, client_id)
         return _oauth_error(400, "unsupported_grant_type")
 
-    def _token_from_code(self, form):
-        rec = self.oauth.take_code(
-            form.get("code", ""), form["client_id"], form.get("redirect_uri")
-        )
+    def _token_from_code(self, form, client_id):
+        rec = self.oauth.take_code(form.get("code", ""), client_id, form.get("redirect_uri"))
         if rec is None or self.faults.revoked:
             # used twice, expired (3 minutes) or for another redirect_uri
             return _oauth_error(
@@ -731,15 +742,15 @@ class ExactService:
             )
         cfg = self.config
         tokens = self.oauth.issue_tokens(
-            form["client_id"], rec["grant"], cfg["access_ttl"], cfg["refresh_ttl"]
+            client_id, rec["grant"], cfg["access_ttl"], cfg["refresh_ttl"]
         )
         return _token_response(tokens, cfg["access_ttl"])
 
-    def _token_from_refresh(self, form):
+    def _token_from_refresh(self, form, client_id):
         with self._lock:
             rec = self.oauth.by_refresh(form.get("refresh_token", ""))
             now, cfg = self.clock.now(), self.config
-            if rec is None or self.faults.revoked:
+            if rec is None or self.faults.revoked or rec["client_id"] != client_id:
                 return _oauth_error(400, "invalid_grant")
             if rec["refresh_used"]:
                 return _oauth_error(401, "unauthorized_client", "Old refresh token used.")
@@ -2044,10 +2055,12 @@ class ExactService:
 
     # -- control API ---------------------------------------------------------------------
     def handle_control(self, action, path_rest, body):
-        """/_sandbox/exact/<action>/<path_rest>: consent, config, receivables/<guid>/pay,
-        salesinvoices/<guid>/print. Returns (status, dict)."""
+        """/_sandbox/exact/<action>/<path_rest>: consent, clients (app registration),
+        config, receivables/<guid>/pay, salesinvoices/<guid>/print. Returns (status, dict)."""
         if action == "consent":
             return self.consent(body)
+        if action == "clients":
+            return self.clients.register(body)
         if action == "config":
             unknown = set(body) - set(DEFAULT_CONFIG)
             if unknown:

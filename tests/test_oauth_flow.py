@@ -31,8 +31,18 @@ class TestOAuthFlowFromTheUi(HttpCase):
         values.update(vals)
         return self.env["bookkeeping.backend"].create(values)
 
+    def _register(self, backend):
+        """The app registration holds the link's Redirect URL (the sandbox checks it
+        exactly, as Exact's App Center and Asperion's IdentityServer do)."""
+        requests.post(
+            f"{self.sandbox.url}/_sandbox/{backend.service}/clients",
+            json={"redirect_uri": backend.redirect_uri},
+            timeout=10,
+        ).raise_for_status()
+
     def _follow_consent(self, backend, form):
         """Press Connect, post the consent form like a browser, return the redirect."""
+        self._register(backend)
         action = backend.action_connect()
         self.assertEqual(action["type"], "ir.actions.act_url")
         page = requests.get(action["url"], timeout=10)

@@ -72,6 +72,8 @@ class Sandbox:
 @pytest.fixture
 def sb(server):
     requests.post(server.url + "/_sandbox/reset", json={"service": "exact"})
+    # The app registration (App Center) holds the one redirect URL these tests use.
+    requests.post(server.url + "/_sandbox/exact/clients", json={"redirect_uris": [REDIRECT]})
     return Sandbox(server)
 
 
@@ -142,6 +144,110 @@ def test_oauth_consent_control_gives_redirect_with_code_and_state(sb):
     assert data["redirect"].startswith(REDIRECT + "?code=") and data["redirect"].endswith(
         "state=xyz"
     )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "http://localhost:8069/callback/",  # a trailing slash
+        "http://localhost:8069/callback/evil",  # a longer path
+        "http://localhost:8070/callback",  # another port
+        "http://127.0.0.1:8069/callback",  # the same host by another name
+        "http://localhost:8069/callback?x=1",
+    ],
+)
+def test_oauth_redirect_uri_must_equal_the_registered_one(sb, other):
+    """§1: redirect_uri exactly as registered in the App Center: any other one gets an
+    error page (never a redirect carrying a code), and the control consent refuses it."""
+    params = {"client_id": "sandbox-client", "redirect_uri": other, "response_type": "code"}
+    page = requests.get(sb.exact + "/api/oauth2/auth", params=params, allow_redirects=False)
+    assert page.status_code == 400 and "redirect" in page.text
+    post = requests.post(
+        sb.exact + "/api/oauth2/auth",
+        params=params,
+        data={"division": ["1001"], "action": "allow"},
+        allow_redirects=False,
+    )
+    assert post.status_code == 400 and "Location" not in post.headers
+    consent = sb.control("exact/consent", {"client_id": "sandbox-client", "redirect_uri": other})
+    assert consent.status_code == 400 and "registered" in consent.json()["error"]
+
+
+def test_oauth_code_exchange_needs_the_same_redirect_uri(sb):
+    other = "http://localhost:8069/other"
+    assert sb.control("exact/clients", {"redirect_uri": other}).json()["redirect_uris"] == [
+        REDIRECT,
+        other,
+    ]
+    for redirect in (other, None):
+        form = {"grant_type": "authorization_code", "code": sb.code(), **CLIENT}
+        if redirect:
+            form["redirect_uri"] = redirect
+        resp = requests.post(sb.exact + "/api/oauth2/token", data=form)
+        assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant"
+
+
+def test_oauth_app_registration_control_api(sb):
+    """POST /_sandbox/exact/clients: redirect_uris replaces, redirect_uri adds; https only
+    (plain http on loopback), no fragment; a new client needs its secret."""
+    done = sb.control("exact/clients", {"redirect_uris": ["https://odoo.example/cb"]}).json()
+    assert done == {"client_id": "sandbox-client", "redirect_uris": ["https://odoo.example/cb"]}
+    for bad in ("http://odoo.example/cb", "https://odoo.example/cb#x", "/cb", "ftp://x/cb"):
+        assert sb.control("exact/clients", {"redirect_uri": bad}).status_code == 400
+    assert sb.control("exact/clients", {"client_id": "other-app"}).status_code == 400
+    made = sb.control(
+        "exact/clients",
+        {"client_id": "other-app", "client_secret": "s3", "redirect_uris": [REDIRECT]},
+    )
+    assert made.status_code == 200
+    code = sb.control("exact/consent", {"client_id": "other-app", "redirect_uri": REDIRECT}).json()[
+        "code"
+    ]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    wrong = requests.post(sb.exact + "/api/oauth2/token", data={**form, **CLIENT})
+    assert wrong.status_code == 400  # the code belongs to the other app
+    ok = requests.post(
+        sb.exact + "/api/oauth2/token",
+        data={
+            **form,
+            "code": sb.control(
+                "exact/consent", {"client_id": "other-app", "redirect_uri": REDIRECT}
+            ).json()["code"],
+            "client_id": "other-app",
+            "client_secret": "s3",
+        },
+    )
+    assert ok.status_code == 200
+
+
+def test_oauth_registration_outlives_a_reset_of_the_service(sb):
+    sb.control("reset", {"service": "exact"})
+    assert sb.token()["access_token"]
+
+
+def test_oauth_token_endpoint_takes_client_credentials_in_basic_auth(sb):
+    """RFC 6749 §2.3.1: HTTP Basic as well as the form body, never both in one request."""
+    form = {"grant_type": "authorization_code", "redirect_uri": REDIRECT}
+    basic = ("sandbox-client", "sandbox-secret")
+    ok = requests.post(sb.exact + "/api/oauth2/token", data={**form, "code": sb.code()}, auth=basic)
+    assert ok.status_code == 200, ok.text
+    sb.advance(571)
+    refresh = requests.post(
+        sb.exact + "/api/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": ok.json()["refresh_token"]},
+        auth=basic,
+    )
+    assert refresh.status_code == 200
+    both = requests.post(
+        sb.exact + "/api/oauth2/token", data={**form, "code": sb.code(), **CLIENT}, auth=basic
+    )
+    assert both.status_code == 400
+    wrong = requests.post(
+        sb.exact + "/api/oauth2/token",
+        data={**form, "code": sb.code()},
+        auth=("sandbox-client", "nope"),
+    )
+    assert wrong.status_code == 400 and wrong.json() == {"error": "invalid_request"}
 
 
 def test_oauth_code_works_once_reuse_is_400(sb):
