@@ -640,7 +640,7 @@ class AsperionService:
             return _html(f"<h1>Fout</h1><p>{escape(problem)}</p>", 400)
         if request.method != "POST":
             # Root-relative with the mount prefix: works behind any host name or proxy.
-            return _html(_consent_page(request.base_url, values))
+            return _html(_consent_page(request.script_root + request.path, values))
         if values.get("consent") != "yes":
             return _redirect(_add_query(redirect_uri, error="access_denied", state=state))
         code = self._issue_code(client_id, redirect_uri, scope, list(seed.REACHABLE))

@@ -683,7 +683,7 @@ class ExactService:
         )
         # Root-relative with the mount prefix (SCRIPT_NAME, e.g. /exact): the browser must
         # post back to this same page wherever the sandbox is mounted.
-        action = html.escape(request.full_path)
+        action = html.escape(request.script_root + request.full_path)
         return (
             "<!doctype html><html><head><title>Exact Online (sandbox)</title></head><body>"
             "<h1>Exact Online sandbox</h1><p>Gebruiker: sandbox@example.com</p>"
