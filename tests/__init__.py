@@ -8,4 +8,5 @@ from . import (
     test_exact_tokens,
     test_oauth_flow,
     test_partner_sync,
+    test_tour_connect,
 )
