@@ -35,6 +35,7 @@ from .common import (
     client_credentials,
     json_response,
 )
+from .exact_schema import DOCUMENTED
 from .exact_seed import CONSENTABLE, CURRENCIES, seed
 
 SERVICE = "exact"
@@ -149,6 +150,10 @@ DIVISION = _fields(
     "Code:int Description Hid:int Current:bool Country Currency VATNumber Status:int "
     "DivisionMoveDate:date IsMainDivision:bool CustomerName"
 )
+HRM_DIVISION = _fields(
+    "Code:int Description HID:int Main:bool Country Currency VATNumber Status:int "
+    "Customer:guid CustomerCode CustomerName"
+)
 ME = _fields(
     "UserID:guid CurrentDivision:int FullName Email LanguageCode Legislation:int "
     "ServerTime:date ServerUtcOffset:float UserName DivisionCustomer:guid"
@@ -193,11 +198,31 @@ class EntitySet:
         mode="crud",
         mandatory=None,
         navs=None,
+        docs=None,
     ):
-        self.path, self.type, self.fields, self.key = path, MODELS + type_name, fields, key
+        self.path, self.type, self.key = path, MODELS + type_name, key
         self.methods, self.kind, self.mode = methods, kind or path, mode
         self.mandatory, self.navs = mandatory, navs or {}
         self.page = 1000 if mode in ("bulk", "sync") else (None if mode == "read" else 60)
+        # Every documented property can be read, selected and filtered; the sandbox's own
+        # types win for what it models. Writes: see ExactService._documented_extras.
+        documented = _documented(docs or path)
+        self.modeled = fields
+        self.fields = {name: typ for name, (typ, _flags) in documented.items()}
+        self.fields.update(fields)
+        self.settable = {
+            method: frozenset(n for n, (_t, flags) in documented.items() if method in flags)
+            for method in "PU"
+        }
+
+
+def _documented(path):
+    """{name: (type, flags)} from exact_schema.DOCUMENTED (empty when not listed)."""
+    out = {}
+    for item in DOCUMENTED.get(path, "").split():
+        name, typ, *flags = item.split(":")
+        out[name] = (typ, flags[0] if flags else "")
+    return out
 
 
 SETS = {
@@ -205,7 +230,13 @@ SETS = {
     for s in [
         EntitySet("crm/Accounts", "Account", ACCOUNT, "ID", "GPUD", mandatory=ACCOUNT_FILTERS),
         EntitySet(
-            "bulk/CRM/Accounts", "Bulk.CRM.Account", ACCOUNT, "ID", kind="crm/Accounts", mode="bulk"
+            "bulk/CRM/Accounts",
+            "Bulk.CRM.Account",
+            ACCOUNT,
+            "ID",
+            kind="crm/Accounts",
+            mode="bulk",
+            docs="crm/Accounts",
         ),
         EntitySet("vat/VATCodes", "VATCode", VATCODE, "ID"),
         EntitySet("financial/Journals", "Journal", JOURNAL, "ID"),
@@ -238,6 +269,7 @@ SETS = {
             kind="salesinvoice/SalesInvoices",
             mode="bulk",
             navs={"SalesInvoiceLines": ("salesinvoice/SalesInvoiceLines", "InvoiceID")},
+            docs="salesinvoice/SalesInvoices",
         ),
         EntitySet(
             "sync/SalesInvoice/SalesInvoices",
@@ -265,6 +297,7 @@ SETS = {
             "ID",
             kind="cashflow/Receivables",
             mode="bulk",
+            docs="cashflow/Receivables",
         ),
         EntitySet(
             "read/financial/ReceivablesList",
@@ -274,6 +307,8 @@ SETS = {
             mode="read",
         ),
         EntitySet("system/Divisions", "System.Division", DIVISION, "Code"),
+        # One license's divisions that the user may access (both clients list them here).
+        EntitySet("hrm/Divisions", "HRM.Division", HRM_DIVISION, "Code"),
     ]
 }
 SET_NAMES = sorted(SETS, key=len, reverse=True)
@@ -413,6 +448,46 @@ def _literal(kind, match):
     return float(text) if "." in text else int(text)
 
 
+# .NET names in Exact's "incompatible operand types" message (the sandbox's field types).
+_NET_TYPES = {
+    "str": "System.String",
+    "int": "System.Int32",
+    "float": "System.Double",
+    "bool": "System.Boolean",
+    "guid": "System.Guid",
+    "date": "System.DateTime",
+}
+_FUNC_TYPES = {
+    "trim": "str",
+    "tolower": "str",
+    "toupper": "str",
+    "length": "int",
+    "substringof": "bool",
+    "startswith": "bool",
+    "endswith": "bool",
+}
+
+
+def _typed(node, vtype, nullable=False):
+    """Tag a $filter node with its value type (None: null or unknown)."""
+    node.vtype, node.nullable = vtype, nullable
+    return node
+
+
+def _comparable(left, right):
+    """OData v2 (WCF Data Services): numbers compare with numbers, every other type only
+    with itself; null compares with anything."""
+    a, b = getattr(left, "vtype", None), getattr(right, "vtype", None)
+    if a is None or b is None or a == b:
+        return True
+    return {a, b} <= {"int", "float"}
+
+
+def _net_type(node):
+    name = _NET_TYPES.get(node.vtype, "System.Object")
+    return f"System.Nullable`1[{name}]" if node.nullable and node.vtype != "str" else name
+
+
 def _compare(op, left, right):
     if isinstance(left, str) and isinstance(right, str):
         left, right = left.casefold(), right.casefold()  # SQL Server's CI collation
@@ -485,9 +560,16 @@ class FilterParser:
         left = self.operand()
         op = self.peek_word()
         if op in _COMPARE:
+            position = self.tokens[self.i][1].start(self.tokens[self.i][0])
             self.i += 1
             right = self.operand()
-            return lambda d: _compare(op, left(d), right(d))
+            if not _comparable(left, right):
+                # Exact answers 400 here, where a lenient reading would give an empty list.
+                raise _bad(
+                    f"Operator '{op}' incompatible with operand types '{_net_type(left)}' "
+                    f"and '{_net_type(right)}' at position {position}."
+                )
+            return _typed(lambda d: _compare(op, left(d), right(d)), "bool")
         return left
 
     def operand(self):
@@ -501,7 +583,15 @@ class FilterParser:
             return node
         if kind in ("guid", "dt", "str", "num"):
             value = _literal(kind, match)
-            return lambda d: value
+            vtype = {"guid": "guid", "dt": "date", "str": "str"}.get(kind)
+            if kind == "num":
+                vtype = (
+                    "float"
+                    if isinstance(value, float)
+                    or match.group("suffix") in ("M", "m", "D", "d", "F", "f")
+                    else "int"
+                )
+            return _typed(lambda d: value, vtype)
         if kind != "ident":
             raise _bad(f"Syntax error in $filter near '{match.group(0).strip()}'.")
         word = match.group("ident")
@@ -510,11 +600,11 @@ class FilterParser:
         constants = {"true": True, "false": False, "null": None}
         if word in constants:
             value = constants[word]
-            return lambda d: value
+            return _typed(lambda d: value, None if value is None else "bool")
         if word not in self.fields or self.fields[word] == "nav":
             raise _no_property(self.type_name, word)
         self.refs.add(word)
-        return lambda d: d.get(word)
+        return _typed(lambda d: d.get(word), self.fields[word], nullable=True)
 
     def function(self, name):
         if name not in _FUNCS:
@@ -528,7 +618,7 @@ class FilterParser:
         self.expect("rp")
         if len(args) != arity:
             raise _bad(f"Function '{name}' takes {arity} argument(s).")
-        return lambda d: fn(*(a(d) for a in args))
+        return _typed(lambda d: fn(*(a(d) for a in args)), _FUNC_TYPES.get(name))
 
 
 def compile_filter(text, fields, type_name):
@@ -596,7 +686,8 @@ class ExactService:
         key = SETS[kind].key if kind in SETS else "ID"
         now = iso_from_epoch(self.clock.now())
         doc["Division"] = div
-        doc.setdefault("Created", now)
+        if not doc.get("Created"):  # creators start from {field: None}: fill it on insert
+            doc["Created"] = now
         doc["Modified"] = now
         if kind in (
             "salesinvoice/SalesInvoices",
@@ -978,6 +1069,23 @@ class ExactService:
                 for d in consented
                 if d in divs
             ]
+        if entity_set.path == "hrm/Divisions":
+            # The license that owns the division in the URI; only divisions with consent.
+            divs = self.divisions()
+            return [
+                dict(
+                    Code=d,
+                    Description=divs[d]["Description"],
+                    HID=divs[d]["Hid"],
+                    Main=(d == 1001),
+                    Country=divs[d].get("Country"),
+                    Currency=divs[d].get("Currency"),
+                    VATNumber=divs[d].get("VATNumber"),
+                    Status=1,
+                )
+                for d in token["grant"]["divisions"]
+                if d in divs
+            ]
         if entity_set.path == "read/financial/ReceivablesList":
             return self._receivables_list(div)
         if entity_set.mode == "sync":
@@ -1118,8 +1226,12 @@ class ExactService:
         body = self._body(request, entity_set)
         with self._lock:
             row = self.creators[entity_set.path](div, body)
-        if entity_set.path == "salesinvoice/PrintedSalesInvoices":
-            return self._answer(request, {"d": row}, 201)
+            if entity_set.path == "salesinvoice/PrintedSalesInvoices":
+                return self._answer(request, {"d": row}, 201)
+            extras = self._documented_extras(entity_set, body, "P")
+            if extras:
+                row.update(extras)
+                self.save(div, entity_set.kind, row)
         full = self.render(request, div, entity_set, row, None)
         if "return=representation" not in request.headers.get("Prefer", ""):
             # without Prefer Exact returns the entity with most properties null
@@ -1144,6 +1256,11 @@ class ExactService:
                 "cashflow/Receivables": self.update_receivable,
             }[entity_set.path]
             updater(div, row, body)
+            extras = self._documented_extras(entity_set, body, "U")
+            if extras:
+                stored = self.get(div, entity_set.kind, row[entity_set.key])
+                stored.update(extras)
+                self.save(div, entity_set.kind, stored)
         return Response(b"", 204)
 
     def delete(self, div, entity_set, key):
@@ -1170,6 +1287,23 @@ class ExactService:
             if path == "salesinvoice/SalesInvoiceLines":
                 self._recompute_invoice(div, row["InvoiceID"])
         return Response(b"", 204)
+
+    def _documented_extras(self, entity_set, body, method):
+        """Documented properties a client may set (``method`` P: POST, U: PUT) that the
+        sandbox does not model: kept as sent, so they read back. Read-only documented ones
+        are ignored, as Exact ignores them; undocumented ones were refused by _body."""
+        extras = {}
+        for name in entity_set.settable[method].intersection(body):
+            typ = entity_set.fields[name]
+            if name in entity_set.modeled or typ == "nav":
+                continue
+            value = body[name]
+            if typ == "date":
+                value = parse_date(value, name)
+            elif typ == "guid" and value:
+                value = str(value).lower()
+            extras[name] = value
+        return extras
 
     def _existing(self, div, entity_set, key):
         match = re.fullmatch(r"guid'([^']*)'", key.strip())
@@ -1430,7 +1564,7 @@ class ExactService:
                 "top-level resource object."
             )
         for name in body:
-            if name not in INVOICE_LINE and name != "__metadata":
+            if name not in SETS["salesinvoice/SalesInvoiceLines"].fields and name != "__metadata":
                 raise _bad(
                     f"Error processing request stream. The property name '{name}' "
                     f"specified for type '{MODELS}SalesInvoiceLine' is not valid."
@@ -1480,6 +1614,7 @@ class ExactService:
             "DeliveryDate": parse_date(body.get("DeliveryDate")),
             "CostCenter": body.get("CostCenter"),
             "CostUnit": body.get("CostUnit"),
+            **self._documented_extras(SETS["salesinvoice/SalesInvoiceLines"], body, "P"),
         }
 
     def _recompute_invoice(self, div, invoice_id, explicit_type=None):
@@ -1763,7 +1898,7 @@ class ExactService:
                 "top-level resource object."
             )
         for name in body:
-            if name not in ENTRY_LINE and name != "__metadata":
+            if name not in SETS["salesentry/SalesEntryLines"].fields and name != "__metadata":
                 raise _bad(
                     f"Error processing request stream. The property name '{name}' "
                     f"specified for type '{MODELS}SalesEntryLine' is not valid."
@@ -1805,6 +1940,7 @@ class ExactService:
             "From": parse_date(body.get("From")),
             "To": parse_date(body.get("To")),
             "Notes": body.get("Notes"),
+            **self._documented_extras(SETS["salesentry/SalesEntryLines"], body, "P"),
         }
 
     def _recompute_entry(self, div, entry_id):

@@ -504,6 +504,109 @@ def test_filter_grammar_literals_functions_and_logic(sb, api):
         assert len(resp.json()["d"]["results"]) == expected, expr
 
 
+@pytest.mark.parametrize(
+    "path,expr,ok",
+    [
+        ("financial/Journals", "Type eq 20", True),
+        ("financial/Journals", "Type eq 20L", True),  # Int64 literal, Int32 field
+        ("financial/Journals", "Type eq '20'", False),  # Int32 vs String
+        ("financial/Journals", "Code eq 70", False),  # String vs Int32
+        ("vat/VATCodes", "Percentage gt 0", True),  # Double vs Int32: numbers compare
+        ("vat/VATCodes", "Percentage ge 0.2", True),
+        ("vat/VATCodes", "IsBlocked eq 'false'", False),  # Boolean vs String
+        ("crm/Accounts", f"ID eq '{seed_guid(1001, 'Accounts', '1')}'", False),  # Guid vs String
+        ("crm/Accounts", "Modified ge '2020-01-01'", False),  # DateTime vs String
+        ("crm/Accounts", "Email eq null and trim(Code) eq '1'", True),
+        ("crm/Accounts", "length(Name) gt '3'", False),
+    ],
+)
+def test_filter_operands_of_different_types_are_a_400(sb, api, path, expr, ok):
+    """OData v2: comparing an Int32 with a String (or any two incompatible types) is a
+    400 "Operator 'eq' incompatible with operand types ...", never an empty list."""
+    resp = api.get(sb.api(path), params={"$filter": expr, "$select": "ID"})
+    if ok:
+        assert resp.status_code == 200, (expr, resp.text)
+    else:
+        assert resp.status_code == 400, (expr, resp.text)
+        assert re.match(
+            r"Operator '\w+' incompatible with operand types '[^']+' and '[^']+' at position "
+            r"\d+\.",
+            error_value(resp),
+        ), error_value(resp)
+
+
+def test_documented_properties_are_accepted_read_only_ones_ignored(sb, api):
+    """§6: an entity takes every property the Exact reference documents: writable ones
+    are kept (InvoiceAttachmentType, BSN), read-only ones are ignored (IsPurchase,
+    CountryName, Created); a name Exact does not have is refused."""
+    body = {
+        "Name": "Documented BV",
+        "InvoiceAttachmentType": 2,
+        "BSN": "123456782",
+        "IsPurchase": True,
+        "CountryName": "Nederland",
+        "Created": "/Date(0)/",
+    }
+    created = api.post(sb.api("crm/Accounts"), json=body)
+    assert created.status_code == 201, created.text
+    guid = created.json()["d"]["ID"]
+    key = sb.api(f"crm/Accounts(guid'{guid}')")
+    select = "InvoiceAttachmentType,BSN,IsPurchase,CountryName,Created"
+    row = api.get(key, params={"$select": select}).json()["d"]
+    assert row["InvoiceAttachmentType"] == 2 and row["BSN"] == "123456782"
+    assert row["IsPurchase"] is None and row["CountryName"] is None
+    assert row["Created"] != "/Date(0)/"
+    assert api.put(key, json={"InvoiceAttachmentType": 1, "IsSales": False}).status_code == 204
+    row = api.get(key, params={"$select": "InvoiceAttachmentType,IsSales"}).json()["d"]
+    assert row == {"__metadata": row["__metadata"], "InvoiceAttachmentType": 1, "IsSales": True}
+    line = {"AmountFC": 10, "GLAccount": GL_8000, "StatisticalNumber": "84"}
+    entry = new_entry(api, sb, [line], Banana="x")
+    assert entry.status_code == 400 and "Banana" in error_value(entry)
+    entry = new_entry(api, sb, [line])
+    assert entry.status_code == 201, entry.text
+    lines = api.get(
+        sb.api("salesentry/SalesEntryLines"),
+        params={"$filter": f"EntryID eq guid'{entry.json()['d']['EntryID']}'"},
+    ).json()["d"]["results"]
+    assert lines[0]["StatisticalNumber"] == "84"
+    refused = api.post(sb.api("crm/Accounts"), json={"Name": "X", "IsCustomerOfTheYear": 1})
+    assert refused.status_code == 400 and "IsCustomerOfTheYear" in error_value(refused)
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("crm/Accounts", {"Name": "Nieuw BV"}),
+        ("documents/Documents", {"Subject": "Factuur", "Type": 10}),
+    ],
+)
+def test_new_records_have_created_and_modified(sb, api, path, body):
+    created = api.post(sb.api(path), json=body)
+    assert created.status_code == 201, created.text
+    row = created.json()["d"]
+    for stamp in ("Created", "Modified"):
+        assert re.fullmatch(r"/Date\(\d+\)/", row[stamp] or ""), (stamp, row[stamp])
+
+
+def test_new_entries_and_invoices_have_created(sb, api):
+    entry = new_entry(api, sb, [{"AmountFC": 10, "GLAccount": GL_8000}]).json()["d"]
+    invoice = new_invoice(api, sb).json()["d"]
+    for row in (entry, invoice):
+        assert row["Created"] and row["Modified"], row
+
+
+def test_hrm_divisions_lists_the_consented_divisions_of_the_license(sb, api):
+    resp = api.get(sb.api("hrm/Divisions"), params={"$select": "Code,Description,HID"})
+    assert resp.status_code == 200, resp.text
+    rows = resp.json()["d"]["results"]
+    assert [(r["Code"], r["Description"]) for r in rows] == [
+        (1001, "Sandbox BV"),
+        (1002, "Sandbox Holding BV"),
+    ]
+    # Unlike system/Divisions, the division in the URI is an ordinary one: consent needed.
+    assert api.get(sb.api("hrm/Divisions", 1003)).status_code == 403
+
+
 def test_unknown_property_in_select_or_filter_is_400_type_has_no_property(sb, api):
     resp = api.get(sb.api("bulk/CRM/Accounts"), params={"$select": "ID,Nope"})
     assert resp.status_code == 400
