@@ -290,12 +290,16 @@ def test_401_then_revoked_grant_is_auth_expired_saying_so():
 
     clock = FakeClock()
     store = _young_token_store(clock)
+    records = []
     with LocalServer(handler) as server:
-        client = make_client(server, clock, oauth=_exact_like_oauth(server, store, clock))
+        client = make_client(server, clock, records, oauth=_exact_like_oauth(server, store, clock))
         with pytest.raises(AuthExpired) as info:
             client.get_json("/api/x")
     assert "revoked" in str(info.value) and "freshly issued" not in str(info.value)
     assert info.value.remote_message == "invalid_grant"
+    # The call log says what happened to the refused call: no retry, the reason.
+    (record,) = [r for r in records if r.get("status") == 401]
+    assert record["outcome"] == "error" and "revoked" in record["message"]
 
 
 def test_on_call_record_is_complete_and_redacted():
