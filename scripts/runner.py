@@ -272,7 +272,7 @@ def _wait_http(url, proc, seconds=20):
 
 def main(argv):
     if not argv or argv[0] not in ("demo", "test", "sandbox", "bench"):
-        print("usage: ./run demo | test | sandbox [--port N] | bench exact|asperion")
+        print("usage: ./run demo | test | sandbox [--port N] | bench exact|asperion|sandbox")
         return 2
     try:
         if argv[0] == "test":
