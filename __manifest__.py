@@ -26,6 +26,11 @@
         "views/oauth_templates.xml",
         "views/menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "account_bookkeeping_link/static/tests/tours/**/*",
+        ],
+    },
     "installable": True,
     "application": False,
 }

@@ -1,4 +1,5 @@
 """python -m bench exact|asperion [--invoices N] [--partners N] [--keep-db]
+python -m bench sandbox [--requests N]   (the sandbox's own throughput; no Odoo needed)
 
 Benchmarks of the invoice push against the sandbox, in a real Odoo on a database made for
 the run, with the sandbox in its own process (so it is never the bottleneck). Prints what it
@@ -27,7 +28,8 @@ def _reexec_in_venv():
         import requests_oauthlib  # noqa: F401, PLC0415
     except ImportError:
         if os.path.exists(venv_python) and os.path.realpath(sys.executable) != os.path.realpath(
-                venv_python):
+            venv_python
+        ):
             os.execv(venv_python, [venv_python, "-m", "bench", *sys.argv[1:]])
         print("Run ./run bench SERVICE: it creates the virtualenv with the requirements.")
         sys.exit(2)
@@ -35,18 +37,30 @@ def _reexec_in_venv():
 
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("service", choices=["exact", "asperion"])
+    parser.add_argument("service", choices=["exact", "asperion", "sandbox"])
+    parser.add_argument(
+        "--requests", type=int, default=500, help="GETs per endpoint (bench sandbox)"
+    )
     parser.add_argument("--invoices", type=int, default=1000)
     parser.add_argument("--partners", type=int, default=200)
     parser.add_argument("--pdf-invoices", type=int, default=50)
     parser.add_argument("--rate-invoices", type=int, default=300)
-    parser.add_argument("--rate-window", type=int, default=20,
-                        help="seconds of the sandbox's shortened 60-call window (Exact)")
+    parser.add_argument(
+        "--rate-window",
+        type=int,
+        default=20,
+        help="seconds of the sandbox's shortened 60-call window (Exact)",
+    )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
     _reexec_in_venv()
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     sys.path.insert(0, ROOT)
+    if args.service == "sandbox":
+        from bench import sandbox_throughput  # noqa: PLC0415
+
+        print(json.dumps(sandbox_throughput.run(ROOT, args.requests), sort_keys=True))
+        return 0
     import odoo_env  # noqa: PLC0415
 
     from bench.harness import Bench  # noqa: PLC0415

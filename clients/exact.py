@@ -223,10 +223,10 @@ class ExactClient(ApiClient):
         token_store: TokenStore,
         **kwargs,
     ) -> OAuth2Client:
-        """The OAuth client of a country host (570 s rule, refresh in the last 30 s)."""
+        """The OAuth client of a country host (the 570 s rule; the refresh margin is the
+        shared min(60 s, half the lifetime), so in practice the last 30 s)."""
         base = base_url.rstrip("/")
         kwargs.setdefault("min_token_age", MIN_TOKEN_AGE)
-        kwargs.setdefault("refresh_margin", 30)
         kwargs.setdefault("service", "exact")
         return OAuth2Client(
             base + TOKEN_PATH,

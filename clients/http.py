@@ -287,9 +287,16 @@ class ApiClient:
             self._record(**record, outcome="error", message=str(err))
             raise err
         if status == 401 and self.oauth is not None and not ctx["refreshed"]:
+            # Always one refresh, whatever the local clock says: the server may expire a
+            # token early. Its token endpoint decides (dead grant, too early, new pair).
             ctx["refreshed"] = True
+            try:
+                self.oauth.refresh(held=ctx["token"], force=True, rejected=True)
+            except BookkeepingError as exc:
+                message = f"access token refused (401); {exc}"
+                self._record(**record, outcome="error", message=message[:500])
+                raise
             self._record(**record, outcome="retry", message="access token refused (401)")
-            self.oauth.refresh(held=ctx["token"], force=True, rejected=True)
             return
         err = self.error_from_response(response)
         if isinstance(err, RetryableError) and not isinstance(err, RateLimited):

@@ -5,10 +5,14 @@ Rules (Exact is the strictest, the others are a subset):
 * every token pair is saved the moment it arrives, inside ``token_store.locked()``;
 * after taking the lock the stored token is re-read: when another worker already refreshed
   it, that token is used and no token-endpoint call is made;
-* a token is refreshed only in the last ``refresh_margin`` seconds of its life and never
+* a token is refreshed only in its last ``min(refresh_margin, lifetime / 2)`` seconds (a
+  30-second token is not refreshed before every call) and, on the local clock, never
   before ``min_token_age`` (Exact: 570 s after it was obtained);
-* a dead link (``invalid_grant``, "Old refresh token used.", expired refresh token) raises
-  :class:`AuthExpired`; Exact's "too early" answer keeps the current token in use.
+* a token the API refused (401) is always refreshed once, whatever the local clock says:
+  the server may expire a token earlier than its ``expires_in``. Only the token endpoint's
+  answer decides: a dead link (``invalid_grant``, "Old refresh token used.", expired or
+  revoked refresh token) raises :class:`AuthExpired`; Exact's "too early" answer keeps the
+  current token and raises :class:`RetryableError` (wait, then try again).
 """
 
 from __future__ import annotations
@@ -104,7 +108,7 @@ class OAuth2Client:
         token_store: TokenStore,
         *,
         min_token_age: float | None = None,
-        refresh_margin: float = 30,
+        refresh_margin: float = 60,
         timeout=DEFAULT_TIMEOUT,
         scope=None,
         service: str = "oauth",
@@ -153,10 +157,19 @@ class OAuth2Client:
             token.get("expires_at") or 0
         )
 
+    def margin(self, token: dict) -> float:
+        """Seconds before expiry at which ``token`` is refreshed: ``refresh_margin``, but
+        never more than half the token's lifetime."""
+        expires_at = float(token.get("expires_at") or 0)
+        lifetime = expires_at - float(token.get("obtained_at") or expires_at)
+        if lifetime <= 0:
+            lifetime = float(token.get("expires_in") or 0)
+        return min(self.refresh_margin, lifetime / 2) if lifetime > 0 else self.refresh_margin
+
     def refresh_due(self, token: dict, now: float | None = None) -> bool:
-        """True when ``token`` is in the last ``refresh_margin`` seconds of its life."""
+        """True when ``token`` is in the last :meth:`margin` seconds of its life."""
         now = self.now() if now is None else now
-        return now >= float(token.get("expires_at") or 0) - self.refresh_margin
+        return now >= float(token.get("expires_at") or 0) - self.margin(token)
 
     def too_early(self, token: dict, now: float | None = None) -> bool:
         """True while the service refuses a refresh (``min_token_age`` not reached)."""
@@ -184,8 +197,10 @@ class OAuth2Client:
 
         ``held``: the access token the caller used; when the stored one differs and is valid,
         another worker refreshed it and no call is made. ``force``: refresh even outside the
-        margin (keep-alive, after a 401), still never before ``min_token_age``.
-        ``rejected``: ``held`` was refused by the API (401).
+        margin (keep-alive), still never before ``min_token_age``. ``rejected``: the API
+        refused ``held`` (401): the token endpoint is asked once whatever the local clock
+        says, and only its answer decides (dead link: :class:`AuthExpired`; too early: the
+        token is kept and :class:`RetryableError` says to try again later).
         """
         with self.token_store.locked() as current:
             if not current or not current.get("refresh_token"):
@@ -197,24 +212,20 @@ class OAuth2Client:
                 and self.is_valid(current, now)
             ):
                 return current  # another worker refreshed meanwhile
+            if rejected:
+                return self._refresh_rejected(current)
             if self.too_early(current, now):
-                if rejected:
-                    raise AuthExpired(
-                        "The service refused a freshly issued access token; "
-                        "connect the link again.",
-                        status=401,
-                    )
                 if self.is_valid(current, now):
                     return current
                 raise RetryableError(
                     "The access token expired before it may be refreshed; try again shortly."
                 )
-            if not force and not rejected and not self.refresh_due(current, now):
+            if not force and not self.refresh_due(current, now):
                 return current
             try:
                 token = self._exchange("refresh_token", refresh_token=current["refresh_token"])
             except _TooEarly as exc:
-                if self.is_valid(current, now) and not rejected:
+                if self.is_valid(current, now):
                     return current
                 raise RetryableError(
                     "The service says it is too early to refresh the token; try again shortly.",
@@ -222,10 +233,29 @@ class OAuth2Client:
                     remote_message=exc.remote_message,
                     reason=exc.reason,
                 )
-            if not token.get("refresh_token"):
-                token["refresh_token"] = current["refresh_token"]
-            self.token_store.save(token)
-            return token
+            return self._saved(token, current)
+
+    def _refresh_rejected(self, current: dict) -> dict:
+        """The API refused the access token: the server may have expired it early, so ask
+        the token endpoint (never the local clock) what to do."""
+        try:
+            token = self._exchange("refresh_token", refresh_token=current["refresh_token"])
+        except _TooEarly as exc:
+            # The current pair stays stored: a later attempt refreshes it or uses it.
+            raise RetryableError(
+                "The service refused the access token before its expiry and says it is too "
+                "early to refresh it; the link is kept and the call is tried again later.",
+                status=exc.status,
+                remote_message=exc.remote_message,
+                reason=exc.reason,
+            )
+        return self._saved(token, current)
+
+    def _saved(self, token: dict, current: dict) -> dict:
+        if not token.get("refresh_token"):
+            token["refresh_token"] = current["refresh_token"]
+        self.token_store.save(token)
+        return token
 
     # -- token endpoint -----------------------------------------------------------------
     def _exchange(self, grant: str, **params) -> dict:

@@ -21,6 +21,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from urllib.parse import quote
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import float_compare
 
 from ..clients import errors as client_errors
@@ -38,7 +39,9 @@ EXACT_LOCATIONS = [
     ("es", "Spain"),
     ("co.uk", "United Kingdom"),
     ("com", "United States"),
+    ("sandbox", "Sandbox / test server"),
 ]
+SANDBOX_DEFAULT_URL = "http://localhost:8079/exact"  # ./run sandbox (port 8079)
 SALES_JOURNAL = "20"
 PROCESSED = 50  # SalesInvoices Status: 10 draft, 20 open, 50 processed
 REMOTE_CREDIT_NOTE = 8021
@@ -207,10 +210,12 @@ class BookkeepingBackend(models.Model):
         selection_add=[("exact", "Exact Online")], ondelete={"exact": "cascade"})
     exact_location = fields.Selection(
         EXACT_LOCATIONS, "Exact location", default="nl",
-        help="The country site of the Exact Online account; data and tokens stay on it.")
+        help="The country site of the Exact Online account; data and tokens stay on it. "
+        "Sandbox: a test server at the base URL you enter.")
     exact_base_url = fields.Char(
         "Exact base URL", compute="_compute_exact_base_url", store=True, readonly=False,
-        help="Follows the location. Change it only to use a test server (the sandbox).")
+        help="Follows the location. With the location Sandbox, the address of the test "
+        "server (e.g. http://localhost:8079/exact for ./run sandbox).")
     exact_division_id = fields.Many2one(
         "bookkeeping.remote.option", "Exact division",
         domain="[('backend_id', '=', id), ('kind', '=', 'administration')]",
@@ -239,7 +244,12 @@ class BookkeepingBackend(models.Model):
     @api.depends("exact_location")
     def _compute_exact_base_url(self):
         for backend in self:
-            backend.exact_base_url = HOSTS.get(backend.exact_location or "nl")
+            if backend.exact_location == "sandbox":
+                # Keep a test server already entered; a country host is no test server.
+                if not backend.exact_base_url or backend.exact_base_url in HOSTS.values():
+                    backend.exact_base_url = SANDBOX_DEFAULT_URL
+            else:
+                backend.exact_base_url = HOSTS.get(backend.exact_location or "nl")
 
     @api.depends("administration_code", "option_ids")
     def _compute_exact_division_id(self):
@@ -265,7 +275,10 @@ class BookkeepingBackend(models.Model):
     # ------------------------------------------------------------------ client and OAuth
 
     def _exact_host(self):
-        return (self.exact_base_url or HOSTS[self.exact_location or "nl"]).rstrip("/")
+        url = self.exact_base_url or HOSTS.get(self.exact_location or "nl")
+        if not url:
+            raise UserError(self.env._("Enter the Exact base URL of the test server."))
+        return url.rstrip("/")
 
     def _exact_oauth(self, token_store, on_call=None):
         backend = self.sudo()

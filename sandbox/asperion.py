@@ -19,7 +19,12 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Request, Response
 
 from . import asperion_seed as seed
-from .common import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, OAuthStore, redirect_uri_allowed
+from .common import (
+    ClientRegistry,
+    OAuthStore,
+    access_token_dead,
+    client_credentials,
+)
 
 SERVICE = "asperion"
 MAX_FILE = 5 * 1024 * 1024  # S1: inbox/invoice files are at most 5 MB
@@ -347,6 +352,7 @@ class AsperionService:
     def __init__(self, store, faults, clock):
         self.store, self.faults, self.clock = store, faults, clock
         self.oauth = OAuthStore(store, SERVICE, clock)
+        self.clients = ClientRegistry(store, SERVICE)
         self._lock = threading.RLock()  # read-modify-write sections (numbers, rotation)
         self._master = {
             res: {str(item["id"]).lower(): item for item in items}
@@ -398,6 +404,8 @@ class AsperionService:
         try:
             if parts == ["consent"]:
                 return 200, self._control_consent(body)
+            if parts == ["clients"]:
+                return self.clients.register(body)
             if parts == ["config"]:
                 return 200, self._control_config(body)
             if len(parts) == 3 and parts[0] == "drafts" and parts[2] in ("finalize", "delete"):
@@ -411,8 +419,9 @@ class AsperionService:
     def _control_consent(self, body):
         """The non-interactive "Yes, Allow": returns where the browser would be sent."""
         client_id, redirect_uri = body.get("client_id"), body.get("redirect_uri") or ""
-        if client_id != SANDBOX_CLIENT_ID or not redirect_uri_allowed(redirect_uri):
-            raise ApiError(400, "validation", detail="unknown client_id or redirect_uri")
+        problem = self._client_problem(client_id, redirect_uri)
+        if problem:
+            raise ApiError(400, "validation", detail=problem)
         adms = [int(a) for a in body.get("administrations") or seed.REACHABLE]
         code = self._issue_code(client_id, redirect_uri, body.get("scope") or "", adms)
         return {
@@ -625,21 +634,30 @@ class AsperionService:
         values = request.form if request.method == "POST" else request.args
         client_id, redirect_uri = values.get("client_id"), values.get("redirect_uri") or ""
         state, scope = values.get("state") or "", values.get("scope") or ""
-        if client_id != SANDBOX_CLIENT_ID or not redirect_uri_allowed(redirect_uri):
-            return _html("<h1>Fout</h1><p>invalid_client or invalid redirect_uri</p>", 400)
+        problem = self._client_problem(client_id, redirect_uri)
+        if problem:
+            # IdentityServer shows an error page and never redirects to an unknown URI.
+            return _html(f"<h1>Fout</h1><p>{escape(problem)}</p>", 400)
         if request.method != "POST":
-            return _html(_consent_page(request.base_url, values))
+            # Root-relative with the mount prefix: works behind any host name or proxy.
+            return _html(_consent_page(request.script_root + request.path, values))
         if values.get("consent") != "yes":
             return _redirect(_add_query(redirect_uri, error="access_denied", state=state))
         code = self._issue_code(client_id, redirect_uri, scope, list(seed.REACHABLE))
         return _redirect(_add_query(redirect_uri, code=code, state=state))
 
+    def _client_problem(self, client_id, redirect_uri):
+        if self.clients.get(client_id) is None:
+            return "unauthorized_client: unknown client_id"
+        if not self.clients.redirect_ok(client_id, redirect_uri):
+            return "unauthorized_client: Invalid redirect_uri"
+        return None
+
     def _token(self, request):
         form = request.form
-        client_id, secret = form.get("client_id"), form.get("client_secret")
-        if not client_id and request.authorization:  # tolerated, though S4 uses the body
-            client_id, secret = request.authorization.username, request.authorization.password
-        if client_id != SANDBOX_CLIENT_ID or secret != SANDBOX_CLIENT_SECRET:
+        # The body (S4); HTTP Basic is tolerated (RFC 6749 §2.3.1), never both at once.
+        client_id, secret = client_credentials(request)
+        if not self.clients.secret_ok(client_id, secret):
             return _oauth_error("invalid_client", "Unknown client or wrong secret")
         grant_type = form.get("grant_type")
         with self._lock:
@@ -659,6 +677,7 @@ class AsperionService:
         now = self.clock.now()
         if (
             rec is None
+            or rec["client_id"] != client_id
             or rec["refresh_used"]
             or self.faults.revoked
             or (rec["refresh_expires_at"] or now + 1) <= now
@@ -694,7 +713,7 @@ class AsperionService:
         ctx = Ctx(request, _lang(request))
         header = request.headers.get("Authorization") or ""
         rec = self.oauth.by_access(header[7:].strip()) if header[:7].lower() == "bearer " else None
-        if rec is None or rec["expires_at"] <= self.clock.now() or self.faults.revoked:
+        if access_token_dead(rec, self.clock.now(), self.faults):
             raise ApiError(401, "unauthorized", detail="unauthorized_detail")
         ctx.token = rec
         tenant = request.headers.get("X-TenantId") or request.headers.get("X-Tenant-Id")

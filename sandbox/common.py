@@ -3,7 +3,7 @@
 import json
 import re
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from werkzeug.wrappers import Response
 
@@ -35,13 +35,105 @@ def read_json(request):
         return None
 
 
-def redirect_uri_allowed(uri):
-    """The sandbox accepts any redirect URI on the loopback host (contracts.md)."""
+class ClientRegistry:
+    """The OAuth app registrations of one service, as its app registration (Exact's App
+    Center, Asperion's IdentityServer client list) keeps them: client id, secret and the
+    redirect URIs registered for the app.
+
+    A redirect URI is accepted only when it equals a registered one exactly (scheme, host,
+    port, path and query), as the real services check it: no prefix match, no "any
+    localhost". The seeded client ``sandbox-client`` starts with no redirect URI; tests,
+    the demo and the benchmarks register the one they use through
+    ``POST /_sandbox/<service>/clients``. Like the app registration of the real service,
+    it outlives a reset of the service's data (``/_sandbox/reset {"service": ...}``); only
+    a reset of everything forgets it.
+    """
+
+    def __init__(self, store, service):
+        # Not under the '<service>:' prefix, which a reset of the service wipes.
+        self.store, self.key = store, f"oauth_clients:{service}"
+
+    def _all(self):
+        return self.store.kv_get(self.key) or {
+            SANDBOX_CLIENT_ID: {"client_secret": SANDBOX_CLIENT_SECRET, "redirect_uris": []}
+        }
+
+    def get(self, client_id):
+        return self._all().get(client_id or "")
+
+    def secret_ok(self, client_id, secret):
+        reg = self.get(client_id)
+        return bool(reg) and bool(secret) and secret == reg["client_secret"]
+
+    def redirect_ok(self, client_id, uri):
+        reg = self.get(client_id)
+        return bool(reg) and bool(uri) and uri in reg["redirect_uris"]
+
+    def register(self, body):
+        """Control API. ``{"client_id"?, "client_secret"?, "redirect_uris"?: [...],
+        "redirect_uri"?: "..."}``: ``redirect_uris`` replaces the list, ``redirect_uri``
+        adds one; a new ``client_id`` needs a ``client_secret``. Returns (status, dict)."""
+        client_id = body.get("client_id") or SANDBOX_CLIENT_ID
+        clients = self._all()
+        reg = dict(clients.get(client_id) or {"redirect_uris": []})
+        if body.get("client_secret"):
+            reg["client_secret"] = str(body["client_secret"])
+        if not reg.get("client_secret"):
+            return 400, {"error": f"a new client {client_id!r} needs a client_secret"}
+        uris = list(reg["redirect_uris"])
+        if "redirect_uris" in body:
+            if not isinstance(body["redirect_uris"], list):
+                return 400, {"error": "redirect_uris must be a list of URLs"}
+            uris = [str(u) for u in body["redirect_uris"]]
+        if body.get("redirect_uri"):
+            uris.append(str(body["redirect_uri"]))
+        for uri in uris:
+            problem = _redirect_uri_problem(uri)
+            if problem:
+                return 400, {"error": f"redirect URI {uri!r} {problem}"}
+        reg["redirect_uris"] = list(dict.fromkeys(uris))
+        clients[client_id] = reg
+        self.store.kv_set(self.key, clients)
+        return 200, {"client_id": client_id, "redirect_uris": reg["redirect_uris"]}
+
+
+def _redirect_uri_problem(uri):
+    """Why ``uri`` cannot be registered (RFC 6749 §3.1.2), or None."""
     try:
-        host = urlsplit(uri).hostname
+        parts = urlsplit(uri)
     except ValueError:
-        return False
-    return host in ("localhost", "127.0.0.1", "::1")
+        return "is not a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http(s) URL"
+    if parts.fragment:
+        return "must not contain a fragment"
+    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        return "must use https (plain http only on the loopback host)"
+    return None
+
+
+def client_credentials(request):
+    """(client_id, client_secret) of a token request: from an HTTP Basic header or from
+    the form body (RFC 6749 §2.3.1). A request that uses both methods, or names two
+    different clients, gets (None, None): "MUST NOT use more than one method"."""
+    form = request.form
+    auth = request.authorization
+    if auth is not None and auth.type == "basic":
+        client_id = unquote_plus(auth.username or "")
+        secret = unquote_plus(auth.password or "")
+        if form.get("client_secret") or form.get("client_id", client_id) != client_id:
+            return None, None
+        return client_id, secret
+    return form.get("client_id"), form.get("client_secret")
+
+
+def access_token_dead(rec, now, faults):
+    """True when the access token of ``rec`` is refused: unknown, revoked, past its
+    expiry, or past the ``expire_tokens_after`` fault (an early server-side expiry)."""
+    if rec is None or faults.revoked or rec["expires_at"] <= now:
+        return True
+    early = faults.expire_tokens_after
+    return bool(early) and now >= rec["issued_at"] + early
 
 
 def page(rows, skip, size):
@@ -100,7 +192,8 @@ class OAuthStore:
             return None
         rec["used"] = True
         self.store.update(self.service, "oauth_code", code, rec)
-        if redirect_uri is not None and redirect_uri != rec["redirect_uri"]:
+        # RFC 6749 §4.1.3: the same redirect_uri as on the authorization request, exactly.
+        if redirect_uri != rec["redirect_uri"]:
             return None
         return rec
 

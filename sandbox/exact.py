@@ -29,12 +29,13 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Request, Response
 
 from .common import (
-    SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
+    ClientRegistry,
     OAuthStore,
+    access_token_dead,
+    client_credentials,
     json_response,
-    redirect_uri_allowed,
 )
+from .exact_schema import DOCUMENTED
 from .exact_seed import CONSENTABLE, CURRENCIES, seed
 
 SERVICE = "exact"
@@ -149,6 +150,10 @@ DIVISION = _fields(
     "Code:int Description Hid:int Current:bool Country Currency VATNumber Status:int "
     "DivisionMoveDate:date IsMainDivision:bool CustomerName"
 )
+HRM_DIVISION = _fields(
+    "Code:int Description HID:int Main:bool Country Currency VATNumber Status:int "
+    "Customer:guid CustomerCode CustomerName"
+)
 ME = _fields(
     "UserID:guid CurrentDivision:int FullName Email LanguageCode Legislation:int "
     "ServerTime:date ServerUtcOffset:float UserName DivisionCustomer:guid"
@@ -193,11 +198,31 @@ class EntitySet:
         mode="crud",
         mandatory=None,
         navs=None,
+        docs=None,
     ):
-        self.path, self.type, self.fields, self.key = path, MODELS + type_name, fields, key
+        self.path, self.type, self.key = path, MODELS + type_name, key
         self.methods, self.kind, self.mode = methods, kind or path, mode
         self.mandatory, self.navs = mandatory, navs or {}
         self.page = 1000 if mode in ("bulk", "sync") else (None if mode == "read" else 60)
+        # Every documented property can be read, selected and filtered; the sandbox's own
+        # types win for what it models. Writes: see ExactService._documented_extras.
+        documented = _documented(docs or path)
+        self.modeled = fields
+        self.fields = {name: typ for name, (typ, _flags) in documented.items()}
+        self.fields.update(fields)
+        self.settable = {
+            method: frozenset(n for n, (_t, flags) in documented.items() if method in flags)
+            for method in "PU"
+        }
+
+
+def _documented(path):
+    """{name: (type, flags)} from exact_schema.DOCUMENTED (empty when not listed)."""
+    out = {}
+    for item in DOCUMENTED.get(path, "").split():
+        name, typ, *flags = item.split(":")
+        out[name] = (typ, flags[0] if flags else "")
+    return out
 
 
 SETS = {
@@ -205,7 +230,13 @@ SETS = {
     for s in [
         EntitySet("crm/Accounts", "Account", ACCOUNT, "ID", "GPUD", mandatory=ACCOUNT_FILTERS),
         EntitySet(
-            "bulk/CRM/Accounts", "Bulk.CRM.Account", ACCOUNT, "ID", kind="crm/Accounts", mode="bulk"
+            "bulk/CRM/Accounts",
+            "Bulk.CRM.Account",
+            ACCOUNT,
+            "ID",
+            kind="crm/Accounts",
+            mode="bulk",
+            docs="crm/Accounts",
         ),
         EntitySet("vat/VATCodes", "VATCode", VATCODE, "ID"),
         EntitySet("financial/Journals", "Journal", JOURNAL, "ID"),
@@ -238,6 +269,7 @@ SETS = {
             kind="salesinvoice/SalesInvoices",
             mode="bulk",
             navs={"SalesInvoiceLines": ("salesinvoice/SalesInvoiceLines", "InvoiceID")},
+            docs="salesinvoice/SalesInvoices",
         ),
         EntitySet(
             "sync/SalesInvoice/SalesInvoices",
@@ -265,6 +297,7 @@ SETS = {
             "ID",
             kind="cashflow/Receivables",
             mode="bulk",
+            docs="cashflow/Receivables",
         ),
         EntitySet(
             "read/financial/ReceivablesList",
@@ -274,6 +307,8 @@ SETS = {
             mode="read",
         ),
         EntitySet("system/Divisions", "System.Division", DIVISION, "Code"),
+        # One license's divisions that the user may access (both clients list them here).
+        EntitySet("hrm/Divisions", "HRM.Division", HRM_DIVISION, "Code"),
     ]
 }
 SET_NAMES = sorted(SETS, key=len, reverse=True)
@@ -413,6 +448,46 @@ def _literal(kind, match):
     return float(text) if "." in text else int(text)
 
 
+# .NET names in Exact's "incompatible operand types" message (the sandbox's field types).
+_NET_TYPES = {
+    "str": "System.String",
+    "int": "System.Int32",
+    "float": "System.Double",
+    "bool": "System.Boolean",
+    "guid": "System.Guid",
+    "date": "System.DateTime",
+}
+_FUNC_TYPES = {
+    "trim": "str",
+    "tolower": "str",
+    "toupper": "str",
+    "length": "int",
+    "substringof": "bool",
+    "startswith": "bool",
+    "endswith": "bool",
+}
+
+
+def _typed(node, vtype, nullable=False):
+    """Tag a $filter node with its value type (None: null or unknown)."""
+    node.vtype, node.nullable = vtype, nullable
+    return node
+
+
+def _comparable(left, right):
+    """OData v2 (WCF Data Services): numbers compare with numbers, every other type only
+    with itself; null compares with anything."""
+    a, b = getattr(left, "vtype", None), getattr(right, "vtype", None)
+    if a is None or b is None or a == b:
+        return True
+    return {a, b} <= {"int", "float"}
+
+
+def _net_type(node):
+    name = _NET_TYPES.get(node.vtype, "System.Object")
+    return f"System.Nullable`1[{name}]" if node.nullable and node.vtype != "str" else name
+
+
 def _compare(op, left, right):
     if isinstance(left, str) and isinstance(right, str):
         left, right = left.casefold(), right.casefold()  # SQL Server's CI collation
@@ -485,9 +560,16 @@ class FilterParser:
         left = self.operand()
         op = self.peek_word()
         if op in _COMPARE:
+            position = self.tokens[self.i][1].start(self.tokens[self.i][0])
             self.i += 1
             right = self.operand()
-            return lambda d: _compare(op, left(d), right(d))
+            if not _comparable(left, right):
+                # Exact answers 400 here, where a lenient reading would give an empty list.
+                raise _bad(
+                    f"Operator '{op}' incompatible with operand types '{_net_type(left)}' "
+                    f"and '{_net_type(right)}' at position {position}."
+                )
+            return _typed(lambda d: _compare(op, left(d), right(d)), "bool")
         return left
 
     def operand(self):
@@ -501,7 +583,15 @@ class FilterParser:
             return node
         if kind in ("guid", "dt", "str", "num"):
             value = _literal(kind, match)
-            return lambda d: value
+            vtype = {"guid": "guid", "dt": "date", "str": "str"}.get(kind)
+            if kind == "num":
+                vtype = (
+                    "float"
+                    if isinstance(value, float)
+                    or match.group("suffix") in ("M", "m", "D", "d", "F", "f")
+                    else "int"
+                )
+            return _typed(lambda d: value, vtype)
         if kind != "ident":
             raise _bad(f"Syntax error in $filter near '{match.group(0).strip()}'.")
         word = match.group("ident")
@@ -510,11 +600,11 @@ class FilterParser:
         constants = {"true": True, "false": False, "null": None}
         if word in constants:
             value = constants[word]
-            return lambda d: value
+            return _typed(lambda d: value, None if value is None else "bool")
         if word not in self.fields or self.fields[word] == "nav":
             raise _no_property(self.type_name, word)
         self.refs.add(word)
-        return lambda d: d.get(word)
+        return _typed(lambda d: d.get(word), self.fields[word], nullable=True)
 
     def function(self, name):
         if name not in _FUNCS:
@@ -528,7 +618,7 @@ class FilterParser:
         self.expect("rp")
         if len(args) != arity:
             raise _bad(f"Function '{name}' takes {arity} argument(s).")
-        return lambda d: fn(*(a(d) for a in args))
+        return _typed(lambda d: fn(*(a(d) for a in args)), _FUNC_TYPES.get(name))
 
 
 def compile_filter(text, fields, type_name):
@@ -544,6 +634,7 @@ class ExactService:
     def __init__(self, store, faults, clock):
         self.store, self.faults, self.clock = store, faults, clock
         self.oauth = OAuthStore(store, SERVICE, clock)
+        self.clients = ClientRegistry(store, SERVICE)
         self._lock = threading.RLock()  # serialises writes (sequences, totals)
         self._rate = {}  # division -> counters; in memory: a restart is a fresh minute
         self._errors = {}  # (division, endpoint, hour) -> 4xx count, for the error cap
@@ -595,7 +686,8 @@ class ExactService:
         key = SETS[kind].key if kind in SETS else "ID"
         now = iso_from_epoch(self.clock.now())
         doc["Division"] = div
-        doc.setdefault("Created", now)
+        if not doc.get("Created"):  # creators start from {field: None}: fill it on insert
+            doc["Created"] = now
         doc["Modified"] = now
         if kind in (
             "salesinvoice/SalesInvoices",
@@ -647,9 +739,11 @@ class ExactService:
         """A tiny login/consent page; its form posts back here and redirects with a code."""
         args = request.args
         client_id, redirect_uri = args.get("client_id", ""), args.get("redirect_uri", "")
-        if client_id != SANDBOX_CLIENT_ID or not redirect_uri_allowed(redirect_uri):
+        problem = self._client_problem(client_id, redirect_uri)
+        if problem:
+            # Never redirect to an unregistered URI: an error page, as Exact shows.
             return Response(
-                "<h1>Invalid client_id or redirect_uri</h1>",
+                f"<h1>Exact Online</h1><p>{html.escape(problem)}</p>",
                 400,
                 content_type="text/html; charset=utf-8",
             )
@@ -678,7 +772,9 @@ class ExactService:
             f"{html.escape(names[d]['Description'])}</label><br>"
             for d in CONSENTABLE
         )
-        action = html.escape(request.full_path)
+        # Root-relative with the mount prefix (SCRIPT_NAME, e.g. /exact): the browser must
+        # post back to this same page wherever the sandbox is mounted.
+        action = html.escape(request.script_root + request.full_path)
         return (
             "<!doctype html><html><head><title>Exact Online (sandbox)</title></head><body>"
             "<h1>Exact Online sandbox</h1><p>Gebruiker: sandbox@example.com</p>"
@@ -689,11 +785,22 @@ class ExactService:
             "</form></body></html>"
         )
 
+    def _client_problem(self, client_id, redirect_uri):
+        if self.clients.get(client_id) is None:
+            return f"Unknown client_id {client_id!r}."
+        if not self.clients.redirect_ok(client_id, redirect_uri):
+            return (
+                f"The redirect_uri {redirect_uri!r} does not match a redirect URL registered "
+                "for this app in the App Center."
+            )
+        return None
+
     def consent(self, body):
         """Control API: the same as a user pressing 'allow' on the consent page."""
         client_id, redirect_uri = body.get("client_id", ""), body.get("redirect_uri", "")
-        if client_id != SANDBOX_CLIENT_ID or not redirect_uri_allowed(redirect_uri):
-            return 400, {"error": "invalid client_id or redirect_uri"}
+        problem = self._client_problem(client_id, redirect_uri)
+        if problem:
+            return 400, {"error": problem}
         divisions = [int(d) for d in body.get("divisions") or CONSENTABLE]
         if not set(divisions) <= set(CONSENTABLE):
             return 400, {"error": f"the sandbox user can only consent to {list(CONSENTABLE)}"}
@@ -707,22 +814,18 @@ class ExactService:
         if request.method != "POST":
             raise _bad("Method not allowed", 405)
         form = request.form
-        if (
-            form.get("client_id") != SANDBOX_CLIENT_ID
-            or form.get("client_secret") != SANDBOX_CLIENT_SECRET
-        ):
+        client_id, secret = client_credentials(request)
+        if not self.clients.secret_ok(client_id, secret):
             return _oauth_error(400, "invalid_request")
         grant_type = form.get("grant_type")
         if grant_type == "authorization_code":
-            return self._token_from_code(form)
+            return self._token_from_code(form, client_id)
         if grant_type == "refresh_token":
-            return self._token_from_refresh(form)
+            return self._token_from_refresh(form, client_id)
         return _oauth_error(400, "unsupported_grant_type")
 
-    def _token_from_code(self, form):
-        rec = self.oauth.take_code(
-            form.get("code", ""), form["client_id"], form.get("redirect_uri")
-        )
+    def _token_from_code(self, form, client_id):
+        rec = self.oauth.take_code(form.get("code", ""), client_id, form.get("redirect_uri"))
         if rec is None or self.faults.revoked:
             # used twice, expired (3 minutes) or for another redirect_uri
             return _oauth_error(
@@ -730,15 +833,15 @@ class ExactService:
             )
         cfg = self.config
         tokens = self.oauth.issue_tokens(
-            form["client_id"], rec["grant"], cfg["access_ttl"], cfg["refresh_ttl"]
+            client_id, rec["grant"], cfg["access_ttl"], cfg["refresh_ttl"]
         )
         return _token_response(tokens, cfg["access_ttl"])
 
-    def _token_from_refresh(self, form):
+    def _token_from_refresh(self, form, client_id):
         with self._lock:
             rec = self.oauth.by_refresh(form.get("refresh_token", ""))
             now, cfg = self.clock.now(), self.config
-            if rec is None or self.faults.revoked:
+            if rec is None or self.faults.revoked or rec["client_id"] != client_id:
                 return _oauth_error(400, "invalid_grant")
             if rec["refresh_used"]:
                 return _oauth_error(401, "unauthorized_client", "Old refresh token used.")
@@ -771,7 +874,7 @@ class ExactService:
         auth = request.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         rec = self.oauth.by_access(token)
-        if rec is None or self.faults.revoked or rec["expires_at"] <= self.clock.now():
+        if access_token_dead(rec, self.clock.now(), self.faults):
             raise ODataError(
                 401, "Unauthorized", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             )
@@ -973,6 +1076,23 @@ class ExactService:
                 for d in consented
                 if d in divs
             ]
+        if entity_set.path == "hrm/Divisions":
+            # The license that owns the division in the URI; only divisions with consent.
+            divs = self.divisions()
+            return [
+                dict(
+                    Code=d,
+                    Description=divs[d]["Description"],
+                    HID=divs[d]["Hid"],
+                    Main=(d == 1001),
+                    Country=divs[d].get("Country"),
+                    Currency=divs[d].get("Currency"),
+                    VATNumber=divs[d].get("VATNumber"),
+                    Status=1,
+                )
+                for d in token["grant"]["divisions"]
+                if d in divs
+            ]
         if entity_set.path == "read/financial/ReceivablesList":
             return self._receivables_list(div)
         if entity_set.mode == "sync":
@@ -1113,8 +1233,12 @@ class ExactService:
         body = self._body(request, entity_set)
         with self._lock:
             row = self.creators[entity_set.path](div, body)
-        if entity_set.path == "salesinvoice/PrintedSalesInvoices":
-            return self._answer(request, {"d": row}, 201)
+            if entity_set.path == "salesinvoice/PrintedSalesInvoices":
+                return self._answer(request, {"d": row}, 201)
+            extras = self._documented_extras(entity_set, body, "P")
+            if extras:
+                row.update(extras)
+                self.save(div, entity_set.kind, row)
         full = self.render(request, div, entity_set, row, None)
         if "return=representation" not in request.headers.get("Prefer", ""):
             # without Prefer Exact returns the entity with most properties null
@@ -1139,6 +1263,11 @@ class ExactService:
                 "cashflow/Receivables": self.update_receivable,
             }[entity_set.path]
             updater(div, row, body)
+            extras = self._documented_extras(entity_set, body, "U")
+            if extras:
+                stored = self.get(div, entity_set.kind, row[entity_set.key])
+                stored.update(extras)
+                self.save(div, entity_set.kind, stored)
         return Response(b"", 204)
 
     def delete(self, div, entity_set, key):
@@ -1165,6 +1294,23 @@ class ExactService:
             if path == "salesinvoice/SalesInvoiceLines":
                 self._recompute_invoice(div, row["InvoiceID"])
         return Response(b"", 204)
+
+    def _documented_extras(self, entity_set, body, method):
+        """Documented properties a client may set (``method`` P: POST, U: PUT) that the
+        sandbox does not model: kept as sent, so they read back. Read-only documented ones
+        are ignored, as Exact ignores them; undocumented ones were refused by _body."""
+        extras = {}
+        for name in entity_set.settable[method].intersection(body):
+            typ = entity_set.fields[name]
+            if name in entity_set.modeled or typ == "nav":
+                continue
+            value = body[name]
+            if typ == "date":
+                value = parse_date(value, name)
+            elif typ == "guid" and value:
+                value = str(value).lower()
+            extras[name] = value
+        return extras
 
     def _existing(self, div, entity_set, key):
         match = re.fullmatch(r"guid'([^']*)'", key.strip())
@@ -1425,7 +1571,7 @@ class ExactService:
                 "top-level resource object."
             )
         for name in body:
-            if name not in INVOICE_LINE and name != "__metadata":
+            if name not in SETS["salesinvoice/SalesInvoiceLines"].fields and name != "__metadata":
                 raise _bad(
                     f"Error processing request stream. The property name '{name}' "
                     f"specified for type '{MODELS}SalesInvoiceLine' is not valid."
@@ -1475,6 +1621,7 @@ class ExactService:
             "DeliveryDate": parse_date(body.get("DeliveryDate")),
             "CostCenter": body.get("CostCenter"),
             "CostUnit": body.get("CostUnit"),
+            **self._documented_extras(SETS["salesinvoice/SalesInvoiceLines"], body, "P"),
         }
 
     def _recompute_invoice(self, div, invoice_id, explicit_type=None):
@@ -1758,7 +1905,7 @@ class ExactService:
                 "top-level resource object."
             )
         for name in body:
-            if name not in ENTRY_LINE and name != "__metadata":
+            if name not in SETS["salesentry/SalesEntryLines"].fields and name != "__metadata":
                 raise _bad(
                     f"Error processing request stream. The property name '{name}' "
                     f"specified for type '{MODELS}SalesEntryLine' is not valid."
@@ -1801,6 +1948,7 @@ class ExactService:
             "From": parse_date(body.get("From")),
             "To": parse_date(body.get("To")),
             "Notes": body.get("Notes"),
+            **self._documented_extras(SETS["salesentry/SalesEntryLines"], body, "P"),
         }
 
     def _recompute_entry(self, div, entry_id):
@@ -2054,10 +2202,12 @@ class ExactService:
 
     # -- control API ---------------------------------------------------------------------
     def handle_control(self, action, path_rest, body):
-        """/_sandbox/exact/<action>/<path_rest>: consent, config, receivables/<guid>/pay,
-        salesinvoices/<guid>/print. Returns (status, dict)."""
+        """/_sandbox/exact/<action>/<path_rest>: consent, clients (app registration),
+        config, receivables/<guid>/pay, salesinvoices/<guid>/print. Returns (status, dict)."""
         if action == "consent":
             return self.consent(body)
+        if action == "clients":
+            return self.clients.register(body)
         if action == "config":
             unknown = set(body) - set(DEFAULT_CONFIG)
             if unknown:

@@ -5,7 +5,12 @@ every request of the service (a service may shape the 429 itself through
 ``fault_response``); services only have to honour ``revoked`` in their token checks,
 ``path_status`` where they support it (Exact: one endpoint, e.g. a ``bulk/`` one that an
 administration does not offer, answers 404 or 5xx while the others work), and
-``ignore_vat_amounts`` where invoice lines take a VAT amount.
+``ignore_vat_amounts`` where invoice lines take a VAT amount; ``expire_tokens_after`` is
+honoured in their token checks (``common.access_token_dead``).
+
+``expire_tokens_after`` (seconds, 0 = off): access tokens die that long after they were
+issued, whatever ``expires_in`` promised, as a server that expires or flushes tokens
+early does.
 """
 
 import random
@@ -27,6 +32,7 @@ FIELDS = {
     # The service rounds VAT per line and ignores the VAT amounts sent (makes read-back
     # total checks testable).
     "ignore_vat_amounts": bool,
+    "expire_tokens_after": float,
 }
 
 
@@ -44,6 +50,7 @@ class Faults:
         self.revoked = False
         self.path_status = {}
         self.ignore_vat_amounts = False
+        self.expire_tokens_after = 0.0
 
     def set(self, **values):
         """Set attributes from a JSON dict; unknown names raise KeyError, bad values ValueError."""

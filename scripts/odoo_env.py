@@ -90,8 +90,14 @@ def addons_path(src):
 
 
 def odoo_requirements(src):
-    """Odoo's pinned requirements, less python-ldap when its C headers are missing."""
-    with open(os.path.join(src, "requirements.txt"), encoding="utf-8") as handle:
+    """Odoo's pinned requirements, less python-ldap when its C headers are missing; none
+    (and one line that says so) when the tree has no requirements.txt."""
+    path = os.path.join(src, "requirements.txt")
+    if not os.path.isfile(path):
+        print(f"The Odoo tree {src} has no requirements.txt: Odoo's own Python packages "
+              "are not installed by ./run (install them if Odoo does not start).", flush=True)
+        return []
+    with open(path, encoding="utf-8") as handle:
         lines = handle.read().splitlines()
     has_ldap = os.path.exists("/usr/include/ldap.h") and os.path.exists(
         "/usr/include/sasl/sasl.h"
@@ -99,16 +105,31 @@ def odoo_requirements(src):
     return [line for line in lines if has_ldap or not line.lower().startswith("python-ldap")]
 
 
+# Ours: what the addon needs, then what its tests need (third-party Exact clients run
+# against the sandbox). Both are installed by every ./run command.
+REQUIREMENT_FILES = ("requirements.txt", "requirements-dev.txt")
+
+
+def requirements_stamp(odoo_lines):
+    """The stamp file that says these requirements are installed: it changes with any of
+    our requirement files and with Odoo's list."""
+    digest = hashlib.sha1()
+    for name in REQUIREMENT_FILES:
+        path = os.path.join(ROOT, name)
+        if os.path.isfile(path):
+            digest.update(name.encode())
+            with open(path, "rb") as handle:
+                digest.update(handle.read())
+    digest.update("\n".join(odoo_lines).encode())
+    return os.path.join(sys.prefix, ".requirements." + digest.hexdigest()[:16])
+
+
 def ensure_requirements(src=None):
     """pip-install our pinned requirements (and Odoo's) once per change of those files."""
-    wanted = [os.path.join(ROOT, "requirements.txt")]
+    wanted = [os.path.join(ROOT, name) for name in REQUIREMENT_FILES
+              if os.path.isfile(os.path.join(ROOT, name))]
     odoo_lines = odoo_requirements(src) if src else []
-    digest = hashlib.sha1()
-    for path in wanted:
-        with open(path, "rb") as handle:
-            digest.update(handle.read())
-    digest.update("\n".join(odoo_lines).encode())
-    stamp = os.path.join(sys.prefix, ".requirements." + digest.hexdigest()[:16])
+    stamp = requirements_stamp(odoo_lines)
     if os.path.exists(stamp):
         return
     print("Installing Python requirements (once) ...", flush=True)
@@ -120,7 +141,9 @@ def ensure_requirements(src=None):
     with open(constraints, "w", encoding="utf-8") as handle:
         handle.write("setuptools<70\n")
     env = dict(os.environ, PIP_CONSTRAINT=constraints)
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "-r", wanted[0]]
+    cmd = [sys.executable, "-m", "pip", "install", "-q"]
+    for path in wanted:
+        cmd += ["-r", path]
     if odoo_lines:
         cmd += ["-r", tmp]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -132,6 +155,40 @@ def ensure_requirements(src=None):
         )
     with open(stamp, "w", encoding="utf-8") as handle:
         handle.write("ok\n")
+
+
+BROWSERS = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
+
+
+def find_browser():
+    """The Chrome/Chromium that Odoo's browser tours use, or None."""
+    return next((path for path in map(shutil.which, BROWSERS) if path), None)
+
+
+def ensure_browser():
+    """Chromium for the browser tours: install the Debian package when it is missing and
+    we can (root with apt-get); otherwise say in one line that the tours are skipped.
+    Returns True when a browser is there."""
+    if find_browser():
+        return True
+    can_install = hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")
+    if can_install:
+        print("Installing Chromium for the browser tours (once, apt-get install chromium) ...",
+              flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        install = ["apt-get", "install", "-y", "-q", "chromium"]
+        if subprocess.run(install, capture_output=True, env=env, check=False).returncode:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env,
+                           check=False)
+            subprocess.run(install, capture_output=True, env=env, check=False)
+        if find_browser():
+            return True
+        print("Browser tours skipped: apt-get could not install chromium (check the "
+              "network access to the Debian mirrors).", flush=True)
+        return False
+    print("Browser tours skipped: no Chromium/Chrome found (install it as root with "
+          "'apt-get install chromium').", flush=True)
+    return False
 
 
 def _pg_ready():

@@ -170,6 +170,7 @@ def cmd_test():
     else:
         if tuple(odoo_env.odoo_version(src)) != (19, 0):
             raise SetupError(f"{src} is not Odoo 19.0: point ODOO_SRC at an Odoo 19.0 tree.")
+        odoo_env.ensure_browser()  # the tours skip themselves (one line) without it
         run_odoo_suite(src, tally)
     print(f"(test command took {time.time() - started:.0f} s)", flush=True)
     print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
@@ -293,7 +294,7 @@ def _wait_http(url, proc, seconds=20):
 
 def main(argv):
     if not argv or argv[0] not in ("demo", "test", "sandbox", "bench"):
-        print("usage: ./run demo | test | sandbox [--port N] | bench exact|asperion")
+        print("usage: ./run demo | test | sandbox [--port N] | bench exact|asperion|sandbox")
         return 2
     try:
         if argv[0] == "test":

@@ -10,7 +10,7 @@ import requests
 SERVICES = {
     "exact": {
         "label": "Exact Online",
-        "backend": lambda url: {"exact_base_url": f"{url}/exact", "exact_location": "nl"},
+        "backend": lambda url: {"exact_location": "sandbox", "exact_base_url": f"{url}/exact"},
         "consent": "/exact/consent",
         "administration": ("exact_division_id", "1001"),
         "defaults": {"exact_journal_id": ("journal", "70"), "exact_item_id": ("item", "CONSULT")},
@@ -47,9 +47,16 @@ def option(env, backend, kind, code):
     return found
 
 
+def register_redirect(url, service, redirect_uri):
+    """Register ``redirect_uri`` for the sandbox app, as a manager registers the Redirect
+    URL of the link form at the remote app registration (the sandbox checks it exactly)."""
+    return control(url, "POST", f"/{service}/clients", {"redirect_uri": redirect_uri})
+
+
 def connect(env, backend, url):
     """The OAuth code flow: consent at the sandbox, then our callback's code exchange."""
     conf = SERVICES[backend.service]
+    register_redirect(url, backend.service, backend.redirect_uri)
     consent = control(url, "POST", conf["consent"], {
         "client_id": "sandbox-client", "redirect_uri": backend.redirect_uri,
         "state": backend._oauth_state()})

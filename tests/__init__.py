@@ -2,6 +2,7 @@ from . import (
     test_asperion_amounts,
     test_asperion_invoices,
     test_asperion_link,
+    test_asperion_tokens,
     test_core,
     test_exact_amounts,
     test_exact_invoices,
@@ -13,5 +14,6 @@ from . import (
     test_partner_no_blanking,
     test_partner_sync,
     test_pdf_and_copies,
+    test_tour_connect,
     test_ui_actions,
 )

@@ -83,7 +83,8 @@ class AsperionCommon(SandboxCase):
     @classmethod
     def link(cls):
         """The real code flow: consent (non-interactive "Yes, Allow") then the callback's
-        code exchange."""
+        code exchange. The app registration holds our redirect URL (checked exactly)."""
+        cls.control("POST", "/asperion/clients", {"redirect_uri": cls.backend.redirect_uri})
         consent = cls.control(
             "POST",
             "/asperion/consent",

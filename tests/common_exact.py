@@ -53,11 +53,10 @@ class ExactCommon(SandboxCase):
             "company_id": company.id,
             "client_id": "sandbox-client",
             "client_secret": "sandbox-secret",
-            "exact_location": "nl",
+            "exact_location": "sandbox",
+            "exact_base_url": f"{cls.url}/exact",
             "invoice_mode": "odoo",
         })
-        # The demo and the tests point the country host at the simulator.
-        cls.backend.exact_base_url = f"{cls.url}/exact"
         cls.link()
         cls.backend.exact_division_id = cls.option("administration", str(DIVISION))
         cls.backend.action_load_options()
@@ -102,6 +101,8 @@ class ExactCommon(SandboxCase):
         state = backend._oauth_state()
         url = backend._exact_authorization_url(state, backend.redirect_uri)
         assert url.startswith(f"{cls.url}/exact/api/oauth2/auth?"), url
+        # The App Center registration holds our redirect URL (checked exactly).
+        cls.control("POST", "/exact/clients", {"redirect_uri": backend.redirect_uri})
         answer = cls.control("POST", "/exact/consent", {
             "client_id": "sandbox-client", "redirect_uri": backend.redirect_uri,
             "state": state})

@@ -17,8 +17,12 @@ TOKEN_PATH = "POST /api/oauth2/token"
 class TestExactTokens(ExactCommon):
     def stored_token(self, backend=None):
         backend = backend or self.backend
-        return self.env["bookkeeping.token"].sudo().search(
-            [("backend_id", "=", backend.id)])._as_dict()
+        return (
+            self.env["bookkeeping.token"]
+            .sudo()
+            .search([("backend_id", "=", backend.id)])
+            ._as_dict()
+        )
 
     def age_token(self, seconds_old, seconds_left, backend=None, cr=None):
         """Make our stored token look ``seconds_old`` old with ``seconds_left`` to live."""
@@ -67,9 +71,16 @@ class TestExactTokens(ExactCommon):
         stolen = self.stored_token()["refresh_token"]
         self.control("POST", "/clock", {"advance": 600})
         # Someone else (a copied database) uses our refresh token first.
-        answer = requests.post(f"{self.url}/exact/api/oauth2/token", data={
-            "grant_type": "refresh_token", "refresh_token": stolen,
-            "client_id": "sandbox-client", "client_secret": "sandbox-secret"}, timeout=10)
+        answer = requests.post(
+            f"{self.url}/exact/api/oauth2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": stolen,
+                "client_id": "sandbox-client",
+                "client_secret": "sandbox-secret",
+            },
+            timeout=10,
+        )
         self.assertEqual(answer.status_code, 200)
         self.age_token(600, 0)
         self.send(move)
@@ -79,6 +90,45 @@ class TestExactTokens(ExactCommon):
         self.assertIn(activity_type, self.backend.activity_ids.activity_type_id)
         self.assertFalse(self.remote_rows("salesentry/SalesEntries", YourRef=move.name))
 
+    def test_server_side_early_expiry_keeps_the_link(self):
+        """Exact refuses our token long before the expires_in it announced. Locally the
+        token is young (too young to refresh), yet only the server's answer counts: we ask
+        it, it says "too early", so the token is kept and the invoice waits; once the
+        server allows it the refresh works. The link never asks for a reconnect."""
+        self.backend.attach_pdf = False
+        move = self.invoice([(10.0, 1.0)])
+        self.faults(expire_tokens_after=300)
+        self.control("POST", "/clock", {"advance": 400})  # server side only
+        self.send(move)
+        self.assertEqual(self.backend.state, "linked", self.backend.state_message)
+        self.assertFalse(self.backend.activity_ids)
+        self.assertTrue(move.bookkeeping_error_retryable, move.bookkeeping_error)
+        self.assertIn("too early", move.bookkeeping_error)
+        self.assertEqual(self.token_calls(), 1)
+        self.control("POST", "/clock", {"advance": 200})  # 600 s: a refresh is allowed
+        before = self.stored_token()
+        self.send(move)
+        self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
+        self.assertEqual(self.backend.state, "linked")
+        self.assertNotEqual(self.stored_token()["refresh_token"], before["refresh_token"])
+        self.assertEqual(len(self.remote_rows("salesentry/SalesEntries", YourRef=move.name)), 1)
+
+    def test_revoked_grant_needs_reconnect_saying_so(self):
+        """A revoked grant is a dead link: reconnect, with the server's reason, and not
+        "refused a freshly issued access token" (the token here is young)."""
+        self.backend.attach_pdf = False
+        move = self.invoice([(10.0, 1.0)])
+        self.faults(revoked=True)
+        self.send(move)
+        self.assertEqual(self.backend.state, "needs_reconnect")
+        self.assertIn("revoked", self.backend.state_message)
+        self.assertIn("invalid_grant", self.backend.state_message)
+        self.assertNotIn("freshly issued", self.backend.state_message)
+        self.assertEqual(self.token_calls(), 1)
+        self.assertEqual(move.bookkeeping_state, "to_send")
+        activity_type = self.env.ref("account_bookkeeping_link.mail_activity_reconnect")
+        self.assertIn(activity_type, self.backend.activity_ids.activity_type_id)
+
     def test_two_cursors_refresh_at_once(self):
         """Two workers, each with its own database cursor, need a refresh at the same
         moment: one rotates the pair, the other waits on the row lock, re-reads and uses
@@ -86,20 +136,24 @@ class TestExactTokens(ExactCommon):
         registry = self.registry
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            backend = env["bookkeeping.backend"].create({
-                "name": "Exact concurrency (test, removed afterwards)",
-                "service": "exact",
-                "company_id": env.ref("base.main_company").id,
-                "client_id": "sandbox-client",
-                "client_secret": "sandbox-secret",
-                "exact_base_url": f"{self.url}/exact",
-                "administration_code": "1001",
-                "state": "linked",
-            })
+            backend = env["bookkeeping.backend"].create(
+                {
+                    "name": "Exact concurrency (test, removed afterwards)",
+                    "service": "exact",
+                    "company_id": env.ref("base.main_company").id,
+                    "client_id": "sandbox-client",
+                    "client_secret": "sandbox-secret",
+                    "exact_base_url": f"{self.url}/exact",
+                    "administration_code": "1001",
+                    "state": "linked",
+                }
+            )
             backend_id = backend.id
-            answer = self.control("POST", "/exact/consent", {
-                "client_id": "sandbox-client", "redirect_uri": backend.redirect_uri,
-                "state": "x"})
+            answer = self.control(
+                "POST",
+                "/exact/consent",
+                {"client_id": "sandbox-client", "redirect_uri": backend.redirect_uri, "state": "x"},
+            )
             token = backend._exact_exchange_code(answer["code"], backend.redirect_uri)
             now = time.time()
             token.update(obtained_at=now - 600, expires_at=now + 5)
@@ -117,7 +171,8 @@ class TestExactTokens(ExactCommon):
         # Outside a test transaction the token store commits each rotation on its own
         # cursor at once; these cursors are real ones, so take that production path.
         results, errors = self.run_two_workers(
-            call, type(self.env["bookkeeping.token"]), "_can_side_commit")
+            call, type(self.env["bookkeeping.token"]), "_can_side_commit"
+        )
         self.assertFalse(errors, errors)
         self.assertEqual(self.token_calls(), 1, "one rotation for two workers")
         self.assertEqual(results[0], results[1])
@@ -134,4 +189,5 @@ class TestExactTokens(ExactCommon):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             env["bookkeeping.backend"].with_context(active_test=False).browse(
-                backend_id).exists().unlink()
+                backend_id
+            ).exists().unlink()

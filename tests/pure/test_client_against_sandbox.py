@@ -34,6 +34,8 @@ def sandbox():
 @pytest.fixture
 def sb(sandbox):
     control(sandbox, "reset", {"service": None})
+    for service in ("exact", "asperion"):
+        control(sandbox, f"{service}/clients", {"redirect_uris": [REDIRECT]})
     control(sandbox, "exact/config", {"rate_limit_enabled": False})
     return sandbox
 

@@ -195,4 +195,4 @@ def test_hosts_and_oauth_urls():
     oauth = ExactClient.make_oauth(ExactClient.HOSTS["nl"], "c", "s", MemoryTokenStore())
     assert oauth.token_url == "https://start.exactonline.nl/api/oauth2/token"
     assert oauth.authorize_url == "https://start.exactonline.nl/api/oauth2/auth"
-    assert oauth.min_token_age == 570 and oauth.refresh_margin == 30
+    assert oauth.min_token_age == 570 and oauth.refresh_margin == 60  # min(60, lifetime / 2)

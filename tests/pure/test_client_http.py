@@ -217,10 +217,12 @@ def test_401_twice_is_auth_expired():
     assert state["issued"] == 1
 
 
-def test_401_on_a_token_too_young_to_refresh_is_auth_expired():
-    handler, state = _token_server_and_api(lambda tok: 401)
-    clock = FakeClock()
-    store = MemoryTokenStore(
+TOO_EARLY = "Rate limit exceeded: access_token not expired"
+
+
+def _young_token_store(clock):
+    """A token obtained 10 s ago: locally valid for 590 s and too young to refresh."""
+    return MemoryTokenStore(
         {
             "access_token": "A0",
             "refresh_token": "R0",
@@ -228,19 +230,76 @@ def test_401_on_a_token_too_young_to_refresh_is_auth_expired():
             "obtained_at": clock.t - 10,
         }
     )
+
+
+def _exact_like_oauth(server, store, clock):
+    return OAuth2Client(
+        server.url + "/token",
+        server.url + "/auth",
+        "cid",
+        "sec",
+        store,
+        now=clock.now,
+        min_token_age=570,
+    )
+
+
+def test_401_on_a_young_token_still_asks_the_token_endpoint():
+    """The server expired the token before its expires_in: the local clock says it is too
+    young to refresh, but only the server's answer counts, and it hands out a new pair."""
+    handler, state = _token_server_and_api(lambda tok: 401 if tok == "A0" else 200)
+    clock = FakeClock()
+    store = _young_token_store(clock)
     with LocalServer(handler) as server:
-        oauth = OAuth2Client(
-            server.url + "/token",
-            server.url + "/auth",
-            "cid",
-            "sec",
-            store,
-            now=clock.now,
-            min_token_age=570,
-        )
-        with pytest.raises(AuthExpired):
-            make_client(server, clock, oauth=oauth).get_json("/api/x")
-    assert state["issued"] == 0
+        client = make_client(server, clock, oauth=_exact_like_oauth(server, store, clock))
+        assert client.get_json("/api/x") == {"token": "A1"}
+    assert state["issued"] == 1 and store.read()["refresh_token"] == "R1"
+
+
+def test_401_then_too_early_keeps_the_token_and_is_retryable():
+    def handler(request):
+        if request.path == "/token":
+            return json_response(
+                {
+                    "error": "access_denied",
+                    "error_description": TOO_EARLY,
+                },
+                400,
+                {"Reason": "TooEarlyToRefreshTokens: " + TOO_EARLY},
+            )
+        return json_response({}, 401)
+
+    clock = FakeClock()
+    store = _young_token_store(clock)
+    before = store.read()
+    with LocalServer(handler) as server:
+        client = make_client(server, clock, oauth=_exact_like_oauth(server, store, clock))
+        with pytest.raises(RetryableError) as info:
+            client.get_json("/api/x")
+        assert server.count("POST", "/token") == 1
+    assert not isinstance(info.value, AuthExpired)
+    assert "TooEarly" in (info.value.reason or "")
+    assert store.read() == before and store.saves == 0
+
+
+def test_401_then_revoked_grant_is_auth_expired_saying_so():
+    def handler(request):
+        if request.path == "/token":
+            return json_response({"error": "invalid_grant"}, 400)
+        return json_response({}, 401)
+
+    clock = FakeClock()
+    store = _young_token_store(clock)
+    records = []
+    with LocalServer(handler) as server:
+        client = make_client(server, clock, records, oauth=_exact_like_oauth(server, store, clock))
+        with pytest.raises(AuthExpired) as info:
+            client.get_json("/api/x")
+    assert "revoked" in str(info.value) and "freshly issued" not in str(info.value)
+    assert info.value.remote_message == "invalid_grant"
+    # The call log says what happened to the refused call: no retry, the reason.
+    (record,) = [r for r in records if r.get("status") == 401]
+    assert record["outcome"] == "error" and "revoked" in record["message"]
 
 
 def test_on_call_record_is_complete_and_redacted():

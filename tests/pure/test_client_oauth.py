@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from test_client_support import FakeClock, LocalServer, json_response
 
+from clients.asperion import AsperionClient
 from clients.errors import AuthExpired, RetryableError
 from clients.exact import ExactClient
 from clients.oauth import MemoryTokenStore, OAuth2Client, TokenStore
@@ -27,6 +28,7 @@ class ExactTokenEndpoint:
         self.forms = []
         self.auth_headers = []
         self.fail_with = None  # (status, body, headers)
+        self.expires_in = "600"
         self._lock = threading.Lock()
 
     def issue(self):
@@ -38,7 +40,7 @@ class ExactTokenEndpoint:
             {
                 "access_token": f"A{n}",
                 "refresh_token": f"R{n}",
-                "expires_in": "600",
+                "expires_in": self.expires_in,
                 "token_type": "bearer" if n % 2 else "Bearer",
             }
         )
@@ -294,3 +296,34 @@ def test_token_calls_are_recorded_redacted(exact_oauth):
     (record,) = records
     assert record["path"] == "/api/oauth2/token" and record["status"] == 200
     assert "A1" not in record["response_excerpt"] and "R1" not in record["response_excerpt"]
+
+
+@pytest.mark.parametrize("make_oauth", [ExactClient.make_oauth, AsperionClient.make_oauth])
+def test_a_short_token_is_not_refreshed_before_every_call(exact_oauth, make_oauth):
+    """Margin = min(60 s, half the lifetime): a 30-second token is refreshed in its last
+    15 s, not on every call (the server answering with 30 s tokens has no 570 s rule)."""
+    _make, clock, endpoint, store = exact_oauth
+    endpoint.expires_in = "30"
+    url = f"http://127.0.0.1:{urlsplit(_make().token_url).port}"
+    oauth = make_oauth(url, "cid", "csecret", store, now=clock.now, min_token_age=None)
+    oauth.fetch_token("code", "http://127.0.0.1/cb")  # the fake endpoint answers any path
+    endpoint.last_issue = None  # its 570 s rule is not under test here
+    for _ in range(3):
+        assert oauth.access_token() == "A1"
+    clock.advance(14)
+    assert oauth.access_token() == "A1" and endpoint.issued == 1
+    clock.advance(2)  # 16 s old, 14 s left: inside the 15 s margin
+    assert oauth.access_token() == "A2" and endpoint.issued == 2
+    assert oauth.margin(store.read()) == 15
+
+
+def test_a_long_token_keeps_the_60_second_margin(exact_oauth):
+    make, clock, endpoint, store = exact_oauth
+    oauth = make(min_token_age=None)
+    oauth.fetch_token("code", "http://127.0.0.1/cb")
+    assert oauth.margin(store.read()) == 60
+    clock.advance(539)
+    assert oauth.access_token() == "A1"
+    endpoint.last_issue = None  # the fake endpoint's 570 s rule is not under test here
+    clock.advance(2)
+    assert oauth.access_token() == "A2"

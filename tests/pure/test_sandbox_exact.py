@@ -72,6 +72,8 @@ class Sandbox:
 @pytest.fixture
 def sb(server):
     requests.post(server.url + "/_sandbox/reset", json={"service": "exact"})
+    # The app registration (App Center) holds the one redirect URL these tests use.
+    requests.post(server.url + "/_sandbox/exact/clients", json={"redirect_uris": [REDIRECT]})
     return Sandbox(server)
 
 
@@ -142,6 +144,110 @@ def test_oauth_consent_control_gives_redirect_with_code_and_state(sb):
     assert data["redirect"].startswith(REDIRECT + "?code=") and data["redirect"].endswith(
         "state=xyz"
     )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "http://localhost:8069/callback/",  # a trailing slash
+        "http://localhost:8069/callback/evil",  # a longer path
+        "http://localhost:8070/callback",  # another port
+        "http://127.0.0.1:8069/callback",  # the same host by another name
+        "http://localhost:8069/callback?x=1",
+    ],
+)
+def test_oauth_redirect_uri_must_equal_the_registered_one(sb, other):
+    """§1: redirect_uri exactly as registered in the App Center: any other one gets an
+    error page (never a redirect carrying a code), and the control consent refuses it."""
+    params = {"client_id": "sandbox-client", "redirect_uri": other, "response_type": "code"}
+    page = requests.get(sb.exact + "/api/oauth2/auth", params=params, allow_redirects=False)
+    assert page.status_code == 400 and "redirect" in page.text
+    post = requests.post(
+        sb.exact + "/api/oauth2/auth",
+        params=params,
+        data={"division": ["1001"], "action": "allow"},
+        allow_redirects=False,
+    )
+    assert post.status_code == 400 and "Location" not in post.headers
+    consent = sb.control("exact/consent", {"client_id": "sandbox-client", "redirect_uri": other})
+    assert consent.status_code == 400 and "registered" in consent.json()["error"]
+
+
+def test_oauth_code_exchange_needs_the_same_redirect_uri(sb):
+    other = "http://localhost:8069/other"
+    assert sb.control("exact/clients", {"redirect_uri": other}).json()["redirect_uris"] == [
+        REDIRECT,
+        other,
+    ]
+    for redirect in (other, None):
+        form = {"grant_type": "authorization_code", "code": sb.code(), **CLIENT}
+        if redirect:
+            form["redirect_uri"] = redirect
+        resp = requests.post(sb.exact + "/api/oauth2/token", data=form)
+        assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant"
+
+
+def test_oauth_app_registration_control_api(sb):
+    """POST /_sandbox/exact/clients: redirect_uris replaces, redirect_uri adds; https only
+    (plain http on loopback), no fragment; a new client needs its secret."""
+    done = sb.control("exact/clients", {"redirect_uris": ["https://odoo.example/cb"]}).json()
+    assert done == {"client_id": "sandbox-client", "redirect_uris": ["https://odoo.example/cb"]}
+    for bad in ("http://odoo.example/cb", "https://odoo.example/cb#x", "/cb", "ftp://x/cb"):
+        assert sb.control("exact/clients", {"redirect_uri": bad}).status_code == 400
+    assert sb.control("exact/clients", {"client_id": "other-app"}).status_code == 400
+    made = sb.control(
+        "exact/clients",
+        {"client_id": "other-app", "client_secret": "s3", "redirect_uris": [REDIRECT]},
+    )
+    assert made.status_code == 200
+    code = sb.control("exact/consent", {"client_id": "other-app", "redirect_uri": REDIRECT}).json()[
+        "code"
+    ]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    wrong = requests.post(sb.exact + "/api/oauth2/token", data={**form, **CLIENT})
+    assert wrong.status_code == 400  # the code belongs to the other app
+    ok = requests.post(
+        sb.exact + "/api/oauth2/token",
+        data={
+            **form,
+            "code": sb.control(
+                "exact/consent", {"client_id": "other-app", "redirect_uri": REDIRECT}
+            ).json()["code"],
+            "client_id": "other-app",
+            "client_secret": "s3",
+        },
+    )
+    assert ok.status_code == 200
+
+
+def test_oauth_registration_outlives_a_reset_of_the_service(sb):
+    sb.control("reset", {"service": "exact"})
+    assert sb.token()["access_token"]
+
+
+def test_oauth_token_endpoint_takes_client_credentials_in_basic_auth(sb):
+    """RFC 6749 §2.3.1: HTTP Basic as well as the form body, never both in one request."""
+    form = {"grant_type": "authorization_code", "redirect_uri": REDIRECT}
+    basic = ("sandbox-client", "sandbox-secret")
+    ok = requests.post(sb.exact + "/api/oauth2/token", data={**form, "code": sb.code()}, auth=basic)
+    assert ok.status_code == 200, ok.text
+    sb.advance(571)
+    refresh = requests.post(
+        sb.exact + "/api/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": ok.json()["refresh_token"]},
+        auth=basic,
+    )
+    assert refresh.status_code == 200
+    both = requests.post(
+        sb.exact + "/api/oauth2/token", data={**form, "code": sb.code(), **CLIENT}, auth=basic
+    )
+    assert both.status_code == 400
+    wrong = requests.post(
+        sb.exact + "/api/oauth2/token",
+        data={**form, "code": sb.code()},
+        auth=("sandbox-client", "nope"),
+    )
+    assert wrong.status_code == 400 and wrong.json() == {"error": "invalid_request"}
 
 
 def test_oauth_code_works_once_reuse_is_400(sb):
@@ -238,6 +344,27 @@ def test_oauth_revoked_fault_gives_invalid_grant_on_refresh_and_401_on_calls(sb)
     resp = sb.refresh(token["refresh_token"])
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant"
     assert sb.session(token["access_token"]).get(sb.api("vat/VATCodes")).status_code == 401
+
+
+def test_oauth_expire_tokens_after_fault_kills_tokens_before_their_expires_in(sb):
+    """A server may expire a token earlier than the "600" it announced: the fault makes
+    every access token die that many seconds after it was issued; the 570 s rule for a
+    refresh still counts from the issue time."""
+    token = sb.token()
+    sb.control("faults/exact", {"expire_tokens_after": 300})
+    assert token["expires_in"] == "600"
+    api = sb.session(token["access_token"])
+    sb.advance(299)
+    assert api.get(sb.api("vat/VATCodes")).status_code == 200
+    sb.advance(2)
+    assert api.get(sb.api("vat/VATCodes")).status_code == 401
+    too_early = sb.refresh(token["refresh_token"])
+    assert too_early.status_code == 400 and "TooEarly" in too_early.headers["Reason"]
+    sb.advance(270)
+    fresh = sb.refresh(token["refresh_token"])
+    assert fresh.status_code == 200
+    assert sb.session(fresh.json()["access_token"]).get(sb.api("vat/VATCodes")).ok
+    sb.control("faults/exact", {"expire_tokens_after": 0})
 
 
 # -- §2 divisions -------------------------------------------------------------------------
@@ -375,6 +502,109 @@ def test_filter_grammar_literals_functions_and_logic(sb, api):
         resp = api.get(sb.api("crm/Accounts"), params={"$filter": expr, "$select": "ID"})
         assert resp.status_code == 200, (expr, resp.text)
         assert len(resp.json()["d"]["results"]) == expected, expr
+
+
+@pytest.mark.parametrize(
+    "path,expr,ok",
+    [
+        ("financial/Journals", "Type eq 20", True),
+        ("financial/Journals", "Type eq 20L", True),  # Int64 literal, Int32 field
+        ("financial/Journals", "Type eq '20'", False),  # Int32 vs String
+        ("financial/Journals", "Code eq 70", False),  # String vs Int32
+        ("vat/VATCodes", "Percentage gt 0", True),  # Double vs Int32: numbers compare
+        ("vat/VATCodes", "Percentage ge 0.2", True),
+        ("vat/VATCodes", "IsBlocked eq 'false'", False),  # Boolean vs String
+        ("crm/Accounts", f"ID eq '{seed_guid(1001, 'Accounts', '1')}'", False),  # Guid vs String
+        ("crm/Accounts", "Modified ge '2020-01-01'", False),  # DateTime vs String
+        ("crm/Accounts", "Email eq null and trim(Code) eq '1'", True),
+        ("crm/Accounts", "length(Name) gt '3'", False),
+    ],
+)
+def test_filter_operands_of_different_types_are_a_400(sb, api, path, expr, ok):
+    """OData v2: comparing an Int32 with a String (or any two incompatible types) is a
+    400 "Operator 'eq' incompatible with operand types ...", never an empty list."""
+    resp = api.get(sb.api(path), params={"$filter": expr, "$select": "ID"})
+    if ok:
+        assert resp.status_code == 200, (expr, resp.text)
+    else:
+        assert resp.status_code == 400, (expr, resp.text)
+        assert re.match(
+            r"Operator '\w+' incompatible with operand types '[^']+' and '[^']+' at position "
+            r"\d+\.",
+            error_value(resp),
+        ), error_value(resp)
+
+
+def test_documented_properties_are_accepted_read_only_ones_ignored(sb, api):
+    """§6: an entity takes every property the Exact reference documents: writable ones
+    are kept (InvoiceAttachmentType, BSN), read-only ones are ignored (IsPurchase,
+    CountryName, Created); a name Exact does not have is refused."""
+    body = {
+        "Name": "Documented BV",
+        "InvoiceAttachmentType": 2,
+        "BSN": "123456782",
+        "IsPurchase": True,
+        "CountryName": "Nederland",
+        "Created": "/Date(0)/",
+    }
+    created = api.post(sb.api("crm/Accounts"), json=body)
+    assert created.status_code == 201, created.text
+    guid = created.json()["d"]["ID"]
+    key = sb.api(f"crm/Accounts(guid'{guid}')")
+    select = "InvoiceAttachmentType,BSN,IsPurchase,CountryName,Created"
+    row = api.get(key, params={"$select": select}).json()["d"]
+    assert row["InvoiceAttachmentType"] == 2 and row["BSN"] == "123456782"
+    assert row["IsPurchase"] is None and row["CountryName"] is None
+    assert row["Created"] != "/Date(0)/"
+    assert api.put(key, json={"InvoiceAttachmentType": 1, "IsSales": False}).status_code == 204
+    row = api.get(key, params={"$select": "InvoiceAttachmentType,IsSales"}).json()["d"]
+    assert row == {"__metadata": row["__metadata"], "InvoiceAttachmentType": 1, "IsSales": True}
+    line = {"AmountFC": 10, "GLAccount": GL_8000, "StatisticalNumber": "84"}
+    entry = new_entry(api, sb, [line], Banana="x")
+    assert entry.status_code == 400 and "Banana" in error_value(entry)
+    entry = new_entry(api, sb, [line])
+    assert entry.status_code == 201, entry.text
+    lines = api.get(
+        sb.api("salesentry/SalesEntryLines"),
+        params={"$filter": f"EntryID eq guid'{entry.json()['d']['EntryID']}'"},
+    ).json()["d"]["results"]
+    assert lines[0]["StatisticalNumber"] == "84"
+    refused = api.post(sb.api("crm/Accounts"), json={"Name": "X", "IsCustomerOfTheYear": 1})
+    assert refused.status_code == 400 and "IsCustomerOfTheYear" in error_value(refused)
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("crm/Accounts", {"Name": "Nieuw BV"}),
+        ("documents/Documents", {"Subject": "Factuur", "Type": 10}),
+    ],
+)
+def test_new_records_have_created_and_modified(sb, api, path, body):
+    created = api.post(sb.api(path), json=body)
+    assert created.status_code == 201, created.text
+    row = created.json()["d"]
+    for stamp in ("Created", "Modified"):
+        assert re.fullmatch(r"/Date\(\d+\)/", row[stamp] or ""), (stamp, row[stamp])
+
+
+def test_new_entries_and_invoices_have_created(sb, api):
+    entry = new_entry(api, sb, [{"AmountFC": 10, "GLAccount": GL_8000}]).json()["d"]
+    invoice = new_invoice(api, sb).json()["d"]
+    for row in (entry, invoice):
+        assert row["Created"] and row["Modified"], row
+
+
+def test_hrm_divisions_lists_the_consented_divisions_of_the_license(sb, api):
+    resp = api.get(sb.api("hrm/Divisions"), params={"$select": "Code,Description,HID"})
+    assert resp.status_code == 200, resp.text
+    rows = resp.json()["d"]["results"]
+    assert [(r["Code"], r["Description"]) for r in rows] == [
+        (1001, "Sandbox BV"),
+        (1002, "Sandbox Holding BV"),
+    ]
+    # Unlike system/Divisions, the division in the URI is an ordinary one: consent needed.
+    assert api.get(sb.api("hrm/Divisions", 1003)).status_code == 403
 
 
 def test_unknown_property_in_select_or_filter_is_400_type_has_no_property(sb, api):

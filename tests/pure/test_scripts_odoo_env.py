@@ -1,0 +1,43 @@
+"""scripts/odoo_env.py: set-up problems are one line, never a traceback."""
+
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+import odoo_env  # noqa: E402
+
+
+def test_odoo_tree_without_requirements_txt_is_one_line(tmp_path, capsys):
+    assert odoo_env.odoo_requirements(str(tmp_path)) == []
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "has no requirements.txt" in out and str(tmp_path) in out
+
+
+def test_odoo_requirements_are_read_when_present(tmp_path):
+    (tmp_path / "requirements.txt").write_text("Babel==2.10.3\npython-ldap==3.4.0\n")
+    lines = odoo_env.odoo_requirements(str(tmp_path))
+    assert "Babel==2.10.3" in lines
+
+
+def test_the_stamp_changes_with_each_requirement_file(tmp_path, monkeypatch):
+    for name in odoo_env.REQUIREMENT_FILES:
+        (tmp_path / name).write_text("a==1\n")
+    monkeypatch.setattr(odoo_env, "ROOT", str(tmp_path))
+    first = odoo_env.requirements_stamp(["x==1"])
+    assert odoo_env.requirements_stamp(["x==1"]) == first
+    assert odoo_env.requirements_stamp(["x==2"]) != first
+    (tmp_path / "requirements-dev.txt").write_text("a==1\nb==2\n")
+    assert odoo_env.requirements_stamp(["x==1"]) != first
+
+
+@pytest.mark.parametrize("root", [True, False])
+def test_no_browser_is_one_line_when_it_cannot_be_installed(monkeypatch, capsys, root):
+    monkeypatch.setattr(odoo_env.shutil, "which", lambda name: None)
+    monkeypatch.setattr(odoo_env.os, "geteuid", lambda: 0 if root else 1000)
+    assert odoo_env.ensure_browser() is False
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("Browser tours skipped")
