@@ -16,6 +16,7 @@ GL_8000 = seed_guid(1001, "GLAccounts", "8000")
 def exact(server):
     requests.post(f"{server.url}/_sandbox/reset", json={"service": "exact"}).raise_for_status()
     requests.post(f"{server.url}/_sandbox/faults/exact", json={"ignore_vat_amounts": False})
+    requests.post(f"{server.url}/_sandbox/exact/clients", json={"redirect_uris": [REDIRECT]})
     code = requests.post(
         f"{server.url}/_sandbox/exact/consent",
         json={"client_id": "sandbox-client", "redirect_uri": REDIRECT, "state": "s"},
@@ -120,6 +121,7 @@ def test_asperion_fault_ignore_vat_amounts(server):
     from sandbox.asperion_seed import REACHABLE  # noqa: PLC0415
 
     requests.post(f"{server.url}/_sandbox/reset", json={"service": "asperion"})
+    requests.post(f"{server.url}/_sandbox/asperion/clients", json={"redirect_uris": [REDIRECT]})
     code = requests.post(
         f"{server.url}/_sandbox/asperion/consent",
         json={"client_id": "sandbox-client", "redirect_uri": REDIRECT, "state": "s"},

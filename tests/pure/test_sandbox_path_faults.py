@@ -8,6 +8,7 @@ CLIENT = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
 
 
 def _session(server):
+    requests.post(f"{server.url}/_sandbox/exact/clients", json={"redirect_uris": [REDIRECT]})
     code = requests.post(
         f"{server.url}/_sandbox/exact/consent",
         json={"client_id": "sandbox-client", "redirect_uri": REDIRECT, "state": "s"},
