@@ -110,6 +110,11 @@ class RetryableError(BookkeepingError):
     default_retryable = True
 
 
+class RefreshTooEarly(RetryableError):
+    """The token may not be refreshed yet (Exact's 570-second rule): the link is fine, but
+    only waiting helps, so the call is not tried again within the same run."""
+
+
 class OutcomeUnknown(RetryableError):
     """A create/write may or may not have been applied: look it up before trying again."""
 

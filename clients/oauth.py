@@ -30,7 +30,13 @@ import requests
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
-from .errors import AuthExpired, BookkeepingError, RetryableError, ValidationError
+from .errors import (
+    AuthExpired,
+    BookkeepingError,
+    RefreshTooEarly,
+    RetryableError,
+    ValidationError,
+)
 from .redact import excerpt
 
 DEFAULT_TIMEOUT = (5, 30)
@@ -217,7 +223,7 @@ class OAuth2Client:
             if self.too_early(current, now):
                 if self.is_valid(current, now):
                     return current
-                raise RetryableError(
+                raise RefreshTooEarly(
                     "The access token expired before it may be refreshed; try again shortly."
                 )
             if not force and not self.refresh_due(current, now):
@@ -227,7 +233,7 @@ class OAuth2Client:
             except _TooEarly as exc:
                 if self.is_valid(current, now):
                     return current
-                raise RetryableError(
+                raise RefreshTooEarly(
                     "The service says it is too early to refresh the token; try again shortly.",
                     status=exc.status,
                     remote_message=exc.remote_message,
@@ -242,7 +248,7 @@ class OAuth2Client:
             token = self._exchange("refresh_token", refresh_token=current["refresh_token"])
         except _TooEarly as exc:
             # The current pair stays stored: a later attempt refreshes it or uses it.
-            raise RetryableError(
+            raise RefreshTooEarly(
                 "The service refused the access token before its expiry and says it is too "
                 "early to refresh it; the link is kept and the call is tried again later.",
                 status=exc.status,

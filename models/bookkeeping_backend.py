@@ -937,6 +937,10 @@ class BookkeepingBackend(models.Model):
             except client_errors.ValidationError as error:
                 move._bookkeeping_set_error(self._remote_error_text(error), retryable=False)
                 return True
+            except client_errors.RefreshTooEarly as error:
+                # Only time heals this (Exact's 570 s): retrying in seconds costs calls.
+                move._bookkeeping_set_error(str(error), retryable=True)
+                return False
             except client_errors.RetryableError as error:
                 failure = {"outcome_unknown": None, "message": str(error)}
             except UserError as error:
