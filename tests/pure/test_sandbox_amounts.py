@@ -12,17 +12,16 @@ REDIRECT = "http://localhost:8069/callback"
 GL_8000 = seed_guid(1001, "GLAccounts", "8000")
 
 
-@pytest.fixture
-def exact(server):
-    requests.post(f"{server.url}/_sandbox/reset", json={"service": "exact"}).raise_for_status()
-    requests.post(f"{server.url}/_sandbox/faults/exact", json={"ignore_vat_amounts": False})
-    requests.post(f"{server.url}/_sandbox/exact/clients", json={"redirect_uris": [REDIRECT]})
+def _token(server, service, token_path):
+    """A token pair through the OAuth code flow, for a redirect URI registered first (the
+    sandbox checks it exactly, as the real services do)."""
+    requests.post(f"{server.url}/_sandbox/{service}/clients", json={"redirect_uris": [REDIRECT]})
     code = requests.post(
-        f"{server.url}/_sandbox/exact/consent",
+        f"{server.url}/_sandbox/{service}/consent",
         json={"client_id": "sandbox-client", "redirect_uri": REDIRECT, "state": "s"},
     ).json()["code"]
-    token = requests.post(
-        f"{server.url}/exact/api/oauth2/token",
+    return requests.post(
+        f"{server.url}{token_path}",
         data={
             "grant_type": "authorization_code",
             "code": code,
@@ -31,6 +30,13 @@ def exact(server):
             "client_secret": "sandbox-secret",
         },
     ).json()
+
+
+@pytest.fixture
+def exact(server):
+    requests.post(f"{server.url}/_sandbox/reset", json={"service": "exact"}).raise_for_status()
+    requests.post(f"{server.url}/_sandbox/faults/exact", json={"ignore_vat_amounts": False})
+    token = _token(server, "exact", "/exact/api/oauth2/token")
     session = requests.Session()
     session.headers.update(
         {
@@ -121,21 +127,7 @@ def test_asperion_fault_ignore_vat_amounts(server):
     from sandbox.asperion_seed import REACHABLE  # noqa: PLC0415
 
     requests.post(f"{server.url}/_sandbox/reset", json={"service": "asperion"})
-    requests.post(f"{server.url}/_sandbox/asperion/clients", json={"redirect_uris": [REDIRECT]})
-    code = requests.post(
-        f"{server.url}/_sandbox/asperion/consent",
-        json={"client_id": "sandbox-client", "redirect_uri": REDIRECT, "state": "s"},
-    ).json()["code"]
-    token = requests.post(
-        f"{server.url}/asperion/identity/connect/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "client_id": "sandbox-client",
-            "client_secret": "sandbox-secret",
-        },
-    ).json()
+    token = _token(server, "asperion", "/asperion/identity/connect/token")
     headers = {"Authorization": f"Bearer {token['access_token']}", "X-Tenant-Id": str(REACHABLE[0])}
     body = {
         "invoiceNumber": "F1",
