@@ -292,3 +292,15 @@ def test_ledger_item_numbers_and_look_up(sb):
         found[number]["VoucherId"], "INV/2026/00042.pdf", b"%PDF-1.4"
     )
     assert attachment["FileName"] == "INV_2026_00042.pdf"
+
+
+def test_revoke_ends_the_link(sb):
+    client, store, _clock = link(sb)
+    VismaClient.revoke(
+        sb.url + "/visma/identity",
+        "sandbox-client",
+        "sandbox-secret",
+        store.read()["refresh_token"],
+    )
+    with pytest.raises(AuthExpired):
+        client.company_settings()  # 401, then the refresh is refused: reconnect needed
