@@ -116,6 +116,11 @@ class ApiClient:
         text = (response.text or "").strip()
         return text[:1000] or None
 
+    def limiter_for_url(self, url: str) -> RateLimiter | None:
+        """The limiter that budgets a request to ``url`` (a service whose budget is per
+        endpoint returns one limiter per endpoint)."""
+        return self.limiter
+
     def after_response(self, response: requests.Response, *, use_limiter: bool) -> None:
         """Feed the limiter from the response (subclasses read their own headers)."""
 
@@ -184,7 +189,7 @@ class ApiClient:
             "attempt": 0,
             "retries_429": 0,
             "refreshed": False,
-            "limiter": self.limiter if use_limiter else None,
+            "limiter": self.limiter_for_url(full_url) if use_limiter else None,
         }
         request_excerpt = self._request_excerpt(json, data, files)
         # the logged path includes the query string that params= adds

@@ -30,7 +30,7 @@ from .clock import Clock
 from .common import json_response, path_pattern
 from .faults import Faults
 
-SERVICES = ("exact", "asperion", "timewax")
+SERVICES = ("exact", "asperion", "timewax", "visma")
 MAX_BODY = 24 * 1024 * 1024  # above Exact's 10 MB binary (13.4 MB base64) so its own check answers
 
 
