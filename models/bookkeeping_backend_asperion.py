@@ -476,7 +476,7 @@ class BookkeepingBackend(models.Model):
             lambda line: need_ledger or line["kind"] in ASPERION_OWN_LEDGER_KINDS,
         )
         partner = move.partner_id.commercial_partner_id
-        if not self._service_partner_remote_id(partner):
+        if not self._partner_remote_id(partner):
             errors += self._asperion_check_partner(partner)
         return errors
 
@@ -849,28 +849,6 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ partners
 
-    def _service_partner_remote_id(self, partner):
-        if self.service != "asperion":
-            return super()._service_partner_remote_id(partner)
-        return partner.with_company(self.company_id).asperion_debtor_id or False
-
-    def _service_set_partner_remote(self, partner, remote):
-        if self.service != "asperion":
-            return super()._service_set_partner_remote(partner, remote)
-        partner.with_company(self.company_id).write(
-            {
-                "asperion_debtor_id": str(remote["remote_id"])
-                if remote.get("remote_id")
-                else False,
-                "asperion_customer_number": remote.get("code") or False,
-            }
-        )
-
-    def _service_partner_remote_field(self):
-        if self.service != "asperion":
-            return super()._service_partner_remote_field()
-        return "asperion_debtor_id"
-
     def _service_partner_match_keys(self):
         if self.service != "asperion":
             return super()._service_partner_match_keys()
@@ -941,7 +919,7 @@ class BookkeepingBackend(models.Model):
         if self.service != "asperion":
             return super()._service_push_partner(client, partner, vals, update)
         partner = partner.commercial_partner_id
-        remote_id = self._service_partner_remote_id(partner)
+        remote_id = self._partner_remote_id(partner)
         if remote_id:
             debtor = client.debtor(remote_id)
             if debtor and not update:

@@ -11,6 +11,7 @@ from . import (
     test_link_healing,
     test_oauth_flow,
     test_partner_import,
+    test_partner_links,
     test_partner_no_blanking,
     test_partner_sync,
     test_pdf_and_copies,

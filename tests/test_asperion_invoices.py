@@ -186,7 +186,7 @@ class TestAsperionInvoices(AsperionCommon):
         self.assertIn("debtor kind", move.bookkeeping_error)
         self.assertEqual(self.stats()["total"], 0)
         # A partner already linked needs no debtor kind.
-        self.partner_a.with_company(self.backend.company_id).asperion_debtor_id = "1"
+        self.backend._store_partner_link(self.partner_a, {"remote_id": "1", "state": "linked"})
         self.send(move)
         self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
         self.assertEqual(self.remote_invoice(move)["debtorId"], 1)

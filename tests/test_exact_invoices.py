@@ -34,7 +34,7 @@ class TestExactInvoices(ExactCommon):
         # The customer was created once, with its address and VAT number.
         accounts = self.remote_rows("crm/Accounts", VATNumber=self.partner_a.vat)
         self.assertEqual(len(accounts), 1)
-        self.assertEqual(self.partner_a.exact_account_id, accounts[0]["ID"])
+        self.assertEqual(self.backend._partner_remote_id(self.partner_a), accounts[0]["ID"])
         # PDF: a sales invoice document with the file, linked to the entry.
         self.assertTrue(entry["Document"])
         docs = self.remote_rows("documents/Documents", ID=entry["Document"])
