@@ -8,11 +8,11 @@ import sys
 import pytest
 import requests
 
-from sandbox.app import make_app
-from sandbox.clock import Clock
-from sandbox.faults import Faults
-from sandbox.server import start_in_thread
-from sandbox.store import Store
+from sandbox.core.app import make_app
+from sandbox.core.clock import Clock
+from sandbox.core.faults import Faults
+from sandbox.core.server import start_in_thread
+from sandbox.core.store import Store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -1,0 +1,14 @@
+"""Asperion simulator settings: service name, limits, the defaults of its control config."""
+
+SERVICE = "asperion"
+MAX_FILE = 5 * 1024 * 1024  # S1: inbox/invoice files are at most 5 MB
+RESERVED_QUERY = {"page", "pagesize", "fields", "orderby", "metaonly", "validateonly"}
+DEFAULT_CONFIG = {
+    "access_token_lifetime": 3600,  # [I] IdentityServer default
+    "refresh_token_lifetime": 30 * 86400,  # [I] IdentityServer default
+    "code_lifetime": 300,  # [I] IdentityServer default
+    "revoked_administrations": [],
+    "retry_after": 1,  # seconds in Retry-After of injected 429s
+    "default_page_size": 25,  # [I] the real default is unknown
+    "max_page_size": 100,
+}

@@ -1,0 +1,98 @@
+"""Exact's rate limits (minutely and daily per division) and the functional-error cap."""
+
+import math
+
+from werkzeug.wrappers import Response
+
+from .errors import ODataError
+
+
+class RateLimitMixin:
+    """Exact's per-division minutely and daily budget and the error cap."""
+
+    # -- rate limits -----------------------------------------------------------------
+    def count_call(self, div):
+        """Count one call for the division; raise 429 when a budget is spent; the 6 headers."""
+        cfg, now = self.config, self.clock.now()
+        window = max(float(cfg["minute_window"]), 0.001)
+        start = math.floor(now / window) * window  # fixed window aligned like the clock minute
+        day = math.floor(now / 86400)
+        minute_reset = int((start + window) * 1000)
+        day_reset = int((day + 1) * 86400 * 1000)
+        if not cfg["rate_limit_enabled"]:
+            return _rate_headers(1000000, 1000000, day_reset, 100000, 100000, minute_reset)
+        with self._lock:
+            st = self._rate.setdefault(div, {"start": None, "minute": 0, "day": None, "daily": 0})
+            if st["start"] != start:
+                st["start"], st["minute"] = start, 0
+            if st["day"] != day:
+                st["day"], st["daily"] = day, 0
+            if st["daily"] >= cfg["daily_limit"]:
+                headers = _rate_headers(
+                    cfg["daily_limit"],
+                    0,
+                    day_reset,
+                    cfg["minutely_limit"],
+                    max(cfg["minutely_limit"] - st["minute"], 0),
+                    minute_reset,
+                )
+                raise ODataError(429, None, headers, body=False)
+            if st["minute"] >= cfg["minutely_limit"]:
+                # a minutely 429 carries only the minutely headers and an empty body
+                headers = _rate_headers(None, None, None, cfg["minutely_limit"], 0, minute_reset)
+                raise ODataError(429, None, headers, body=False)
+            st["minute"] += 1
+            st["daily"] += 1
+            return _rate_headers(
+                cfg["daily_limit"],
+                cfg["daily_limit"] - st["daily"],
+                day_reset,
+                cfg["minutely_limit"],
+                cfg["minutely_limit"] - st["minute"],
+                minute_reset,
+            )
+
+    def fault_response(self, kind, environ):
+        """Injected throttle: a minutely 429 as Exact sends it (minutely headers, no body)."""
+        if kind != "throttle":
+            return None
+        cfg, now = self.config, self.clock.now()
+        window = max(float(cfg["minute_window"]), 0.001)
+        reset = int((math.floor(now / window) * window + window) * 1000)
+        return Response(
+            b"", 429, headers=_rate_headers(None, None, None, cfg["minutely_limit"], 0, reset)
+        )
+
+    def _error_cap_blocked(self, div, endpoint):
+        cfg = self.config
+        if not cfg["error_cap"]:
+            return False
+        hour = math.floor(self.clock.now() / 3600)
+        return self._errors.get((div, endpoint, hour), 0) > cfg["error_cap_limit"]
+
+    def _count_error(self, div, endpoint, status):
+        if status in (400, 401, 403, 404):
+            hour = math.floor(self.clock.now() / 3600)
+            with self._lock:
+                key = (div, endpoint, hour)
+                self._errors[key] = self._errors.get(key, 0) + 1
+
+
+def _rate_headers(day_limit, day_left, day_reset, min_limit, min_left, min_reset):
+    headers = {}
+    if day_limit is not None:
+        headers.update(
+            {
+                "X-RateLimit-Limit": str(day_limit),
+                "X-RateLimit-Remaining": str(day_left),
+                "X-RateLimit-Reset": str(day_reset),
+            }
+        )
+    headers.update(
+        {
+            "X-RateLimit-Minutely-Limit": str(min_limit),
+            "X-RateLimit-Minutely-Remaining": str(min_left),
+            "X-RateLimit-Minutely-Reset": str(min_reset),
+        }
+    )
+    return headers
