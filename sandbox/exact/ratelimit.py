@@ -4,7 +4,10 @@ import math
 
 from werkzeug.wrappers import Response
 
+from ..core.ratewindow import FixedWindows
 from .errors import ODataError
+
+DAY = 86400
 
 
 class RateLimitMixin:
@@ -14,41 +17,38 @@ class RateLimitMixin:
     def count_call(self, div):
         """Count one call for the division; raise 429 when a budget is spent; the 6 headers."""
         cfg, now = self.config, self.clock.now()
-        window = max(float(cfg["minute_window"]), 0.001)
-        start = math.floor(now / window) * window  # fixed window aligned like the clock minute
-        day = math.floor(now / 86400)
-        minute_reset = int((start + window) * 1000)
-        day_reset = int((day + 1) * 86400 * 1000)
+        window = cfg["minute_window"]
+        # E21: fixed windows, the minute aligned like the clock minute, the day on UTC days
+        _start, minute_reset = FixedWindows.bounds(now, window)
+        _day, day_reset = FixedWindows.bounds(now, DAY)
+        minute_reset, day_reset = int(minute_reset * 1000), int(day_reset * 1000)  # E22: ms
         if not cfg["rate_limit_enabled"]:
             return _rate_headers(1000000, 1000000, day_reset, 100000, 100000, minute_reset)
         with self._lock:
-            st = self._rate.setdefault(div, {"start": None, "minute": 0, "day": None, "daily": 0})
-            if st["start"] != start:
-                st["start"], st["minute"] = start, 0
-            if st["day"] != day:
-                st["day"], st["daily"] = day, 0
-            if st["daily"] >= cfg["daily_limit"]:
+            minute_used = self._rate.used(div, now, window)
+            daily_used = self._rate.used(div, now, DAY)
+            if daily_used >= cfg["daily_limit"]:
                 headers = _rate_headers(
                     cfg["daily_limit"],
                     0,
                     day_reset,
                     cfg["minutely_limit"],
-                    max(cfg["minutely_limit"] - st["minute"], 0),
+                    max(cfg["minutely_limit"] - minute_used, 0),
                     minute_reset,
                 )
                 raise ODataError(429, None, headers, body=False)
-            if st["minute"] >= cfg["minutely_limit"]:
-                # a minutely 429 carries only the minutely headers and an empty body
+            if minute_used >= cfg["minutely_limit"]:
+                # E23: a minutely 429 carries only the minutely headers and an empty body
                 headers = _rate_headers(None, None, None, cfg["minutely_limit"], 0, minute_reset)
                 raise ODataError(429, None, headers, body=False)
-            st["minute"] += 1
-            st["daily"] += 1
+            minute_used = self._rate.add(div, now, window)
+            daily_used = self._rate.add(div, now, DAY)
             return _rate_headers(
                 cfg["daily_limit"],
-                cfg["daily_limit"] - st["daily"],
+                cfg["daily_limit"] - daily_used,
                 day_reset,
                 cfg["minutely_limit"],
-                cfg["minutely_limit"] - st["minute"],
+                cfg["minutely_limit"] - minute_used,
                 minute_reset,
             )
 
@@ -57,8 +57,7 @@ class RateLimitMixin:
         if kind != "throttle":
             return None
         cfg, now = self.config, self.clock.now()
-        window = max(float(cfg["minute_window"]), 0.001)
-        reset = int((math.floor(now / window) * window + window) * 1000)
+        reset = int(FixedWindows.bounds(now, cfg["minute_window"])[1] * 1000)
         return Response(
             b"", 429, headers=_rate_headers(None, None, None, cfg["minutely_limit"], 0, reset)
         )

@@ -19,6 +19,7 @@ import threading
 from werkzeug.wrappers import Request
 
 from ..core.oauth import ClientRegistry, OAuthStore
+from ..core.ratewindow import FixedWindows
 from .api import ApiMixin
 from .control import ControlMixin
 from .documents import DocumentsMixin
@@ -59,7 +60,7 @@ class ExactService(
         self.oauth = OAuthStore(store, SERVICE, clock)
         self.clients = ClientRegistry(store, SERVICE)
         self._lock = threading.RLock()  # serialises writes (sequences, totals)
-        self._rate = {}  # division -> counters; in memory: a restart is a fresh minute
+        self._rate = FixedWindows()  # per division; in memory: a restart is a fresh minute
         self._errors = {}  # (division, endpoint, hour) -> 4xx count, for the error cap
         self._config = None
         self.user_id = "5c4f3e2a-0000-4000-8000-000000001001"

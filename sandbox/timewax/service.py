@@ -14,6 +14,8 @@ from xml.sax.saxutils import escape
 from lxml import etree
 from werkzeug.wrappers import Request, Response
 
+from ..core.ratewindow import FixedWindows
+
 SERVICE = "timewax"
 CLIENT, USERNAME, PASSWORD = "sandbox", "api-user", "secret"
 DEFAULT_CONFIG = {
@@ -347,7 +349,7 @@ class TimewaxService:
     def __init__(self, store, faults, clock):
         self.store, self.faults, self.clock = store, faults, clock
         self._lock = threading.Lock()
-        self._buckets = {}  # client -> (second, count) for the 10/s fair-use limit
+        self._buckets = FixedWindows()  # per client, for the 10/s fair-use limit
         self.config = dict(DEFAULT_CONFIG)
         if store.kv_get(f"{SERVICE}:seeded") is None:
             self.reset()
@@ -425,11 +427,7 @@ class TimewaxService:
         """HTTP 429 once a client makes more than N requests in the same clock second."""
         if not self.config["rate_limit_enabled"]:
             return None
-        second = int(self.clock.now())
-        with self._lock:
-            last, count = self._buckets.get(client, (second, 0))
-            count = count + 1 if last == second else 1
-            self._buckets[client] = (second, count)
+        count = self._buckets.add(client, self.clock.now(), 1)
         if count > self.config["rate_limit_per_second"]:
             return Response(b"Too Many Requests", status=429, content_type="text/plain")
         return None
