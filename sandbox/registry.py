@@ -22,8 +22,15 @@ def recipe(name):
 
 
 def recipes():
-    """{name: recipe module} of every registered service."""
-    return {name: recipe(name) for name in SERVICES}
+    """{name: recipe module} of every registered service whose recipe imports; one still
+    being written is left out, as the app leaves out its simulator."""
+    found = {}
+    for name in SERVICES:
+        try:
+            found[name] = recipe(name)
+        except Exception:  # noqa: BLE001 - a broken service must not hide the others
+            continue
+    return found
 
 
 def link_services():
