@@ -34,6 +34,7 @@ class ApiMixin:
         if access_token_dead(rec, self.clock.now(), self.faults):
             raise ApiError(401, "unauthorized", detail="unauthorized_detail")
         ctx.token = rec
+        # A7: either tenant header; else the default administration
         tenant = request.headers.get("X-TenantId") or request.headers.get("X-Tenant-Id")
         adm = to_int(tenant) if tenant else seed.DEFAULT_ADMINISTRATION
         allowed = rec["grant"].get("administrations") or list(seed.REACHABLE)
@@ -103,8 +104,10 @@ class ApiMixin:
         adm = seed.ADMINISTRATIONS[ctx.adm - 101]
         meta = {
             "administrationId": ctx.adm,
+            # A8: lists echo the tenant
             "administrationName": adm["name"],
             "profileName": seed.PROFILE_NAME,
+            # A11: the list envelope
             "previousPage": page_url(request, page - 1) if page > 1 else None,
             "nextPage": page_url(request, page + 1) if page < pages else None,
             "totalCount": total,
@@ -120,6 +123,7 @@ class ApiMixin:
         out["_meta"] = {"self": url}
         return out
 
+    # A14: one record by id is the bare object
     def _bare(self, ctx, res, item):
         return self._json(self._item(item, f"{ctx.base}/{res}/{item['id']}"))
 

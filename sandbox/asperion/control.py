@@ -49,6 +49,7 @@ class ControlMixin:
         inv = self._build_invoice(adm, body, debtor)
         inv["id"] = id_
         inv["_paid"] = inv["amountInclVat"] if paid is None else paid
+        # A23: 6 Payable, 7 Paid
         inv["status"] = 7 if paid is None else 6
         return inv
 
@@ -165,6 +166,7 @@ class ControlMixin:
             return self._master["salestypes"][str(line["salesTypeId"])]["ledgerAccountId"]
         return None
 
+    # A22: finalising numbers the invoice; numbers are never reused
     def _next_invoice_number(self, adm):
         """A number from a per-administration sequence: never reused, even after deletes."""
         used = {i["invoiceNumber"] for i in self.store.view(SERVICE, f"invoices@{adm}")}

@@ -89,6 +89,7 @@ PROBLEM_TYPES = {
 }
 
 
+# A10: Accept-Language picks the language of error texts
 def request_lang(request):
     accept = (request.headers.get("Accept-Language") or "").strip().lower()
     return 1 if accept.startswith("en") else 0

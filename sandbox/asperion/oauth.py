@@ -33,6 +33,7 @@ class OAuthMixin:
             administrations=administrations,
         )
 
+    # A2: code flow with a consent page
     def _authorize(self, request):
         values = request.form if request.method == "POST" else request.args
         client_id, redirect_uri = values.get("client_id"), values.get("redirect_uri") or ""
@@ -85,7 +86,9 @@ class OAuthMixin:
             or self.faults.revoked
             or (rec["refresh_expires_at"] or now + 1) <= now
         ):
+            # A5: a dead grant is invalid_grant
             return _oauth_error("invalid_grant", "Invalid refresh token")
+        # A4: rotation, the strictest reading
         rec["refresh_used"] = True  # [I] rotation: the old refresh token dies now
         self.oauth.save(rec)
         return self._tokens(client_id, rec["grant"], rec["family"])
@@ -103,6 +106,7 @@ class OAuthMixin:
             "token_type": "Bearer",
             "expires_in": self.config["access_token_lifetime"],
             "refresh_token": rec["refresh_token"],
+            # A6: any scope; a refresh token always
             "scope": grant.get("scope") or "openid offline_access api",
         }
         return Response(

@@ -61,6 +61,7 @@ def _conditions(args):
     for key, value in args:
         if key in RESERVED_QUERY:
             continue
+        # A13: _comparison, _from and _to on every field
         for suffix, slot in (("_comparison", "cmp"), ("_from", "from"), ("_to", "to")):
             if key.endswith(suffix):
                 conds.setdefault(key[: -len(suffix)], {})[slot] = value
@@ -155,6 +156,7 @@ def iso(epoch):
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+# A15: validateOnly checks without saving
 def validate_only(request):
     return any(
         k.lower() == "validateonly" and v.lower() == "true"

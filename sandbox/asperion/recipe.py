@@ -13,7 +13,8 @@ LINK = {
         "asperion_api_url": f"{url}/asperion/api",
     },
     "consent_path": "/asperion/consent",
-    "consent_params": {},  # A4: every reachable administration by default
+    # A7: every reachable administration by default
+    "consent_params": {},
     "administration": ("asperion_administration_option_id", "101"),
     "defaults": {
         "asperion_debtor_kind_id": ("debtor_kind", "DEB"),
@@ -34,7 +35,8 @@ DEMO = {
 }
 
 BENCH = {
-    "rate_limit_off": None,  # A30: no published rate limit, nothing to turn off
+    # A27: no published rate limit, nothing to turn off
+    "rate_limit_off": None,
     "rate_limit_on": None,
     "pay": "/asperion/salesinvoices/{remote_id}/pay",
     "finalise": "/asperion/drafts/{remote_ref}/finalize",

@@ -67,11 +67,13 @@ class RelationsMixin:
 
     def _validate_debtor(self, ctx, debtor, existing):
         errors = FieldErrors()
+        # A17: name and debtor kind are required
         if not str(debtor.get("name") or "").strip():
             errors.add("Name", "required", field="Name")
         self._check_ref(
             errors, "DebtorKindId", "debtorkinds", debtor.get("debtorKindId"), required=True
         )
+        # A18: the country must be listed
         self._check_ref(errors, "CountryCode", "countries", debtor.get("countryCode"))
         self._check_ref(
             errors, "PaymentConditionId", "paymentconditions", debtor.get("paymentConditionId")
@@ -102,6 +104,7 @@ class RelationsMixin:
             errors.add(field, "unknown", field=field, value=value)
         return item
 
+    # A17: Asperion numbers a debtor without customerNumber
     def _next_customer_number(self, adm):
         used = {d["customerNumber"] for d in self.store.view(SERVICE, f"debtors@{adm}")}
         while True:

@@ -73,6 +73,7 @@ class SalesMixin:
                 return self._add_draft_lines(ctx, draft)
         return None
 
+    # A21: a draft gets an id, no number
     def _save_draft(self, ctx, res, existing, body, with_lines):
         data = bind(body, DRAFT_FIELDS)
         raw_lines = data.pop("lines", None)
@@ -185,6 +186,7 @@ class SalesMixin:
             )
         return line
 
+    # A20: what each bookingType needs
     def _line_target(self, line, kind, errors, prefix):
         if kind == "A":
             sku = line.get("articleSku")
@@ -223,6 +225,7 @@ class SalesMixin:
         vat = self._check_ref(errors, field, "vatcodes", code, required=True)
         if vat is None:
             return None
+        # A19: a sales VAT code
         if not vat["salesCode"]:
             errors.add(field, "not_sales", value=code)
             return None
@@ -407,6 +410,7 @@ class SalesMixin:
             "costUnitId": line.get("costUnitId"),
         }
 
+    # A24: the PDF as multipart part File
     def _upload(self, ctx, inv):
         request = ctx.request
         if (request.content_length or 0) > MAX_FILE + 64 * 1024:
@@ -449,6 +453,7 @@ class SalesMixin:
         return Response(base64.b64decode(record["_content"]), content_type=record["type"])
 
     # outstanding sales invoices ([I] field names)
+    # A26: paid invoices leave the outstanding list
     def _r_outstanding(self, ctx, res, rest, method):
         if method != "GET" or rest:
             return None

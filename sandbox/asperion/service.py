@@ -64,6 +64,7 @@ class AsperionService(OAuthMixin, ApiMixin, RelationsMixin, SalesMixin, ControlM
             }
         return out
 
+    # A27: no published limit; injected 429s carry Retry-After
     def fault_response(self, kind, environ):
         """Injected 429 ("throttle") and 503 ("fail") look like ASP.NET behind a gateway:
         ProblemDetails with Retry-After (the core asks for "fail" only once it supports it)."""
@@ -88,14 +89,17 @@ class AsperionService(OAuthMixin, ApiMixin, RelationsMixin, SalesMixin, ControlM
             response = self._problem(request, ApiError(500, "Internal Server Error", str(exc)))
         return response(environ, start_response)
 
+    # A9: paths are matched case-insensitively
     def _dispatch(self, request):
         path = request.path.lower().rstrip("/")
+        # A1: IdentityServer paths and the /v1 API
         if path.startswith("/identity/connect/"):
             return self._identity(request, path[len("/identity/connect/") :])
         if path.startswith("/api/v1/"):
             return self._api(request, path[len("/api/v1/") :].split("/"))
         raise ApiError(404, "not_found", detail="route_detail", path=request.path)
 
+    # A16: ProblemDetails
     def _problem_body(self, exc, lang, path):
         params = dict(exc.params, path=path)
         errors = {}

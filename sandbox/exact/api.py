@@ -43,6 +43,7 @@ class ApiMixin:
             + len(request.path)
             + len(request.environ.get("QUERY_STRING", ""))
         )
+        # E20: at most 6000 characters of URL
         if raw_len > MAX_URL:
             raise bad("The request URL is too long (max 6000 characters).")
         token = self.authenticate(request)
@@ -57,6 +58,7 @@ class ApiMixin:
         if not divisions_list and div not in token["grant"]["divisions"]:
             # the {div} of system/Divisions is not validated (picqer#470)
             # 'Forbidden - WrongDivision' is [unverified]; we send the documented Reason
+            # E11: a division without consent
             raise ODataError(403, "Forbidden", {"Reason": "NoDivisionAccess"})
         headers = self.count_call(div)  # every division URL counts, even a wrong one
         endpoint = f"{request.method} {entity_set.path if entity_set else sub}"
@@ -104,6 +106,7 @@ class ApiMixin:
         return self.delete(div, entity_set, key)
 
     # -- reading -----------------------------------------------------------------------
+    # E13: current/Me: no division, not counted
     def me(self, request, token):
         divisions = token["grant"]["divisions"]
         row = {
@@ -194,7 +197,9 @@ class ApiMixin:
         select = self._select(request, entity_set.fields, entity_set.type)
         top = int_arg(args.get("$top"), "$top")
         if entity_set.mode in ("bulk", "sync") and not select and top != 1:
+            # E17: $select is mandatory on bulk/sync
             raise bad(SELECT_REQUIRED)
+        # E18: mandatory filtering on Accounts and Items
         if entity_set.mandatory and "$filter" not in args:
             raise bad(
                 "This endpoint has mandatory filtering applied. A GET request for this endpoint "
@@ -234,6 +239,7 @@ class ApiMixin:
         if not text:
             return lambda r: True
         predicate, refs = compile_filter(text, entity_set.fields, entity_set.type)
+        # E22: sync endpoints filter on Timestamp only
         if entity_set.mode == "sync" and refs - {"Timestamp"}:
             raise bad("Only the Timestamp field can be used in the $filter of a sync endpoint.")
         if entity_set.mandatory and not refs & set(entity_set.mandatory):
@@ -294,6 +300,7 @@ class ApiMixin:
 
     def _answer(self, request, payload, status=200):
         accept = request.headers.get("Accept", "")
+        # E14: Atom XML unless JSON is asked for
         if "json" in accept or request.args.get("$format") == "json":
             return json_response(payload, status)
         return Response(atom(payload), status, content_type="application/atom+xml;charset=utf-8")
@@ -330,6 +337,7 @@ class ApiMixin:
                 row.update(extras)
                 self.save(div, entity_set.kind, row)
         full = self.render(request, div, entity_set, row, None)
+        # E15: the full entity only with Prefer: return=representation
         if "return=representation" not in request.headers.get("Prefer", ""):
             # without Prefer Exact returns the entity with most properties null
             full = {

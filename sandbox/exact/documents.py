@@ -57,6 +57,7 @@ class DocumentsMixin:
             size = len(base64.b64decode(body["Attachment"], validate=True))
         except (binascii.Error, ValueError, TypeError):
             raise bad("Ongeldige waarde: Bijlage (geen geldige base64)")
+        # E34: at most 10 MB of binary
         if size > MAX_ATTACHMENT:
             raise bad("Het bestand is te groot. De maximale grootte is 10 MB.")
         row = {

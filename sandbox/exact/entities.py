@@ -151,6 +151,7 @@ class EntitySet:
         self.path, self.type, self.key = path, MODELS + type_name, key
         self.methods, self.kind, self.mode = methods, kind or path, mode
         self.mandatory, self.navs = mandatory, navs or {}
+        # E16: 60 rows a page on CRUD, 1000 on bulk/sync
         self.page = 1000 if mode in ("bulk", "sync") else (None if mode == "read" else 60)
         # Every documented property can be read, selected and filtered; the sandbox's own
         # types win for what it models. Writes: see ExactService._documented_extras.

@@ -145,12 +145,14 @@ class EntriesMixin:
             raise bad("\r\n".join("Verplicht: " + m for m in missing))
         gl = self.get(div, "financial/GLAccounts", str(body["GLAccount"]).lower())
         if gl is None:
+            # E30: a validation error as HTTP 500
             raise bad("Ongeldige referentie: Grootboekrekening", 500)
         amount = money(body["AmountFC"])  # excl. VAT
         code = body.get("VATCode") or gl["VATCode"]
         if code:
             code, pct, vat = self._line_vat(div, amount, code, body.get("VATAmountFC"))
         else:
+            # E32: a VATAmountFC sent replaces the computed VAT
             given = None if self.faults.ignore_vat_amounts else body.get("VATAmountFC")
             code, pct, vat = None, 0.0, money(given or 0)
         rate = Decimal(str(entry["Rate"]))
@@ -312,6 +314,7 @@ class EntriesMixin:
         self._merge(row, body, RECEIVABLE, ("PaymentMethod", "Description", "PaymentReference"))
         self.save(div, "cashflow/Receivables", row)
 
+    # E33: paid invoices drop out of ReceivablesList
     def _receivables_list(self, div):
         journals = {j["Code"]: j for j in self.rows(div, "financial/Journals")}
         out = []

@@ -16,6 +16,7 @@ class ODataError(Exception):
     def response(self):
         if not self.body:
             return Response(b"", status=self.status, headers=self.headers)
+        # E29: Exact's error body
         data = {"error": {"code": "", "message": {"lang": "", "value": self.message}}}
         return json_response(data, self.status, self.headers)
 
@@ -24,5 +25,6 @@ def bad(message, status=400):
     return ODataError(status, message)
 
 
+# E19: an unknown property
 def no_property(type_name, name):
     return bad(f"Type '{type_name}' does not have a property named '{name}'.")

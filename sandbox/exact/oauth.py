@@ -66,6 +66,7 @@ class OAuthMixin:
             "</form></body></html>"
         )
 
+    # E2: the redirect URI must be the registered one, exactly
     def _client_problem(self, client_id, redirect_uri):
         if self.clients.get(client_id) is None:
             return f"Unknown client_id {client_id!r}."
@@ -95,6 +96,7 @@ class OAuthMixin:
         if request.method != "POST":
             raise bad("Method not allowed", 405)
         form = request.form
+        # E10: credentials in the body (or Basic, never both)
         client_id, secret = client_credentials(request)
         if not self.clients.secret_ok(client_id, secret):
             return _oauth_error(400, "invalid_request")
@@ -124,8 +126,10 @@ class OAuthMixin:
             now, cfg = self.clock.now(), self.config
             if rec is None or self.faults.revoked or rec["client_id"] != client_id:
                 return _oauth_error(400, "invalid_grant")
+            # E8: refresh tokens rotate; an old one is refused at once
             if rec["refresh_used"]:
                 return _oauth_error(401, "unauthorized_client", "Old refresh token used.")
+            # E9: unused refresh tokens die after 30 days
             if now > rec["refresh_expires_at"]:
                 return _oauth_error(
                     400,
@@ -133,8 +137,9 @@ class OAuthMixin:
                     f"The refresh token expired at {_us_time(rec['refresh_expires_at'])}"
                     f" and it is now {_us_time(now)}.",
                 )
+            # E6: no new access token within 570 s of the previous one
             if now - rec["issued_at"] < cfg["min_token_age"]:
-                # [unverified] whether the current pair survives a too-early refresh: we keep
+                # E7: [unverified] whether the current pair survives a too-early refresh: we keep
                 # it usable, so a client that backs off keeps working (the friendlier reading)
                 msg = "Rate limit exceeded: access_token not expired"
                 resp = _oauth_error(400, "access_denied", msg)
@@ -182,6 +187,7 @@ def _token_response(tokens, ttl):
         {
             "access_token": tokens["access_token"],
             "token_type": "bearer",
+            # E4: expires_in is a string
             "expires_in": str(int(ttl)),  # a string, like Exact (picqer checks ctype_digit)
             "refresh_token": tokens["refresh_token"],
         }

@@ -18,10 +18,10 @@ class RateLimitMixin:
         """Count one call for the division; raise 429 when a budget is spent; the 6 headers."""
         cfg, now = self.config, self.clock.now()
         window = cfg["minute_window"]
-        # E21: fixed windows, the minute aligned like the clock minute, the day on UTC days
+        # E25: fixed windows, the minute aligned like the clock minute, the day on UTC days
         _start, minute_reset = FixedWindows.bounds(now, window)
         _day, day_reset = FixedWindows.bounds(now, DAY)
-        minute_reset, day_reset = int(minute_reset * 1000), int(day_reset * 1000)  # E22: ms
+        minute_reset, day_reset = int(minute_reset * 1000), int(day_reset * 1000)  # E26: ms
         if not cfg["rate_limit_enabled"]:
             return _rate_headers(1000000, 1000000, day_reset, 100000, 100000, minute_reset)
         with self._lock:
@@ -38,7 +38,7 @@ class RateLimitMixin:
                 )
                 raise ODataError(429, None, headers, body=False)
             if minute_used >= cfg["minutely_limit"]:
-                # E23: a minutely 429 carries only the minutely headers and an empty body
+                # E27: a minutely 429 carries only the minutely headers and an empty body
                 headers = _rate_headers(None, None, None, cfg["minutely_limit"], 0, minute_reset)
                 raise ODataError(429, None, headers, body=False)
             minute_used = self._rate.add(div, now, window)
@@ -62,6 +62,7 @@ class RateLimitMixin:
             b"", 429, headers=_rate_headers(None, None, None, cfg["minutely_limit"], 0, reset)
         )
 
+    # E28: the error cap (off by default)
     def _error_cap_blocked(self, div, endpoint):
         cfg = self.config
         if not cfg["error_cap"]:

@@ -11,7 +11,8 @@ LINK = {
     # values of the link form for a sandbox at ``url``
     "fields": lambda url: {"exact_location": "sandbox", "exact_base_url": f"{url}/exact"},
     "consent_path": "/exact/consent",
-    "consent_params": {},  # E5: every consentable division by default
+    # E11: every consentable division by default
+    "consent_params": {},
     # (link field, administration option code): the division chosen on the form
     "administration": ("exact_division_id", "1001"),
     # link field -> (remote list kind, code): the defaults chosen after "Load lists"

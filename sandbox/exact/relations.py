@@ -62,6 +62,7 @@ class RelationsMixin:
         existing = {str(r["Code"]).strip() for r in self.rows(div, "crm/Accounts")}
         if code is None or not str(code).strip():
             numbers = [int(c) for c in existing if c.isdigit()]
+            # E23: 18-character padded codes, max + 1
             return str(max(numbers, default=0) + 1).rjust(18)  # new accounts get max + 1
         code = str(code).strip()
         if code in existing:
@@ -127,6 +128,7 @@ class RelationsMixin:
     def _vat_code(self, div, code):
         return self.find(div, "vat/VATCodes", Code=str(code)) if code not in (None, "") else None
 
+    # E24: journals by Code, GL accounts by GUID
     def _sales_journal(self, div, code):
         journal = self.find(div, "financial/Journals", Code=str(code)) if code else None
         if journal is None or journal["Type"] != 20:

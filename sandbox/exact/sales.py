@@ -186,6 +186,7 @@ class SalesMixin:
             invoice["Type"] = 8021 if excl + vat < 0 else 8020  # credit note when negative
         return self.save(div, "salesinvoice/SalesInvoices", invoice)
 
+    # E31: a processed invoice cannot be changed
     def _check_open(self, invoice):
         if invoice is not None and invoice["Status"] == 50:
             raise bad("Deze factuur is verwerkt en kan niet meer worden gewijzigd.")
@@ -270,6 +271,7 @@ class SalesMixin:
 
     def print_invoice(self, div, invoice):
         """Status 20 -> 50, a never-reused InvoiceNumber, a SalesEntry and a Receivable."""
+        # E31: printing processes an open invoice once
         if invoice["Status"] == 50:
             raise bad("Deze factuur is al verwerkt.")
         number_ = self._next_entry_number(div, invoice["Journal"])

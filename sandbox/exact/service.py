@@ -150,6 +150,7 @@ class ExactService(
 
     def dispatch(self, request):
         path = request.path
+        # E1: consent, token and API paths of one country host
         if path == "/api/oauth2/auth":
             return self.authorize(request)
         if path == "/api/oauth2/token":

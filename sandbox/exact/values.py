@@ -34,6 +34,7 @@ def parse_date(value, field="Datum"):
     return parsed.replace(tzinfo=None, microsecond=0).isoformat()
 
 
+# E21: dates as /Date(ms)/
 def odata_date(iso):
     """Exact's '/Date(ms)/': the wall clock encoded as if it were UTC."""
     if iso is None:
