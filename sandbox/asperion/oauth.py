@@ -5,7 +5,7 @@ from html import escape
 
 from werkzeug.wrappers import Response
 
-from ..core.oauth import client_credentials
+from ..core.oauth import authenticated_client
 from . import seed
 from .errors import (
     ApiError,
@@ -60,16 +60,14 @@ class OAuthMixin:
     def _token(self, request):
         form = request.form
         # The body (S4); HTTP Basic is tolerated (RFC 6749 §2.3.1), never both at once.
-        client_id, secret = client_credentials(request)
-        if not self.clients.secret_ok(client_id, secret):
+        client_id = authenticated_client(request, self.clients)
+        if client_id is None:
             return _oauth_error("invalid_client", "Unknown client or wrong secret")
         grant_type = form.get("grant_type")
         with self._lock:
             if grant_type == "authorization_code":
-                rec = self.oauth.take_code(
-                    form.get("code") or "", client_id, form.get("redirect_uri")
-                )
-                if rec is None or self.faults.revoked:
+                rec = self.oauth.redeem_code(form, client_id, self.faults)
+                if rec is None:
                     return _oauth_error("invalid_grant", "Invalid or expired code")
                 return self._tokens(client_id, rec["grant"], None)
             if grant_type == "refresh_token":
@@ -78,19 +76,11 @@ class OAuthMixin:
 
     def _refresh(self, client_id, refresh_token):
         rec = self.oauth.by_refresh(refresh_token)
-        now = self.clock.now()
-        if (
-            rec is None
-            or rec["client_id"] != client_id
-            or rec["refresh_used"]
-            or self.faults.revoked
-            or (rec["refresh_expires_at"] or now + 1) <= now
-        ):
+        if self.oauth.refresh_problem(rec, client_id, self.clock.now(), self.faults):
             # A5: a dead grant is invalid_grant
             return _oauth_error("invalid_grant", "Invalid refresh token")
         # A4: rotation, the strictest reading
-        rec["refresh_used"] = True  # [I] rotation: the old refresh token dies now
-        self.oauth.save(rec)
+        self.oauth.rotate(rec)
         return self._tokens(client_id, rec["grant"], rec["family"])
 
     def _tokens(self, client_id, grant, family):

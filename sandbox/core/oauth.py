@@ -100,6 +100,13 @@ def client_credentials(request):
     return form.get("client_id"), form.get("client_secret")
 
 
+def authenticated_client(request, clients):
+    """The client id of a token request whose credentials are right (RFC 6749 §3.2), or
+    None: unknown client, wrong secret, or both credential methods at once."""
+    client_id, secret = client_credentials(request)
+    return client_id if clients.secret_ok(client_id, secret) else None
+
+
 def access_token_dead(rec, now, faults):
     """True when the access token of ``rec`` is refused: unknown, revoked, past its
     expiry, or past the ``expire_tokens_after`` fault (an early server-side expiry)."""
@@ -150,6 +157,29 @@ class OAuthStore:
         if redirect_uri != rec["redirect_uri"]:
             return None
         return rec
+
+    def redeem_code(self, form, client_id, faults):
+        """The code record of a token request's ``code`` (form), or None: unknown, used,
+        expired, for another client or redirect URI, or every grant revoked."""
+        rec = self.take_code(form.get("code") or "", client_id, form.get("redirect_uri"))
+        return None if rec is None or faults.revoked else rec
+
+    def refresh_problem(self, rec, client_id, now, faults):
+        """Why the token pair ``rec`` may not be refreshed by ``client_id``, or None:
+        ``"unknown"`` (no such token, another client's, or revoked), ``"used"`` (rotated
+        already) or ``"expired"``. Each service answers these in its own words."""
+        if rec is None or faults.revoked or rec["client_id"] != client_id:
+            return "unknown"
+        if rec["refresh_used"]:
+            return "used"
+        if rec["refresh_expires_at"] is not None and now >= rec["refresh_expires_at"]:
+            return "expired"
+        return None
+
+    def rotate(self, rec):
+        """Use up the refresh token of ``rec``: a rotated refresh token never works again."""
+        rec["refresh_used"] = True
+        self.save(rec)
 
     def issue_tokens(self, client_id, grant, access_ttl, refresh_ttl=None, family=None):
         access = "AAEAA" + secrets.token_urlsafe(32)

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Response
 
 from ..core.http import json_response
-from ..core.oauth import access_token_dead, client_credentials
+from ..core.oauth import access_token_dead, authenticated_client
 from .errors import ODataError, bad
 from .seed import CONSENTABLE
 
@@ -97,8 +97,8 @@ class OAuthMixin:
             raise bad("Method not allowed", 405)
         form = request.form
         # E10: credentials in the body (or Basic, never both)
-        client_id, secret = client_credentials(request)
-        if not self.clients.secret_ok(client_id, secret):
+        client_id = authenticated_client(request, self.clients)
+        if client_id is None:
             return _oauth_error(400, "invalid_request")
         grant_type = form.get("grant_type")
         if grant_type == "authorization_code":
@@ -108,8 +108,8 @@ class OAuthMixin:
         return _oauth_error(400, "unsupported_grant_type")
 
     def _token_from_code(self, form, client_id):
-        rec = self.oauth.take_code(form.get("code", ""), client_id, form.get("redirect_uri"))
-        if rec is None or self.faults.revoked:
+        rec = self.oauth.redeem_code(form, client_id, self.faults)
+        if rec is None:
             # used twice, expired (3 minutes) or for another redirect_uri
             return _oauth_error(
                 400, "invalid_grant", "The authorization code is invalid or expired."
@@ -124,13 +124,14 @@ class OAuthMixin:
         with self._lock:
             rec = self.oauth.by_refresh(form.get("refresh_token", ""))
             now, cfg = self.clock.now(), self.config
-            if rec is None or self.faults.revoked or rec["client_id"] != client_id:
+            problem = self.oauth.refresh_problem(rec, client_id, now, self.faults)
+            if problem == "unknown":
                 return _oauth_error(400, "invalid_grant")
             # E8: refresh tokens rotate; an old one is refused at once
-            if rec["refresh_used"]:
+            if problem == "used":
                 return _oauth_error(401, "unauthorized_client", "Old refresh token used.")
             # E9: unused refresh tokens die after 30 days
-            if now > rec["refresh_expires_at"]:
+            if problem == "expired":
                 return _oauth_error(
                     400,
                     "invalid_request",
@@ -145,8 +146,7 @@ class OAuthMixin:
                 resp = _oauth_error(400, "access_denied", msg)
                 resp.headers["Reason"] = "TooEarlyToRefreshTokens: " + msg
                 return resp
-            rec["refresh_used"] = True
-            self.oauth.save(rec)
+            self.oauth.rotate(rec)
             tokens = self.oauth.issue_tokens(
                 rec["client_id"],
                 rec["grant"],
