@@ -33,6 +33,18 @@ PDF_STATES = [
 ]
 
 
+# The remote status of an invoice, shared by every service (services map their codes).
+REMOTE_STATUSES = [
+    ("draft", "Draft"),
+    ("open", "Open"),
+    ("in_journal", "In journal entry"),
+    ("booked", "Booked"),
+    ("payable", "Payable"),
+    ("paid", "Paid"),
+    ("on_hold", "On hold"),
+    ("other", "Other"),
+]
+
 class AccountMove(models.Model):
     _inherit = "account.move"
 
@@ -52,10 +64,13 @@ class AccountMove(models.Model):
                                         readonly=True)
     bookkeeping_remote_ref = fields.Char(
         "Remote draft / order", copy=False, readonly=True,
-        help="What the remote package shows before its number exists: the Exact order "
-        "number or the Asperion draft id.")
+        help="What the remote package shows before its number exists (an order number or a "
+        "draft id).")
     bookkeeping_remote_number = fields.Char("Remote number", copy=False, readonly=True)
-    bookkeeping_remote_status = fields.Char("Remote status", copy=False, readonly=True)
+    bookkeeping_remote_status = fields.Selection(
+        REMOTE_STATUSES, "Remote status", copy=False, readonly=True,
+        help="The invoice's status in the remote package, in the same words for every "
+        "service; each service maps its own status codes to these.")
     bookkeeping_remote_payment_state = fields.Selection(
         [("open", "Open"), ("partial", "Partially paid"), ("paid", "Paid")],
         "Remote payment", copy=False, readonly=True,
@@ -96,7 +111,7 @@ class AccountMove(models.Model):
         for move in self:
             backend = move.bookkeeping_backend_id
             move.bookkeeping_remote_url = (
-                backend._service_call("remote_url", move)
+                backend._service_remote_url(move)
                 if backend and move.bookkeeping_remote_id else False
             )
 

@@ -1,14 +1,14 @@
 """The link between one Odoo company and one remote bookkeeping administration.
 
 Service-specific behaviour lives in ``bookkeeping_backend_<service>.py``: those files add
-their service with ``selection_add`` and implement the ``_<service>_<hook>`` methods that
-``_service_call`` dispatches to. Everything here is shared by all services.
+their service with ``selection_add`` and override the ``_service_<hook>`` methods declared
+in ``bookkeeping_service_contract.py``. The engine (push, sync, crons) is in
+``bookkeeping_engine.py``. Everything here is shared by all services.
 """
 
 import hashlib
 import json
 import logging
-import random
 import secrets
 import time
 from collections import defaultdict
@@ -19,31 +19,25 @@ import psycopg2
 
 from odoo import api, fields, models, modules, tools
 from odoo.exceptions import UserError
-from odoo.tools import SQL, consteq, mute_logger
+from odoo.tools import SQL, consteq
 
 from ..clients import errors as client_errors
 
+# Imported first: the link model inherits the contract and the engine defined there.
+from . import bookkeeping_engine, bookkeeping_service_contract  # noqa: F401
+from .bookkeeping_token import BackendTokenStore
+
 _logger = logging.getLogger(__name__)
-
-# Invoices pushed per cron run before the cron re-triggers itself.
-CRON_BATCH = 200
-# Invoices marked 'sending' together, in one committed UPDATE, before their calls.
-PUSH_CHUNK = 50
-# First key of our pg_advisory_lock(int, int) pairs: "BK" + 1.
-ADVISORY_LOCK_SPACE = 0x424B01
-# A 5xx or timeout is tried again inside the run this many times, after a short back-off
-# (seconds, doubled per try, with jitter), before the long schedule of BACKOFF_MINUTES.
-RETRIES_IN_RUN = 2
-RETRY_BACKOFF_PARAM = "account_bookkeeping_link.retry_backoff_seconds"
-RETRY_BACKOFF_DEFAULT = 2.0
-PUSH_CRON = "account_bookkeeping_link.ir_cron_bookkeeping_push"
-SYNC_CRON = "account_bookkeeping_link.ir_cron_bookkeeping_sync"
-
 
 class BookkeepingBackend(models.Model):
     _name = "bookkeeping.backend"
     _description = "Bookkeeping link"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = [
+        "mail.thread",
+        "mail.activity.mixin",
+        "bookkeeping.service.contract",
+        "bookkeeping.engine",
+    ]
     _check_company_auto = True
     _order = "sequence, id"
 
@@ -85,7 +79,7 @@ class BookkeepingBackend(models.Model):
 
     administration_code = fields.Char(
         "Administration", copy=False, tracking=True,
-        help="The remote administration: Exact division number or Asperion administration id.",
+        help="The remote administration (division, administration or company) this link books in.",
     )
     administration_name = fields.Char(copy=False, tracking=True)
 
@@ -194,18 +188,7 @@ class BookkeepingBackend(models.Model):
             backend.move_count_error = counts.get((backend.id, "error"), 0)
             backend.move_count_waiting = counts.get((backend.id, "sent_draft"), 0)
 
-    # ------------------------------------------------------------------ dispatch
-
-    def _service_call(self, hook, *args, **kwargs):
-        """Call the service's implementation of ``hook`` (``_<service>_<hook>``)."""
-        self.ensure_one()
-        method = getattr(self, f"_{self.service}_{hook}", None)
-        if method is None:
-            raise UserError(
-                self.env._("%(service)s does not support %(hook)s.",
-                           service=self._service_label(), hook=hook)
-            )
-        return method(*args, **kwargs)
+    # ------------------------------------------------------------------ service
 
     def _service_label(self):
         return dict(self._fields["service"]._description_selection(self.env)).get(
@@ -242,16 +225,40 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ client
 
-    def _client(self):
-        """The service client, with our token store, limiter and call log attached."""
+    @contextmanager
+    def _session(self, **options):
+        """The service client for one piece of work, with the token store, the rate limiter
+        and the call log attached. The calls are written to the log when the block ends,
+        whatever happens, and the rate budget is shown on the link. ``options`` go to the
+        service's ``_service_make_client`` (e.g. no administration chosen yet)."""
         self.ensure_one()
         if self.state == "needs_reconnect" and not self.env.context.get(
                 "bookkeeping_try_any_state"):
             raise UserError(self._reconnect_message())
         collector = self._log_collector()
-        client = self._service_call("make_client", on_call=collector)
+        client = self._service_make_client(on_call=collector, **options)
+        client.bookkeeping_log = collector
+        try:
+            yield client
+        finally:
+            self.env["bookkeeping.log"]._flush_collector(client)
+            if collector.calls:
+                self._store_rate_snapshot(client.rate_limit_snapshot())
+
+    def _client(self):
+        """A client whose calls are only logged when the caller flushes them: for the Odoo
+        shell and tests. The product's code uses ``_session()``."""
+        self.ensure_one()
+        collector = self._log_collector()
+        client = self._service_make_client(on_call=collector)
         client.bookkeeping_log = collector
         return client
+
+    def _checkpoint(self, client):
+        """Write the calls so far to the log and commit: what the remote package did is
+        kept, whatever happens next."""
+        self.env["bookkeeping.log"]._flush_collector(client)
+        self._commit()
 
     def _not_ready_message(self):
         """Why this link cannot send now, or False when it can."""
@@ -315,13 +322,13 @@ class BookkeepingBackend(models.Model):
         self._check_manager()
         if not self.sudo().client_id or not self.sudo().client_secret:
             raise UserError(self.env._("Enter the client ID and client secret first."))
-        url = self._service_call("authorization_url", self._oauth_state(), self.redirect_uri)
+        url = self._service_authorization_url(self._oauth_state(), self.redirect_uri)
         return {"type": "ir.actions.act_url", "url": url, "target": "self"}
 
     def _finish_oauth(self, code):
         """Exchange the authorization code (called by the controller, already checked)."""
         self.ensure_one()
-        token = self._service_call("exchange_code", code, self.redirect_uri)
+        token = self._service_exchange_code(code, self.redirect_uri)
         self._save_tokens_here(token)
         was_linked = bool(self.administration_code)
         self.write({"state": "linked", "state_message": False})
@@ -330,7 +337,7 @@ class BookkeepingBackend(models.Model):
             # A reconnect keeps the administration, mappings and every partner/invoice link.
             self.message_post(body=self.env._("Reconnected; all existing links were kept."))
         else:
-            self._service_call("after_connect")
+            self._service_after_connect()
 
     def _check_manager(self):
         if not self.env.user.has_group("account_bookkeeping_link.group_bookkeeping_manager"):
@@ -345,7 +352,7 @@ class BookkeepingBackend(models.Model):
         return self._remote_action(self.env._("Loading the lists"), self._load_options)
 
     def _load_options(self):
-        self._service_call("load_options")
+        self._service_load_options()
         self.options_loaded_at = fields.Datetime.now()
         self._suggest_tax_mappings()
         counts = defaultdict(int)
@@ -366,7 +373,7 @@ class BookkeepingBackend(models.Model):
         backend = self.with_context(bookkeeping_try_any_state=True)
         return backend._remote_action(
             self.env._("Test connection"),
-            lambda: self._notification(backend._service_call("test_connection"),
+            lambda: self._notification(backend._service_test_connection(),
                                        title=self.env._("Connection works"), reload=False))
 
     def action_disconnect(self):
@@ -506,9 +513,9 @@ class BookkeepingBackend(models.Model):
             vals_list = []
             for tax in taxes - mapped:
                 candidates = codes.filtered(
-                    lambda c, tax=tax: tools.float_compare(c.percentage, tax.amount, 2) == 0
-                    # Exact types: E excludes VAT, I includes it; other codes carry no type.
-                    and c.remote_type != ("E" if tax.price_include else "I")
+                    lambda c, tax=tax, backend=backend:
+                    tools.float_compare(c.percentage, tax.amount, 2) == 0
+                    and backend._service_vat_code_fits(tax, c)
                 )
                 vals_list.append({
                     "backend_id": backend.id,
@@ -653,11 +660,11 @@ class BookkeepingBackend(models.Model):
     # ------------------------------------------------------------------ partners
 
     def _partner_remote_id(self, partner):
-        return self._service_call("partner_remote_id", partner.commercial_partner_id)
+        return self._service_partner_remote_id(partner.commercial_partner_id)
 
     def _partners_linked_to(self, remote_id):
         """The partners of this company linked to the remote customer ``remote_id``."""
-        field = self._service_call("partner_remote_field")
+        field = self._service_partner_remote_field()
         return self.env["res.partner"].with_company(self.company_id).search(
             [(field, "=", str(remote_id))])
 
@@ -687,7 +694,7 @@ class BookkeepingBackend(models.Model):
             raise UserError(self.env._(
                 "The customer %(partner)s has no country: set it on the contact.",
                 partner=partner.display_name))
-        vals = self._service_call("partner_vals", partner)
+        vals = self._service_partner_vals(partner)
         fingerprint = self._partner_fingerprint(vals)
         synced = partner.with_company(self.company_id).bookkeeping_sync_hash
         if remote_id and changed_only and (not update or synced == fingerprint):
@@ -695,7 +702,7 @@ class BookkeepingBackend(models.Model):
         log = client.bookkeeping_log
         invoice, log.record = log.record, partner  # calls made now concern the partner
         try:
-            remote = self._service_call("push_partner", client, partner, vals, update)
+            remote = self._service_push_partner(client, partner, vals, update)
         except client_errors.ValidationError as error:
             partner.with_company(self.company_id).write({
                 "bookkeeping_sync_state": "error",
@@ -703,7 +710,7 @@ class BookkeepingBackend(models.Model):
             raise
         finally:
             log.record = invoice
-        self._service_call("set_partner_remote", partner, remote)
+        self._service_set_partner_remote(partner, remote)
         partner_vals = {"bookkeeping_sync_state": "linked", "bookkeeping_sync_error": False}
         if remote["outcome"] in ("created", "updated", "unchanged"):
             # Odoo's values are in the remote package now: an invoice need not send them.
@@ -730,451 +737,3 @@ class BookkeepingBackend(models.Model):
             "with the Sync button on the contact, or turn on 'Create missing customers'.",
             partner=partner.commercial_partner_id.display_name,
             service=self._service_label())
-
-    # ------------------------------------------------------------------ engine: push
-
-    def _push_moves(self, moves):
-        """Send ``moves`` (customer invoices/credit notes) to their backends.
-
-        The same path serves the button, the list action and the cron. Each invoice is
-        handled on its own: bad input stops that invoice only, before any call; a link-wide
-        problem (dead token, daily budget) stops the batch and leaves the rest ``to_send``.
-        Returns the number of invoices handled.
-        """
-        done = 0
-        # The caller's environment (its context: test settings, back-off), not the moves'.
-        for backend in moves.bookkeeping_backend_id.with_env(self.env):
-            backend_moves = moves.filtered(lambda m, b=backend: m.bookkeeping_backend_id == b)
-            done += backend._in_company_context()._push_backend_moves(backend_moves)
-        return done
-
-    def _in_company_context(self):
-        """The link as its company works: that company, in its language, so the messages a
-        cron writes on invoices are in the language of the people who read them."""
-        self.ensure_one()
-        lang = self.env.context.get("lang") if self.env.uid != 1 and not self.env.su else None
-        return self.with_company(self.company_id).with_context(
-            lang=lang or self.company_id.partner_id.lang or self.env.lang)
-
-    def _push_backend_moves(self, moves):
-        self.ensure_one()
-        if self.state not in ("linked", "error") or self._is_paused():
-            return 0  # the invoices stay 'to send' until the link works again
-        client = self._client()
-        cache_ctx = self.with_context(bookkeeping_mapping_cache=self._mapping_cache())
-        # Read once: every commit empties the cache, a re-read per invoice costs a query.
-        healthy = self.state == "linked"
-        retry = {"enabled": True}
-        handled = 0
-        for start in range(0, len(moves), PUSH_CHUNK):
-            chunk = self._claim(moves[start:start + PUSH_CHUNK])
-            try:
-                fresh = cache_ctx._mark_sending(chunk)
-                for move in chunk:
-                    # Prefetch this invoice only: each commit empties the cache, and the
-                    # chunk-wide prefetch would re-read the lines of all 50 every time.
-                    move = move.with_prefetch()  # noqa: PLW2901
-                    try:
-                        answered = cache_ctx._push_one(
-                            client, move, uncertain=move.id not in fresh, retry=retry)
-                    except (client_errors.AuthExpired, client_errors.AccessDenied,
-                            client_errors.RateLimited) as error:
-                        # Nothing was sent for these: they wait, with no look-up needed.
-                        chunk.filtered(
-                            lambda m, fresh=fresh: m.bookkeeping_state == "sending"
-                            and m.id in fresh
-                        )._bookkeeping_write({"bookkeeping_state": "to_send"})
-                        self._handle_backend_error(error, retry_cron=PUSH_CRON)
-                        self.env["bookkeeping.log"]._flush_collector(client)
-                        self._commit()
-                        self._store_rate_snapshot(client.rate_limit_snapshot())
-                        return handled
-                    if answered and not healthy:
-                        self._link_works()
-                        healthy = True
-                    handled += 1
-                    self.env["bookkeeping.log"]._flush_collector(client)
-                    self._commit()
-            finally:
-                self._release(chunk)
-        self._store_rate_snapshot(client.rate_limit_snapshot())
-        return handled
-
-    # ------------------------------------------------------------------ engine: PDFs
-
-    @api.model
-    def _attach_pending_pdfs(self, moves=None):
-        """Attach the PDFs of invoices booked without one (the PDF could not be made then,
-        e.g. no PDF renderer on the server), as soon as they can be made."""
-        if moves is None:
-            moves = self.env["account.move"].search([
-                ("bookkeeping_backend_id.state", "=", "linked"),
-                ("bookkeeping_state", "=", "done"),
-                ("bookkeeping_pdf_state", "=", "pending"),
-            ], limit=PUSH_CHUNK, order="id")
-        for backend in moves.bookkeeping_backend_id.with_env(self.env):
-            backend._in_company_context()._attach_backend_pdfs(
-                moves.filtered(lambda m, b=backend: m.bookkeeping_backend_id == b))
-
-    def _attach_backend_pdfs(self, moves):
-        self.ensure_one()
-        if self.state not in ("linked", "error") or self._is_paused():
-            return
-        client = self._client()
-        chunk = self._claim(moves)
-        try:
-            for move in chunk:
-                client.bookkeeping_log.record = move
-                try:
-                    self._service_call("attach_pdf", client, move)
-                except (client_errors.AuthExpired, client_errors.AccessDenied,
-                        client_errors.RateLimited) as error:
-                    self._handle_backend_error(error, retry_cron=PUSH_CRON)
-                    break
-                except client_errors.ValidationError as error:
-                    # Refused: trying again every run would only collect errors (Exact
-                    # blocks a key after 10 an hour). Attach it by hand.
-                    move._bookkeeping_pdf_done("failed", str(error))
-                    move._message_log(body=self.env._(
-                        "%(service)s refused the invoice PDF: %(msg)s",
-                        service=self._service_label(), msg=error))
-                except client_errors.BookkeepingError as error:
-                    # Stays 'to attach' with the reason; the next run tries again.
-                    move._bookkeeping_pdf_pending(str(error))
-                self.env["bookkeeping.log"]._flush_collector(client)
-                self._commit()
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
-            self._release(chunk)
-
-    def _invoice_pdf(self, move):
-        """The invoice PDF as ``(filename, bytes)``, or None when it cannot be made now: the
-        invoice is then flagged 'PDF to attach' (with the reason) and booked anyway; a later
-        run attaches the PDF. A missing PDF renderer must never block a booking."""
-        try:
-            with self.env.cr.savepoint():
-                document = move._get_invoice_legal_documents("pdf", allow_fallback=True) or {}
-        except Exception as error:  # noqa: BLE001 - any report failure: book without PDF
-            _logger.warning("Invoice PDF of %s could not be made: %s", move.name, error)
-            move._bookkeeping_pdf_pending(self.env._(
-                "the PDF could not be made (%(error)s).", error=error))
-            return None
-        content = document.get("content") or b""
-        if isinstance(content, str):
-            content = content.encode()
-        if not content:
-            move._bookkeeping_pdf_pending(self.env._("the PDF came out empty."))
-            return None
-        return document.get("filename") or f"{move.name.replace('/', '_')}.pdf", content
-
-    def _claim(self, moves):
-        """Lock the invoices this worker will send. The row lock (SKIP LOCKED) dies at the
-        first commit, so a session-level advisory lock keeps the claim across the
-        per-invoice commits: a second worker skips them instead of sending them twice."""
-        try:
-            # Muted: the SQL layer logs every failed query as an error, and this failure is
-            # an expected outcome of two workers racing, not a fault.
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
-                locked = moves.try_lock_for_update()
-        except psycopg2.errors.SerializationFailure:
-            # Another worker committed these rows after our snapshot: it has them.
-            return moves.browse()
-        if not locked:
-            return locked
-        self.env.cr.execute(SQL(
-            "SELECT id FROM unnest(%s::int[]) AS id WHERE pg_try_advisory_lock(%s, id)",
-            locked.ids, ADVISORY_LOCK_SPACE))
-        claimed = {row[0] for row in self.env.cr.fetchall()}
-        return locked.filtered(lambda m: m.id in claimed)
-
-    def _release(self, moves):
-        if moves:
-            self.env.cr.execute(SQL(
-                "SELECT pg_advisory_unlock(%s, id) FROM unnest(%s::int[]) AS id",
-                ADVISORY_LOCK_SPACE, moves.ids))
-
-    def _mark_sending(self, moves):
-        """Mark the claimed invoices 'sending' and commit before any call: after a crash
-        between a call and our commit, the next run finds 'sending' and looks the invoice
-        up before any new attempt. One UPDATE and one commit per chunk. Returns the ids
-        that need no look-up (the others were left 'sending' or with an unknown outcome
-        by an earlier attempt, or are already known remotely)."""
-        fresh = set(moves.filtered(
-            lambda m: m.bookkeeping_state != "sending" and not m.bookkeeping_outcome_unknown
-            and not m.bookkeeping_remote_id
-        ).ids)
-        moves._bookkeeping_write({"bookkeeping_state": "sending"})
-        self._commit()
-        return fresh
-
-    def _push_one(self, client, move, uncertain=False, retry=None):
-        """Send one invoice (already marked 'sending'); never creates a remote duplicate:
-        when an earlier attempt may have reached the remote package, look it up first.
-
-        A 5xx or a timeout is tried again here, after a short back-off, up to
-        RETRIES_IN_RUN times (then the long schedule takes over). ``retry`` is shared by
-        the run: once one invoice used up its tries the service is down, and the others
-        of the run get one try each. Returns True when the remote package answered."""
-        errors = self._check_move(move)
-        if errors:
-            move._bookkeeping_set_error("\n".join(errors), retryable=False)
-            return False
-        client.bookkeeping_log.record = move
-        retry = {"enabled": True} if retry is None else retry
-        attempt = 0
-        while True:
-            try:
-                result = None
-                if uncertain:
-                    result = self._service_call("find_move", client, move)
-                if not result:
-                    result = self._service_call("push_move", client, move)
-            except client_errors.OutcomeUnknown as error:
-                uncertain = True
-                failure = {"outcome_unknown": True, "message": self.env._(
-                    "%(msg)s The invoice will be looked up by its reference before it is "
-                    "sent again, so no duplicate is made.", msg=error)}
-            except client_errors.ValidationError as error:
-                move._bookkeeping_set_error(self._remote_error_text(error), retryable=False)
-                return True
-            except client_errors.RefreshTooEarly as error:
-                # Only time heals this (Exact's 570 s): retrying in seconds costs calls.
-                move._bookkeeping_set_error(str(error), retryable=True)
-                return False
-            except client_errors.RetryableError as error:
-                failure = {"outcome_unknown": None, "message": str(error)}
-            except UserError as error:
-                move._bookkeeping_set_error(str(error), retryable=False, outcome_unknown=False)
-                return False
-            else:
-                # The mode this invoice went in: later syncs follow it, not the link's.
-                result.setdefault("invoice_mode", self.invoice_mode)
-                move._bookkeeping_set_result(result)
-                return True
-            tries = self.env.context.get("bookkeeping_retries_in_run", RETRIES_IN_RUN)
-            if not retry["enabled"] or attempt >= tries:
-                retry["enabled"] = False
-                move._bookkeeping_set_error(failure["message"], retryable=True,
-                                            outcome_unknown=failure["outcome_unknown"])
-                return False
-            attempt += 1
-            self._retry_pause(attempt)
-
-    def _retry_pause(self, attempt):
-        """A few seconds, doubled per try, with jitter so that workers do not return at
-        once. The base is a system parameter (or the context, for tests)."""
-        base = self.env.context.get("bookkeeping_retry_backoff")
-        if base is None:
-            base = self.env["ir.config_parameter"].sudo().get_param(
-                RETRY_BACKOFF_PARAM, RETRY_BACKOFF_DEFAULT)
-        delay = float(base) * 2 ** (attempt - 1) * (0.5 + random.random() / 2)  # noqa: S311
-        if delay > 0:
-            time.sleep(delay)
-
-    def _check_move(self, move):
-        """Everything that can be checked before any call. A list of messages that say
-        what to fix; empty when the invoice can go."""
-        errors = []
-        if move.state != "posted":
-            errors.append(self.env._("Only posted invoices are sent."))
-        if move.move_type not in ("out_invoice", "out_refund"):
-            errors.append(self.env._("Only customer invoices and credit notes are sent."))
-        if move.bookkeeping_sent_hash and move.bookkeeping_sent_hash != move._bookkeeping_hash():
-            errors.append(self.env._(
-                "This invoice was changed after it was sent. The booked version cannot be "
-                "changed from Odoo: make a credit note and a new invoice instead."))
-        if not move.partner_id.country_id:
-            errors.append(self.env._(
-                "The customer %(partner)s has no country: set it on the contact.",
-                partner=move.partner_id.display_name))
-        if not self.auto_create_partner and not self._partner_remote_id(move.partner_id):
-            errors.append(self._partner_missing_message(move.partner_id))
-        errors += self._service_call("check_move", move)
-        return errors
-
-    def _remote_error_text(self, error):
-        text = self.env._("%(service)s refused the invoice: %(msg)s",
-                          service=self._service_label(), msg=error.remote_message or error)
-        if error.field_errors:
-            text += "\n" + "\n".join(
-                f"- {field}: {'; '.join(msgs) if isinstance(msgs, list) else msgs}"
-                for field, msgs in error.field_errors.items()
-            )
-        return text
-
-    # ------------------------------------------------------------------ engine: sync back
-
-    def _sync_remote_state(self):
-        """Pull numbers and payment state back, in bulk. The two parts are independent:
-        the numbers found are committed before the payments are read, and a part whose
-        endpoint fails (404, 5xx, ...) is logged and leaves the other part's results.
-
-        Returns a summary: ``numbers`` and ``payments`` (invoices updated), ``failed`` (a
-        sentence per failed part), ``skipped`` (why nothing was tried)."""
-        self.ensure_one()
-        summary = {"numbers": 0, "payments": 0, "failed": []}
-        if self.state not in ("linked", "error") or self._is_paused():
-            summary["skipped"] = self._not_ready_message() or self.pause_reason or ""
-            return summary
-        client = self._client()
-        Move = self.env["account.move"]
-        parts = (
-            ("numbers", "sync_numbers", "last_number_sync",
-             [("bookkeeping_state", "=", "sent_draft")],
-             ("bookkeeping_state", "bookkeeping_remote_number")),
-            ("payments", "sync_payments", "last_payment_sync",
-             [("bookkeeping_state", "in", ("done", "sent_draft")),
-              ("bookkeeping_remote_payment_state", "!=", "paid")],
-             ("bookkeeping_remote_payment_state", "bookkeeping_remote_residual")),
-        )
-        labels = {"numbers": self.env._("The number sync"),
-                  "payments": self.env._("The payment sync")}
-        try:
-            for part, hook, stamp, domain, watched in parts:
-                moves = Move.search([("bookkeeping_backend_id", "=", self.id), *domain])
-                before = {m.id: tuple(m[f] for f in watched) for m in moves}
-                calls = client.bookkeeping_log.calls
-                try:
-                    if moves:
-                        self._service_call(hook, client, moves)
-                except (client_errors.AuthExpired, client_errors.AccessDenied,
-                        client_errors.RateLimited):
-                    raise
-                except client_errors.BookkeepingError as error:
-                    _logger.warning("%s: %s failed: %s", self.display_name, hook, error)
-                    summary["failed"].append(self.env._(
-                        "%(part)s failed: %(msg)s", part=labels[part], msg=error))
-                else:
-                    self[stamp] = fields.Datetime.now()
-                    if client.bookkeeping_log.calls > calls:
-                        self._link_works()  # a call worked
-                summary[part] = sum(
-                    1 for m in moves if tuple(m[f] for f in watched) != before[m.id])
-                # What was found is kept, whatever happens to the next part.
-                self.env["bookkeeping.log"]._flush_collector(client)
-                self._commit()
-        except (client_errors.AuthExpired, client_errors.AccessDenied,
-                client_errors.RateLimited) as error:
-            self._handle_backend_error(error, retry_cron=SYNC_CRON)
-            summary["failed"].append(self._remote_failure_text(
-                self.env._("The sync"), error))
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
-            self._store_rate_snapshot(client.rate_limit_snapshot())
-        return summary
-
-    # ------------------------------------------------------------------ crons
-
-    @api.model
-    def _cron_push_invoices(self):
-        now = fields.Datetime.now()
-        domain = [
-            ("bookkeeping_backend_id.state", "=", "linked"),
-            "|",
-            ("bookkeeping_state", "in", ("to_send", "sending")),
-            "&", "&",
-            ("bookkeeping_state", "=", "error"),
-            ("bookkeeping_error_retryable", "=", True),
-            "|", ("bookkeeping_next_attempt", "=", False), ("bookkeeping_next_attempt", "<=", now),
-        ]
-        Move = self.env["account.move"]
-        remaining = Move.search_count(domain)
-        self._cron_progress(remaining=remaining)
-        moves = Move.search(domain, limit=CRON_BATCH, order="bookkeeping_backend_id, id")
-        handled = self._push_moves(moves)
-        self._cron_progress(handled)
-        if handled and remaining > len(moves):
-            self.env.ref(PUSH_CRON)._trigger()
-        self._attach_pending_pdfs()
-
-    @api.model
-    def _cron_sync_remote_state(self):
-        # Links in error too: one try an hour heals them once access is back.
-        for backend in self.search([("state", "in", ("linked", "error"))]):
-            backend._in_company_context()._sync_remote_state()
-            self._cron_progress(1)
-
-    @api.model
-    def _cron_keep_tokens_alive(self):
-        """Refresh tokens well before the remote expires an unused refresh token (Exact:
-        30 days); a dead one turns the link to needs_reconnect with an activity."""
-        limit = fields.Datetime.now() - timedelta(days=7)
-        for backend in self.search([("state", "=", "linked")]):
-            token = backend.sudo().token_ids[:1]
-            if token.refresh_obtained_at and token.refresh_obtained_at > limit:
-                continue
-            try:
-                backend._service_call("refresh_token")
-            except client_errors.BookkeepingError as error:
-                backend._handle_backend_error(error)
-            self._cron_progress(1)
-
-
-class BackendTokenStore:
-    """``clients.oauth.TokenStore`` on the database.
-
-    The lock is a row lock on the ``bookkeeping_token`` row taken on a separate cursor in
-    READ COMMITTED, so the token is re-read *after* the lock is granted (the other worker's
-    refresh is visible), and the rotated pair is committed the moment it is saved: a
-    crash of the caller's transaction can never lose a refresh token.
-    """
-
-    def __init__(self, backend):
-        self.backend_id = backend.id
-        self.env = backend.env
-        self._latest = None
-        self._cr = None
-
-    def read(self):
-        if self._latest:
-            return dict(self._latest)
-        # Cached for the run: a token rotated by another worker is re-read under the lock
-        # whenever ours is due or refused.
-        token = self.env["bookkeeping.token"].sudo().search(
-            [("backend_id", "=", self.backend_id)], limit=1)
-        self._latest = token._as_dict() if token else None
-        return dict(self._latest) if self._latest else None
-
-    @contextmanager
-    def locked(self):
-        Token = self.env["bookkeeping.token"]
-        if not Token._can_side_commit():
-            # Tests: the test transaction cannot be committed; lock on it instead.
-            self.env.cr.execute(SQL(
-                "SELECT id FROM bookkeeping_token WHERE backend_id=%s FOR UPDATE",
-                self.backend_id))
-            self._cr = self.env.cr
-            try:
-                yield self._read_on(self.env.cr)
-            finally:
-                self._cr = None
-            return
-        with self.env.registry.cursor() as cr:
-            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            cr.execute(SQL(
-                "SELECT id FROM bookkeeping_token WHERE backend_id=%s FOR UPDATE",
-                self.backend_id))
-            self._cr = cr
-            try:
-                yield self._read_on(cr)
-            finally:
-                self._cr = None
-
-    def _read_on(self, cr):
-        cr.execute(SQL(
-            "SELECT access_token, refresh_token, expires_at, obtained_at FROM bookkeeping_token"
-            " WHERE backend_id=%s", self.backend_id))
-        row = cr.fetchone()
-        if not row:
-            return None
-        self._latest = dict(zip(("access_token", "refresh_token", "expires_at", "obtained_at"),
-                                row, strict=True))
-        return dict(self._latest)
-
-    def save(self, token):
-        cr = self._cr or self.env.cr
-        self.env["bookkeeping.token"].sudo()._store(self.backend_id, token, cr)
-        if cr is not self.env.cr:
-            cr.commit()  # pylint: disable=invalid-commit
-            self.env["bookkeeping.token"].invalidate_model()
-        self._latest = dict(token)

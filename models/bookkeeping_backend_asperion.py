@@ -37,12 +37,12 @@ _logger = logging.getLogger(__name__)
 ENVIRONMENTS = {"sandbox": SANDBOX, "production": PRODUCTION}
 # Status codes of final sales invoices (asperion.md §5).
 INVOICE_STATUS = {
-    1: "Concept",
-    2: "In journal entry",
-    3: "In ledger",
-    6: "Payable",
-    7: "Paid",
-    8: "Hold",
+    1: "draft",
+    2: "in_journal",
+    3: "booked",
+    6: "payable",
+    7: "paid",
+    8: "on_hold",
 }
 CENT = Decimal("0.01")
 # Lines of a draft booked on their own ledger account ("G"), whatever the line type.
@@ -190,9 +190,13 @@ class BookkeepingBackend(models.Model):
             token_store or self._token_store(),
         )
 
-    def _asperion_make_client(self, on_call=None, administration=True):
+    def _service_make_client(self, on_call=None, administration=True, **options):
         """A client for the chosen administration (``administration=False``: no tenant
         header, for listing the administrations before one is chosen)."""
+        if self.service != "asperion":
+            return super()._service_make_client(
+                on_call=on_call, administration=administration, **options
+            )
         self.ensure_one()
         admin = self.administration_code if administration else None
         client = AsperionClient(
@@ -205,25 +209,30 @@ class BookkeepingBackend(models.Model):
         )
         return client
 
-    def _asperion_authorization_url(self, state, redirect_uri):
+    def _service_authorization_url(self, state, redirect_uri):
+        if self.service != "asperion":
+            return super()._service_authorization_url(state, redirect_uri)
         return self._asperion_oauth().authorization_url(
             redirect_uri, state, scope="openid offline_access api"
         )
 
-    def _asperion_exchange_code(self, code, redirect_uri):
+    def _service_exchange_code(self, code, redirect_uri):
         # Exchange only: the core stores the pair on the callback's own transaction.
+        if self.service != "asperion":
+            return super()._service_exchange_code(code, redirect_uri)
         return self._asperion_oauth(MemoryTokenStore()).fetch_token(code, redirect_uri)
 
-    def _asperion_refresh_token(self):
+    def _service_refresh_token(self):
+        if self.service != "asperion":
+            return super()._service_refresh_token()
         self._asperion_oauth().refresh(force=True)
 
-    def _asperion_after_connect(self):
+    def _service_after_connect(self):
         """Load the administrations; when the user reaches only one, choose it."""
-        client = self._asperion_make_client(self._log_collector(), administration=False)
-        try:
+        if self.service != "asperion":
+            return super()._service_after_connect()
+        with self._session(administration=False) as client:
             rows = client.administrations()
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
         self.env["bookkeeping.remote.option"]._sync_kind(
             self,
             "administration",
@@ -237,15 +246,19 @@ class BookkeepingBackend(models.Model):
                 }
             )
 
-    def _asperion_test_connection(self):
+    def _service_capabilities(self):
+        if self.service != "asperion":
+            return super()._service_capabilities()
+        return frozenset({"push", "partners", "oauth"})
+
+    def _service_test_connection(self):
+        if self.service != "asperion":
+            return super()._service_test_connection()
         if not self.administration_code:
             raise UserError(self.env._("Choose the Asperion administration first."))
-        client = self._client()
-        try:
+        with self._session() as client:
             # A tenant call: its _meta names the administration the header selected.
             body = client.get_json(client.url(PATHS["payment_conditions"]), params={"pageSize": 1})
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
         meta = (body or {}).get("_meta") or {}
         return self.env._(
             "Connected to Asperion administration %(name)s (%(id)s) as %(profile)s.",
@@ -256,13 +269,12 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ lists
 
-    def _asperion_load_options(self):
+    def _service_load_options(self):
+        if self.service != "asperion":
+            return super()._service_load_options()
         Option = self.env["bookkeeping.remote.option"]
-        list_client = self._asperion_make_client(self._log_collector(), administration=False)
-        try:
+        with self._session(administration=False) as list_client:
             admins = list_client.administrations()
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(list_client)
         Option._sync_kind(
             self,
             "administration",
@@ -277,13 +289,10 @@ class BookkeepingBackend(models.Model):
                     "administration_name": admins[0].get("name"),
                 }
             )
-        client = self._client()
-        try:
+        with self._session() as client:
             # A refused administration (403) reaches the button as it is: it marks the
             # link in error and tells which administration, without undoing that.
             self._asperion_load_tenant_options(client)
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
 
     def _asperion_load_tenant_options(self, client):
         Option = self.env["bookkeeping.remote.option"]
@@ -393,8 +402,10 @@ class BookkeepingBackend(models.Model):
     def _asperion_invoice_lines(self, move):
         return move.invoice_line_ids.filtered(lambda ln: ln.display_type == "product")
 
-    def _asperion_check_move(self, move):
+    def _service_check_move(self, move):
         """Everything Asperion would refuse, found before any call."""
+        if self.service != "asperion":
+            return super()._service_check_move(move)
         errors = []
         if not self.administration_code:
             errors.append(self.env._("Choose the Asperion administration on the link first."))
@@ -465,7 +476,7 @@ class BookkeepingBackend(models.Model):
             lambda line: need_ledger or line["kind"] in ASPERION_OWN_LEDGER_KINDS,
         )
         partner = move.partner_id.commercial_partner_id
-        if not self._asperion_partner_remote_id(partner):
+        if not self._service_partner_remote_id(partner):
             errors += self._asperion_check_partner(partner)
         return errors
 
@@ -586,7 +597,9 @@ class BookkeepingBackend(models.Model):
             vals["journalId"] = self.asperion_journal_id.code
         return vals
 
-    def _asperion_push_move(self, client, move):
+    def _service_push_move(self, client, move):
+        if self.service != "asperion":
+            return super()._service_push_move(client, move)
         debtor_id = self._ensure_remote_partner(client, move.partner_id)
         client.bookkeeping_log.record = move
         document = move._bookkeeping_document()
@@ -626,7 +639,7 @@ class BookkeepingBackend(models.Model):
             "remote_id": str(draft["id"]),
             "remote_ref": str(draft["id"]),
             "state": "sent_draft",
-            "remote_status": "Draft",
+            "remote_status": "draft",
             "remote_amount": draft.get("amountInclVat"),
         }
 
@@ -654,22 +667,24 @@ class BookkeepingBackend(models.Model):
             ),
         )
         if upload and self.attach_pdf:
-            self._asperion_attach_pdf(client, move, invoice["id"])
+            self._service_attach_pdf(client, move, invoice_id=invoice["id"])
         status = invoice.get("status")
         return {
             "remote_id": str(invoice["id"]),
             "state": "done",
             "remote_number": invoice.get("invoiceNumber"),
-            "remote_status": INVOICE_STATUS.get(status, str(status or "")) or False,
+            "remote_status": INVOICE_STATUS.get(status, "other") if status else False,
             "remote_amount": total,
             "remote_payment_state": "paid" if status == 7 else "open",
         }
 
-    def _asperion_attach_pdf(self, client, move, invoice_id=None):
+    def _service_attach_pdf(self, client, move, invoice_id=None, **options):
         """Attach the PDF to the booked invoice (also hook ``attach_pdf``: a later run for
         a PDF that could not be made at booking time). The booking always stands: a PDF
         that cannot be made now is flagged 'to attach', one Asperion refuses 'not
         attached'."""
+        if self.service != "asperion":
+            return super()._service_attach_pdf(client, move, invoice_id=invoice_id, **options)
         invoice_id = invoice_id or move.bookkeeping_remote_id
         pdf = self._invoice_pdf(move)
         if not pdf:
@@ -717,8 +732,10 @@ class BookkeepingBackend(models.Model):
             move._message_log(body=self.env._("The invoice PDF was attached in Asperion."))
         move._bookkeeping_pdf_done("attached")
 
-    def _asperion_find_move(self, client, move):
+    def _service_find_move(self, client, move):
         """Look the invoice up by our reference (before a retry after an unknown outcome)."""
+        if self.service != "asperion":
+            return super()._service_find_move(client, move)
         client.bookkeeping_log.record = move
         if self.invoice_mode == "odoo":
             for invoice in client.sales_invoices(
@@ -738,7 +755,9 @@ class BookkeepingBackend(models.Model):
                 return self._asperion_final_result(client, move, invoice)
         return None
 
-    def _asperion_remote_url(self, move):
+    def _service_remote_url(self, move):
+        if self.service != "asperion":
+            return super()._service_remote_url(move)
         return False  # Asperion has no documented deep link to one invoice
 
     # ------------------------------------------------------------------ sync back
@@ -747,11 +766,13 @@ class BookkeepingBackend(models.Model):
         dates = [m.invoice_date or m.date for m in moves if m.invoice_date or m.date]
         return f"{min(dates)}T00:00:00" if dates else None
 
-    def _asperion_sync_numbers(self, client, moves):
+    def _service_sync_numbers(self, client, moves):
         """Drafts that Asperion finalised, in bulk (<= 1 call per page of 100 per list):
         the open drafts first, then the final invoices dated from the oldest waiting draft,
         matched on our reference. Listing the drafts first means a draft finalised in
         between is still found among the finals, never mistaken for a deleted one."""
+        if self.service != "asperion":
+            return super()._service_sync_numbers(client, moves)
         waiting = {m.name: m for m in moves if m.bookkeeping_state == "sent_draft"}
         if not waiting:
             return
@@ -771,7 +792,9 @@ class BookkeepingBackend(models.Model):
                     "bookkeeping_state": "done",
                     "bookkeeping_remote_id": str(invoice["id"]),
                     "bookkeeping_remote_number": invoice.get("invoiceNumber"),
-                    "bookkeeping_remote_status": INVOICE_STATUS.get(status, str(status or "")),
+                    "bookkeeping_remote_status": (
+                        INVOICE_STATUS.get(status, "other") if status else False
+                    ),
                     "bookkeeping_remote_amount": invoice.get("amountInclVat"),
                     "bookkeeping_remote_payment_state": "paid" if status == 7 else "open",
                 }
@@ -794,8 +817,10 @@ class BookkeepingBackend(models.Model):
                     {"bookkeeping_remote_id": False, "bookkeeping_remote_status": False}
                 )
 
-    def _asperion_sync_payments(self, client, moves):
+    def _service_sync_payments(self, client, moves):
         """Open amounts from one paged list of outstanding invoices (pageSize 100)."""
+        if self.service != "asperion":
+            return super()._service_sync_payments(client, moves)
         finals = moves.filtered(lambda m: m.bookkeeping_state == "done" and m.bookkeeping_remote_id)
         if not finals:
             return
@@ -824,10 +849,14 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ partners
 
-    def _asperion_partner_remote_id(self, partner):
+    def _service_partner_remote_id(self, partner):
+        if self.service != "asperion":
+            return super()._service_partner_remote_id(partner)
         return partner.with_company(self.company_id).asperion_debtor_id or False
 
-    def _asperion_set_partner_remote(self, partner, remote):
+    def _service_set_partner_remote(self, partner, remote):
+        if self.service != "asperion":
+            return super()._service_set_partner_remote(partner, remote)
         partner.with_company(self.company_id).write(
             {
                 "asperion_debtor_id": str(remote["remote_id"])
@@ -837,15 +866,21 @@ class BookkeepingBackend(models.Model):
             }
         )
 
-    def _asperion_partner_remote_field(self):
+    def _service_partner_remote_field(self):
+        if self.service != "asperion":
+            return super()._service_partner_remote_field()
         return "asperion_debtor_id"
 
-    def _asperion_partner_match_keys(self):
+    def _service_partner_match_keys(self):
+        if self.service != "asperion":
+            return super()._service_partner_match_keys()
         return ["code", "vat", "coc", "email"]
 
-    def _asperion_partner_vals(self, partner):
+    def _service_partner_vals(self, partner):
         """The debtor fields that Odoo has a value for. An empty Odoo field is left out, so
         it never blanks what the accountant entered in Asperion."""
+        if self.service != "asperion":
+            return super()._service_partner_vals(partner)
         country = (partner.country_id.code or "").upper()
         countries = self.option_ids.filtered(lambda o: o.kind == "country").mapped("code")
         if country and countries and country not in countries:
@@ -896,15 +931,17 @@ class BookkeepingBackend(models.Model):
             return rows[0] if len(rows) == 1 else None
         return None
 
-    def _asperion_push_partner(self, client, partner, vals, update):
+    def _service_push_partner(self, client, partner, vals, update):
         """Link, create or update the debtor (see ``_push_partner``).
 
         A found debtor is only linked. A PUT replaces the whole debtor (the safe reading:
         asperion.md has PUT as [I]), so an update reads the debtor, lays the fields Odoo
         has a value for over it and writes the whole record back; nothing else changes.
         """
+        if self.service != "asperion":
+            return super()._service_push_partner(client, partner, vals, update)
         partner = partner.commercial_partner_id
-        remote_id = self._asperion_partner_remote_id(partner)
+        remote_id = self._service_partner_remote_id(partner)
         if remote_id:
             debtor = client.debtor(remote_id)
             if debtor and not update:
@@ -960,6 +997,8 @@ class BookkeepingBackend(models.Model):
             "raw": row,
         }
 
-    def _asperion_fetch_customers(self, client):
+    def _service_fetch_customers(self, client):
         """All debtors, following ``_meta.nextPage`` to the end (100 per page)."""
+        if self.service != "asperion":
+            return super()._service_fetch_customers(client)
         return [self._asperion_normalise_debtor(row) for row in client.debtors()]

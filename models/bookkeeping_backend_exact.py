@@ -286,39 +286,41 @@ class BookkeepingBackend(models.Model):
             self._exact_host(), backend.client_id or "", backend.client_secret or "",
             token_store, on_call=on_call)
 
-    def _exact_make_client(self, on_call=None, division=None):
+    def _service_make_client(self, on_call=None, division=None, **options):
+        if self.service != "exact":
+            return super()._service_make_client(on_call=on_call, division=division, **options)
         self.ensure_one()
         division = int(division or self.administration_code or 0)
         return ExactClient(
             self._exact_host(), division, self._exact_oauth(self._token_store(), on_call),
             limiter=limiter_for(("exact", division)), on_call=on_call)
 
-    def _exact_authorization_url(self, state, redirect_uri):
+    def _service_authorization_url(self, state, redirect_uri):
+        if self.service != "exact":
+            return super()._service_authorization_url(state, redirect_uri)
         return self._exact_oauth(MemoryTokenStore()).authorization_url(
             redirect_uri, state, force_login=0)
 
-    def _exact_exchange_code(self, code, redirect_uri):
+    def _service_exchange_code(self, code, redirect_uri):
         # The core stores the pair on the callback's transaction.
+        if self.service != "exact":
+            return super()._service_exchange_code(code, redirect_uri)
         return self._exact_oauth(MemoryTokenStore()).fetch_token(code, redirect_uri)
 
-    def _exact_refresh_token(self):
-        client = self._exact_make_client(on_call=self._log_collector())
-        try:
+    def _service_refresh_token(self):
+        if self.service != "exact":
+            return super()._service_refresh_token()
+        with self._session() as client:
             client.oauth.refresh(force=True)
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
 
-    def _exact_after_connect(self):
+    def _service_after_connect(self):
         """Load the divisions so the manager can choose; preselect a sensible one."""
-        collector = self._log_collector()
-        client = self._exact_make_client(on_call=collector, division=0)
-        client.bookkeeping_log = collector
-        try:
+        if self.service != "exact":
+            return super()._service_after_connect()
+        with self._session(division=0) as client:
             me = client.me()
             client.division = int(me.get("CurrentDivision") or 0)
             self._exact_load_divisions(client, me)
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
 
     def _exact_load_divisions(self, client, me=None):
         rows = client.divisions()
@@ -339,19 +341,18 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ lists
 
-    def _exact_load_options(self):
+    def _service_load_options(self):
+        if self.service != "exact":
+            return super()._service_load_options()
         self.ensure_one()
-        collector = self._log_collector()
-        client = self._exact_make_client(on_call=collector)
-        client.bookkeeping_log = collector
         Option = self.env["bookkeeping.remote.option"]
-        try:
-            if not self.administration_code:
+        if not self.administration_code:
+            with self._session() as client:
                 me = client.me()
                 client.division = int(me.get("CurrentDivision") or 0)
                 self._exact_load_divisions(client, me)
-                client = self._exact_make_client(on_call=collector)
-                client.bookkeeping_log = collector
+        # A new session: the client of the division that was chosen just now.
+        with self._session() as client:
             Option._sync_kind(self, "vat_code", [{
                 "code": row["Code"], "name": row.get("Description"),
                 "percentage": float(row.get("Percentage") or 0.0) * 100.0,
@@ -384,21 +385,29 @@ class BookkeepingBackend(models.Model):
             Option._sync_kind(self, "currency", [
                 {"code": code, "name": name or code, "remote_type": origin}
                 for code, (name, origin) in currencies.items()])
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
         if not self.exact_journal_id:
             journals = self.option_ids.filtered(
                 lambda o: o.kind == "journal" and o.remote_type == SALES_JOURNAL)
             self.exact_journal_id = journals[:1]
 
-    def _exact_test_connection(self):
-        client = self._client()
-        try:
+    def _service_capabilities(self):
+        if self.service != "exact":
+            return super()._service_capabilities()
+        return frozenset({"push", "partners", "oauth"})
+
+    def _service_vat_code_fits(self, tax, option):
+        # Exact VAT types: E excludes VAT, I includes it; a code without a type fits both.
+        if self.service != "exact":
+            return super()._service_vat_code_fits(tax, option)
+        return option.remote_type != ("E" if tax.price_include else "I")
+
+    def _service_test_connection(self):
+        if self.service != "exact":
+            return super()._service_test_connection()
+        with self._session() as client:
             me = client.me()
             # One counted call on the division: proves access and reads the budget headers.
             client.journals(type=int(SALES_JOURNAL))
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
         snap = client.rate_limit_snapshot()
         self._store_rate_snapshot({
             "minute": snap.get("minute_remaining"), "day": snap.get("day_remaining")})
@@ -424,7 +433,9 @@ class BookkeepingBackend(models.Model):
             lambda o: o.kind == "item" and o.code == code)[:1]
         return item or self.exact_item_id
 
-    def _exact_check_move(self, move):
+    def _service_check_move(self, move):
+        if self.service != "exact":
+            return super()._service_check_move(move)
         errors = []
         if not self.administration_code:
             errors.append(self.env._("Choose the Exact division on the link %(name)s.",
@@ -497,10 +508,12 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ push
 
-    def _exact_push_move(self, client, move):
+    def _service_push_move(self, client, move):
+        if self.service != "exact":
+            return super()._service_push_move(client, move)
         if move.bookkeeping_remote_id:
             # Booked before (e.g. a total mismatch was reported): never create it twice.
-            found = self._exact_find_move(client, move)
+            found = self._service_find_move(client, move)
             if found:
                 return found
         customer = self._ensure_remote_partner(client, move.partner_id)
@@ -508,12 +521,12 @@ class BookkeepingBackend(models.Model):
             return self._exact_push_sales_invoice(client, move, customer)
         return self._exact_push_sales_entry(client, move, customer)
 
-    def _exact_status_label(self, status):
-        """Exact's status code in words (10 draft, 20 open, 50 processed)."""
+    def _exact_status(self, status):
+        """Exact's status code as the shared remote status (10 draft, 20 open, 50
+        processed)."""
         if not status:
             return None
-        labels = {10: self.env._("Draft"), 20: self.env._("Open"), 50: self.env._("Processed")}
-        return labels.get(int(status), str(status))
+        return {10: "draft", 20: "open", 50: "booked"}.get(int(status), "other")
 
     def _exact_sign(self, move):
         return -1 if move.move_type == "out_refund" else 1
@@ -609,7 +622,7 @@ class BookkeepingBackend(models.Model):
             "remote_id": entry["EntryID"],
             "state": "done",
             "remote_number": str(entry["EntryNumber"]) if entry.get("EntryNumber") else None,
-            "remote_status": self._exact_status_label(entry.get("Status")),
+            "remote_status": self._exact_status(entry.get("Status")),
             "remote_amount": abs(float(amount)) if amount is not None else None,
         }
 
@@ -641,14 +654,16 @@ class BookkeepingBackend(models.Model):
         move._bookkeeping_pdf_done("attached")
         return document_id
 
-    def _exact_attach_pdf(self, client, move):
+    def _service_attach_pdf(self, client, move, **options):
         """Hook ``attach_pdf``: the PDF of an entry booked without one, attached now (the
         document, then a PUT of the entry's Document)."""
+        if self.service != "exact":
+            return super()._service_attach_pdf(client, move, **options)
         if (move.bookkeeping_invoice_mode or self.invoice_mode) != "odoo" \
                 or not move.bookkeeping_remote_id:
             move._bookkeeping_pdf_done(False)  # Exact makes its own PDF of its invoices
             return
-        customer = self._exact_partner_remote_id(move.partner_id.commercial_partner_id)
+        customer = self._service_partner_remote_id(move.partner_id.commercial_partner_id)
         document_id = self._exact_pdf_document(client, move, customer or None)
         if not document_id:
             return
@@ -712,7 +727,7 @@ class BookkeepingBackend(models.Model):
             "remote_id": invoice["InvoiceID"],
             "state": "sent_draft",
             "remote_ref": str(invoice["OrderNumber"]) if invoice.get("OrderNumber") else None,
-            "remote_status": self._exact_status_label(invoice.get("Status")),
+            "remote_status": self._exact_status(invoice.get("Status")),
             "remote_amount": abs(float(invoice["AmountFC"]))
             if invoice.get("AmountFC") is not None else None,
         }
@@ -732,7 +747,7 @@ class BookkeepingBackend(models.Model):
                 client.print_sales_invoice(invoice["InvoiceID"])
                 invoice = client.sales_invoices_by_ids([invoice["InvoiceID"]])[0]
                 status = int(invoice.get("Status") or 0)
-                result["remote_status"] = self._exact_status_label(status)
+                result["remote_status"] = self._exact_status(status)
             except (client_errors.AuthExpired, client_errors.RateLimited):
                 raise
             except (client_errors.BookkeepingError, IndexError) as error:
@@ -744,7 +759,9 @@ class BookkeepingBackend(models.Model):
             result.update(state="done", remote_number=str(invoice["InvoiceNumber"]))
         return result
 
-    def _exact_find_move(self, client, move):
+    def _service_find_move(self, client, move):
+        if self.service != "exact":
+            return super()._service_find_move(client, move)
         if self.invoice_mode == "remote":
             rows = [r for r in client.sales_invoices_by_your_ref([move.name])
                     if r.get("YourRef") == move.name]
@@ -790,8 +807,10 @@ class BookkeepingBackend(models.Model):
             rows.extend(client._collection(path, select=select, filter=group))
         return rows
 
-    def _exact_sync_numbers(self, client, moves):
+    def _service_sync_numbers(self, client, moves):
         """Numbers of the drafts, ~40 invoices per call; processes open ones when asked."""
+        if self.service != "exact":
+            return super()._service_sync_numbers(client, moves)
         moves = moves.filtered("bookkeeping_remote_id")
         by_id = {move.bookkeeping_remote_id.lower(): move for move in moves}
         rows = self._exact_bulk(client, "bulk/SalesInvoice/SalesInvoices", "InvoiceID",
@@ -802,7 +821,7 @@ class BookkeepingBackend(models.Model):
             if not move:
                 continue
             status = int(row.get("Status") or 0)
-            vals = {"bookkeeping_remote_status": self._exact_status_label(status)}
+            vals = {"bookkeeping_remote_status": self._exact_status(status)}
             if row.get("InvoiceNumber"):
                 vals["bookkeeping_remote_number"] = str(row["InvoiceNumber"])
                 if status >= PROCESSED:
@@ -820,9 +839,11 @@ class BookkeepingBackend(models.Model):
             except client_errors.ValidationError as error:
                 by_id[invoice_id.lower()]._message_log(body=str(error))
 
-    def _exact_sync_payments(self, client, moves):
+    def _service_sync_payments(self, client, moves):
         """Payment state from ``bulk/Cashflow/Receivables`` (1000 rows per page), in
         or-groups of ~40 of our keys: the entry id, or our reference for Exact's invoices."""
+        if self.service != "exact":
+            return super()._service_sync_payments(client, moves)
         # The mode each invoice was sent in: the link's mode may have changed since.
         def mode(move):
             return move.bookkeeping_invoice_mode or self.invoice_mode
@@ -864,7 +885,9 @@ class BookkeepingBackend(models.Model):
             move._bookkeeping_write({"bookkeeping_remote_payment_state": state,
                                      "bookkeeping_remote_residual": residual})
 
-    def _exact_remote_url(self, move):
+    def _service_remote_url(self, move):
+        if self.service != "exact":
+            return super()._service_remote_url(move)
         host = self._exact_host()
         div, key = self.administration_code, move.bookkeeping_remote_id
         if (move.bookkeeping_invoice_mode or self.invoice_mode) == "remote":
@@ -873,21 +896,29 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ partners
 
-    def _exact_partner_remote_id(self, partner):
+    def _service_partner_remote_id(self, partner):
+        if self.service != "exact":
+            return super()._service_partner_remote_id(partner)
         return partner.with_company(self.company_id).exact_account_id or False
 
-    def _exact_set_partner_remote(self, partner, remote):
+    def _service_set_partner_remote(self, partner, remote):
+        if self.service != "exact":
+            return super()._service_set_partner_remote(partner, remote)
         partner.with_company(self.company_id).write({
             "exact_account_id": remote["remote_id"],
             "exact_account_code": (remote.get("code") or "").strip() or False,
         })
 
-    def _exact_partner_remote_field(self):
+    def _service_partner_remote_field(self):
+        if self.service != "exact":
+            return super()._service_partner_remote_field()
         return "exact_account_id"
 
-    def _exact_partner_vals(self, partner):
+    def _service_partner_vals(self, partner):
         """The account fields that Odoo has a value for. An empty Odoo field is left out, so
         it never blanks what the accountant entered in Exact."""
+        if self.service != "exact":
+            return super()._service_partner_vals(partner)
         vals = {
             "Name": partner.name,
             "Email": partner.email,
@@ -900,13 +931,15 @@ class BookkeepingBackend(models.Model):
         }
         return {key: value for key, value in vals.items() if value}
 
-    def _exact_push_partner(self, client, partner, vals, update):
+    def _service_push_partner(self, client, partner, vals, update):
         """Link, create or update the account (see ``_push_partner``).
 
         A found account is only linked. Exact's PUT keeps the fields it is not sent
         (exact-online.md §3), so an update sends just the fields Odoo has a value for.
         """
-        remote_id = self._exact_partner_remote_id(partner)
+        if self.service != "exact":
+            return super()._service_push_partner(client, partner, vals, update)
+        remote_id = self._service_partner_remote_id(partner)
         if remote_id and update:
             try:
                 client.update_account(remote_id, vals)
@@ -937,7 +970,9 @@ class BookkeepingBackend(models.Model):
                 return rows[0]
         return None
 
-    def _exact_fetch_customers(self, client):
+    def _service_fetch_customers(self, client):
+        if self.service != "exact":
+            return super()._service_fetch_customers(client)
         return [{
             "remote_id": row["ID"],
             "code": (row.get("Code") or "").strip(),
@@ -952,5 +987,7 @@ class BookkeepingBackend(models.Model):
             "raw": row,
         } for row in client.accounts_where("Status eq 'C'")]
 
-    def _exact_partner_match_keys(self):
+    def _service_partner_match_keys(self):
+        if self.service != "exact":
+            return super()._service_partner_match_keys()
         return ["vat", "coc", "email", "name"]

@@ -17,9 +17,7 @@ OPTION_KINDS = [
     ("journal", "Journal"),
     ("gl_account", "Ledger account"),
     ("item", "Item / article"),
-    ("sales_type", "Sales type"),
     ("payment_condition", "Payment condition"),
-    ("debtor_kind", "Debtor kind"),
     ("country", "Country"),
     ("currency", "Currency"),
 ]
@@ -38,7 +36,7 @@ class BookkeepingRemoteOption(models.Model):
     code = fields.Char(required=True, help="The remote key: a code, number or GUID.")
     name = fields.Char()
     percentage = fields.Float(digits=(16, 4), help="VAT rate in percent (21.0 for 21%).")
-    remote_type = fields.Char(help="The remote type, e.g. Exact journal or VAT type.")
+    remote_type = fields.Char(help="The remote type, e.g. the type of a journal or VAT code.")
     extra = fields.Json()
     active = fields.Boolean(default=True)
 

@@ -36,11 +36,11 @@ class ResPartner(models.Model):
             )
         messages = []
         for backend in backends:
-            client = backend._client()
             try:
-                for partner in self.commercial_partner_id:
-                    remote = backend._push_partner(client, partner)
-                    messages.append(self._bookkeeping_sync_message(backend, partner, remote))
+                with backend._session() as client:
+                    for partner in self.commercial_partner_id:
+                        remote = backend._push_partner(client, partner)
+                        messages.append(self._bookkeeping_sync_message(backend, partner, remote))
             except (client_errors.AuthExpired, client_errors.AccessDenied,
                     client_errors.RateLimited) as error:
                 # The link state and the Reconnect activity are committed by the handler.
@@ -49,8 +49,6 @@ class ResPartner(models.Model):
                     self.env._("Syncing the customer"), error)) from error
             except client_errors.BookkeepingError as error:
                 raise UserError(backend._remote_error_text(error)) from error
-            finally:
-                self.env["bookkeeping.log"]._flush_collector(client)
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

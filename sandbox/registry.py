@@ -11,6 +11,7 @@ SERVICES = (
     "exact",
     "asperion",
     "timewax",
+    "visma",
 )
 
 

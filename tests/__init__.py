@@ -14,6 +14,7 @@ from . import (
     test_partner_no_blanking,
     test_partner_sync,
     test_pdf_and_copies,
+    test_service_contract,
     test_tour_connect,
     test_ui_actions,
 )

@@ -99,7 +99,7 @@ class ExactCommon(SandboxCase):
         """The real OAuth code flow: signed state, the sandbox's consent, our exchange."""
         backend = backend or cls.backend
         state = backend._oauth_state()
-        url = backend._exact_authorization_url(state, backend.redirect_uri)
+        url = backend._service_authorization_url(state, backend.redirect_uri)
         assert url.startswith(f"{cls.url}/exact/api/oauth2/auth?"), url
         # The App Center registration holds our redirect URL (checked exactly).
         cls.control("POST", "/exact/clients", {"redirect_uri": backend.redirect_uri})

@@ -249,7 +249,7 @@ class TestAsperionInvoices(AsperionCommon):
         move = self.invoice()
         client = self.backend._client()
         # The call reached Asperion ...
-        self.backend._asperion_push_move(client, move)
+        self.backend._service_push_move(client, move)
         # ... but the worker died before our commit: what is left is the 'sending' mark
         # written before the call.
         move.write(

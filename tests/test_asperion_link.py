@@ -42,7 +42,7 @@ class TestAsperionLink(AsperionCommon):
 
     def test_choose_administration(self):
         self.backend.write({"administration_code": False, "administration_name": False})
-        self.backend._asperion_after_connect()
+        self.backend._service_after_connect()
         admins = self.backend.option_ids.filtered(lambda o: o.kind == "administration")
         self.assertEqual(sorted(admins.mapped("code")), ["101", "102"])
         self.assertFalse(self.backend.administration_code, "two choices: the manager picks")
@@ -50,7 +50,7 @@ class TestAsperionLink(AsperionCommon):
         self.assertEqual(self.backend.administration_code, "102")
         self.assertEqual(self.backend.administration_name, "Tweede BV")
         # Every call now goes to 102, and its own answers are accepted.
-        self.assertIn("Tweede BV", self.backend._asperion_test_connection())
+        self.assertIn("Tweede BV", self.backend._service_test_connection())
         move = self.send(self.invoice())
         self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
         state = self.control("GET", "/state/asperion")["administrations"]
@@ -155,7 +155,7 @@ class TestAsperionLink(AsperionCommon):
 
     def test_keep_alive_refresh(self):
         before = self.token().refresh_token
-        self.backend._asperion_refresh_token()
+        self.backend._service_refresh_token()
         self.token().invalidate_recordset()
         self.assertNotEqual(self.token().refresh_token, before)
         self.assertEqual(self.backend.state, "linked")
@@ -270,7 +270,7 @@ class TestAsperionLink(AsperionCommon):
 
     def test_fetch_customers_follows_pages(self):
         self.control("POST", "/asperion/config", {"max_page_size": 2})
-        rows = self.backend._asperion_fetch_customers(self.backend._client())
+        rows = self.backend._service_fetch_customers(self.backend._client())
         self.assertEqual(sorted(r["code"] for r in rows), ["1001", "1002", "1003"])
         self.assertEqual(self.calls("GET", "/debtors"), 2)
         acme = next(r for r in rows if r["code"] == "1001")
@@ -279,5 +279,5 @@ class TestAsperionLink(AsperionCommon):
             ("NL001234567B01", "12345678", "info@acme.example", "NL"),
         )
         self.assertEqual(
-            self.backend._asperion_partner_match_keys(), ["code", "vat", "coc", "email"]
+            self.backend._service_partner_match_keys(), ["code", "vat", "coc", "email"]
         )

@@ -115,7 +115,7 @@ class TestExactInvoices(ExactCommon):
         self.backend._sync_remote_state()
         self.assertEqual(move.bookkeeping_state, "done")
         self.assertEqual(move.bookkeeping_remote_number, str(printed["InvoiceNumber"]))
-        self.assertEqual(move.bookkeeping_remote_status, "Processed")
+        self.assertEqual(move.bookkeeping_remote_status, "booked")
 
     def test_remote_mode_print_at_once_credit_note(self):
         self.backend.write({"invoice_mode": "remote", "exact_print_invoices": True})
@@ -406,7 +406,7 @@ class TestExactInvoices(ExactCommon):
             "client_id": "sandbox-client", "redirect_uri": backend.redirect_uri,
             "state": "x"})
         backend._save_tokens_here(
-            backend._exact_exchange_code(answer["code"], backend.redirect_uri))
+            backend._service_exchange_code(answer["code"], backend.redirect_uri))
         Option = env["bookkeeping.remote.option"]
         backend.exact_journal_id = Option.create({
             "backend_id": backend.id, "kind": "journal", "code": "70", "remote_type": "20"})

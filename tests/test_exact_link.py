@@ -93,11 +93,11 @@ class TestExactLink(ExactCommon):
         self.assertEqual(len(self.remote_rows("crm/Accounts", VATNumber="NL111111111B01")), 1)
 
     def test_fetch_customers(self):
-        rows = self.backend._exact_fetch_customers(self.backend._client())
+        rows = self.backend._service_fetch_customers(self.backend._client())
         by_code = {row["code"]: row for row in rows}
         self.assertLessEqual({"1", "2", "3"}, set(by_code))
         self.assertEqual(by_code["2"]["country_code"], "BE")
         self.assertEqual(by_code["1"]["vat"], "NL111111111B01")
-        self.assertEqual(self.backend._exact_partner_match_keys()[0], "vat")
+        self.assertEqual(self.backend._service_partner_match_keys()[0], "vat")
         requests_made = " ".join(self.stats()["requests"])
         self.assertIn("crm/Accounts", requests_made)

@@ -56,11 +56,11 @@ class TestExactTokens(ExactCommon):
 
     def test_keep_alive_refresh(self):
         before = self.stored_token()
-        self.backend._exact_refresh_token()  # too young: nothing happens
+        self.backend._service_refresh_token()  # too young: nothing happens
         self.assertEqual(self.token_calls(), 0)
         self.control("POST", "/clock", {"advance": 600})
         self.age_token(600, 0)
-        self.backend._exact_refresh_token()
+        self.backend._service_refresh_token()
         self.assertEqual(self.token_calls(), 1)
         self.assertNotEqual(self.stored_token()["refresh_token"], before["refresh_token"])
         self.assertEqual(self.backend.state, "linked")
@@ -154,7 +154,7 @@ class TestExactTokens(ExactCommon):
                 "/exact/consent",
                 {"client_id": "sandbox-client", "redirect_uri": backend.redirect_uri, "state": "x"},
             )
-            token = backend._exact_exchange_code(answer["code"], backend.redirect_uri)
+            token = backend._service_exchange_code(answer["code"], backend.redirect_uri)
             now = time.time()
             token.update(obtained_at=now - 600, expires_at=now + 5)
             backend._save_tokens_here(token)
@@ -163,7 +163,7 @@ class TestExactTokens(ExactCommon):
         self.clear_stats()
 
         def call(env, barrier):
-            client = env["bookkeeping.backend"].browse(backend_id)._exact_make_client()
+            client = env["bookkeeping.backend"].browse(backend_id)._service_make_client()
             barrier.wait(10)
             client.journals(type=20)
             return client.oauth.token_store.read()["access_token"]
@@ -181,7 +181,7 @@ class TestExactTokens(ExactCommon):
             stored = env["bookkeeping.token"].search([("backend_id", "=", backend_id)])
             self.assertEqual(stored.access_token, results[0])
             # The stored pair still works, and its refresh token is the live one.
-            client = env["bookkeeping.backend"].browse(backend_id)._exact_make_client()
+            client = env["bookkeeping.backend"].browse(backend_id)._service_make_client()
             self.assertTrue(client.journals(type=20))
         self.assertEqual(self.stats()["status"].get("401", 0), 0)
 

@@ -172,7 +172,7 @@ class TestPartnerSync(ExactCommon):
         self.assertEqual(mueller_line.action, "import")
         # Someone links the remote customer to another contact before Apply.
         other = self.env["res.partner"].create({"name": "Müller (oud)", "is_company": True})
-        self.backend._exact_set_partner_remote(
+        self.backend._service_set_partner_remote(
             other, {"remote_id": mueller_line.remote_id, "code": "3"}
         )
         wizard.action_apply()

@@ -83,15 +83,13 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
     def action_preview(self):
         self.ensure_one()
         backend = self.backend_id
-        client = backend._client()
         try:
-            remote_rows = backend._service_call("fetch_customers", client)
+            with backend._session() as client:
+                remote_rows = backend._service_fetch_customers(client)
         except client_errors.BookkeepingError as error:
             backend._handle_backend_error(error)
             raise UserError(backend._remote_failure_text(
                 self.env._("Reading the customers"), error)) from error
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
         self.line_ids.unlink()
         self.env["bookkeeping.partner.sync.line"].create(self._preview_lines(remote_rows))
         self.state = "preview"
@@ -99,7 +97,7 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
 
     def _preview_lines(self, remote_rows):
         backend = self.backend_id
-        keys = backend._service_call("partner_match_keys")
+        keys = backend._service_partner_match_keys()
         partners = self.env["res.partner"].search(
             [
                 ("parent_id", "=", False),
@@ -256,12 +254,9 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
         """Each line in its own savepoint: a line that fails leaves nothing behind (no
         half-imported contact), and the lines before and after it still apply."""
         backend = self.backend_id
-        client = backend._client()
-        try:
+        with backend._session() as client:
             for line in lines:
                 line._apply(backend, client)
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
         self._update_summary()
 
     def _update_summary(self):
@@ -386,8 +381,8 @@ class BookkeepingPartnerSyncLine(models.TransientModel):
                     partner=others[0].display_name,
                 )
             )
-        backend._service_call(
-            "set_partner_remote", partner, {"remote_id": self.remote_id, "code": self.remote_code}
+        backend._service_set_partner_remote(
+            partner, {"remote_id": self.remote_id, "code": self.remote_code}
         )
         partner.with_company(backend.company_id).bookkeeping_sync_state = "linked"
 

@@ -1,0 +1,203 @@
+"""The service contract: every hook a bookkeeping service implements, declared once.
+
+A service adds itself in ``models/bookkeeping_backend_<service>.py``: it extends the
+``service`` selection and overrides the hooks below the way account_peppol extends
+account_edi_proxy_client, through ``super()``::
+
+    def _service_test_connection(self):
+        if self.service != "myservice":
+            return super()._service_test_connection()
+        ...
+
+The shared code (engine, wizards, controllers) calls only these hooks and never names a
+service. ``tests/test_service_contract.py`` checks that every registered service implements
+every hook in its own file. Each docstring says what the hook gets, returns and raises, and
+whether it may call the remote package ("remote" below). Remote errors are the
+``clients.errors`` types; the engine turns them into states and messages.
+"""
+
+from odoo import models
+from odoo.exceptions import UserError
+
+# The hooks every service implements. Optional hooks with a shared default are listed in
+# SERVICE_HOOKS_WITH_DEFAULT: a service overrides them only when it needs to.
+SERVICE_HOOKS = (
+    "capabilities",
+    "make_client",
+    "authorization_url",
+    "exchange_code",
+    "after_connect",
+    "refresh_token",
+    "test_connection",
+    "load_options",
+    "check_move",
+    "push_move",
+    "find_move",
+    "attach_pdf",
+    "sync_numbers",
+    "sync_payments",
+    "remote_url",
+    "partner_remote_id",
+    "partner_remote_field",
+    "set_partner_remote",
+    "partner_vals",
+    "push_partner",
+    "fetch_customers",
+    "partner_match_keys",
+)
+SERVICE_HOOKS_WITH_DEFAULT = ("vat_code_fits",)
+
+# What a service can do; the engine and the screens only offer what a service declares.
+CAPABILITIES = {
+    "push": "Invoices are sent to the service and numbers and payments come back",
+    "partners": "Customers are linked, created and imported",
+    "oauth": "The link is made with an OAuth login at the service",
+    "import": "Invoices are imported from the service into Odoo",
+}
+
+
+class BookkeepingServiceContract(models.AbstractModel):
+    """Inherited by ``bookkeeping.backend``: the defaults the services override."""
+
+    _name = "bookkeeping.service.contract"
+    _description = "Bookkeeping service contract"
+
+    def _service_unsupported(self, hook):
+        raise UserError(
+            self.env._(
+                "%(service)s does not support %(hook)s.",
+                service=self._service_label() or self.service,
+                hook=hook,
+            )
+        )
+
+    # ------------------------------------------------------------------ the link
+
+    def _service_capabilities(self):
+        """Which of CAPABILITIES the service has (a set of keys). Local, no remote call."""
+        return frozenset()
+
+    def _service_make_client(self, on_call=None, **options):
+        """A ``clients`` client for this link, with the token store
+        (``self._token_store()``), the rate limiter its client declares and ``on_call`` (the
+        call-log collector) attached. ``options`` are service-specific (e.g. no
+        administration chosen yet). Local: the client calls only when used. The core sets
+        ``client.bookkeeping_log``; use ``self._session()`` rather than calling this."""
+        return self._service_unsupported("make_client")
+
+    def _service_authorization_url(self, state, redirect_uri):
+        """The URL of the service's login and consent page for the Connect button. Local."""
+        return self._service_unsupported("authorization_url")
+
+    def _service_exchange_code(self, code, redirect_uri):
+        """Remote: exchange the OAuth code for a token dict (``access_token``,
+        ``refresh_token``, ``expires_at``, ``obtained_at``); the core stores it on the
+        callback's transaction. Raises ``AuthExpired`` for a refused code."""
+        return self._service_unsupported("exchange_code")
+
+    def _service_after_connect(self):
+        """Remote: the first link was made. Load what the manager chooses next (the
+        administrations) and preselect a sensible one. Returns nothing."""
+        return self._service_unsupported("after_connect")
+
+    def _service_refresh_token(self):
+        """Remote: force a refresh through the token store (keep-alive cron), so an unused
+        refresh token never expires. Raises ``AuthExpired`` for a dead grant."""
+        return self._service_unsupported("refresh_token")
+
+    def _service_test_connection(self):
+        """Remote: one cheap call. Returns a sentence naming the administration, the user
+        and the rate budget where known."""
+        return self._service_unsupported("test_connection")
+
+    def _service_load_options(self):
+        """Remote: (re)load the remote lists into ``bookkeeping.remote.option`` through
+        ``env["bookkeeping.remote.option"]._sync_kind(self, kind, rows)``; rows are dicts
+        ``{code, name, percentage, remote_type, extra}``. Returns nothing."""
+        return self._service_unsupported("load_options")
+
+    def _service_vat_code_fits(self, tax, option):
+        """Local: whether the remote VAT code ``option`` may be suggested for ``tax`` (the
+        rate already matches). Default: yes; a service whose codes carry more (a price
+        excluding or including VAT) narrows it."""
+        return True
+
+    # ------------------------------------------------------------------ invoices
+
+    def _service_check_move(self, move):
+        """Local, before any call: a list of messages that say what to fix (empty: the
+        invoice can go). The core already checked state, type, country, changes after
+        sending, the partner link, and the invoice document's keyed constraints."""
+        return self._service_unsupported("check_move")
+
+    def _service_push_move(self, client, move):
+        """Remote: send one checked invoice. Returns the result dict: ``remote_id``,
+        ``state`` ("done" or "sent_draft"), optional ``remote_ref``, ``remote_number``,
+        ``remote_status``, ``remote_amount``, ``remote_payment_state``. Raises
+        ``OutcomeUnknown`` when the create may have happened (the engine then calls
+        ``find_move`` before any new attempt), ``ValidationError`` for a refusal."""
+        return self._service_unsupported("push_move")
+
+    def _service_find_move(self, client, move):
+        """Remote: look the invoice up by our reference after an unknown outcome. Returns
+        the result dict of ``push_move`` or None when it is not there."""
+        return self._service_unsupported("find_move")
+
+    def _service_attach_pdf(self, client, move, **options):
+        """Remote: attach the PDF of an invoice booked without one (make it with
+        ``self._invoice_pdf(move)``; None: still cannot, it stays pending) and set the
+        state with ``move._bookkeeping_pdf_done()``."""
+        return self._service_unsupported("attach_pdf")
+
+    def _service_sync_numbers(self, client, moves):
+        """Remote, in bulk (never a call per invoice): write the remote number and status
+        of the invoices waiting for one, and state ``done``. A deleted draft is reported
+        on its invoice."""
+        return self._service_unsupported("sync_numbers")
+
+    def _service_sync_payments(self, client, moves):
+        """Remote, in bulk: write ``bookkeeping_remote_payment_state`` (open, partial,
+        paid) and ``bookkeeping_remote_residual``. Follow the mode each invoice was sent in
+        (``move.bookkeeping_invoice_mode``), not the link's current mode."""
+        return self._service_unsupported("sync_payments")
+
+    def _service_remote_url(self, move):
+        """Local: the URL of the booked invoice in the service's web app, or False."""
+        return False
+
+    # ------------------------------------------------------------------ customers
+
+    def _service_partner_remote_id(self, partner):
+        """Local: the remote customer id of the commercial ``partner`` for this link, or
+        False."""
+        return self._service_unsupported("partner_remote_id")
+
+    def _service_partner_remote_field(self):
+        """Local: the name of the partner field that holds that id (to find the partners
+        linked to a remote id)."""
+        return self._service_unsupported("partner_remote_field")
+
+    def _service_set_partner_remote(self, partner, remote):
+        """Local: store ``remote`` (``{remote_id, code}``) as the partner's link."""
+        return self._service_unsupported("set_partner_remote")
+
+    def _service_partner_vals(self, partner):
+        """Local: the remote customer fields Odoo has a value for (never an empty one, so
+        that remote data is never blanked). Also the digest of 'changed since sent'."""
+        return self._service_unsupported("partner_vals")
+
+    def _service_push_partner(self, client, partner, vals, update):
+        """Remote: find or create the customer. A found customer is only linked; a linked
+        one is written only when ``update`` is true, read-merge-write when the service's
+        update replaces the record. Returns ``{remote_id, code, outcome}`` with outcome
+        created, linked, updated, unchanged or kept."""
+        return self._service_unsupported("push_partner")
+
+    def _service_fetch_customers(self, client):
+        """Remote: every remote customer, normalised: ``{remote_id, code, name, vat, coc,
+        email, street, zip, city, country_code, raw}`` (partner wizard)."""
+        return self._service_unsupported("fetch_customers")
+
+    def _service_partner_match_keys(self):
+        """Local: the keys customers are matched on, in order, e.g. ``["vat", "email"]``."""
+        return self._service_unsupported("partner_match_keys")
