@@ -5,7 +5,7 @@ import uuid
 from odoo import SUPERUSER_ID, Command, api
 from odoo.tests import tagged
 
-from odoo.addons.account_bookkeeping_link.sandbox.exact_seed import seed_guid
+from odoo.addons.account_bookkeeping_link.sandbox.exact.seed import seed_guid
 
 from .common_exact import DIVISION, INVOICE_DATE, ExactCommon
 

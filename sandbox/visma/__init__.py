@@ -2,4 +2,6 @@
 
 from .service import VismaService
 
-__all__ = ["VismaService"]
+SERVICE_CLASS = VismaService
+
+__all__ = ["SERVICE_CLASS", "VismaService"]

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Response
 
-from ..common import OAuthStore, access_token_dead  # shared sandbox code: one place
+from ..core.oauth import OAuthStore, access_token_dead  # shared sandbox code: one place
 from . import seed
 
 KNOWN_SCOPES = {

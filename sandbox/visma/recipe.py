@@ -63,3 +63,17 @@ RECIPE = {
         "throughput_probe": "/visma/api/v2/units",
     },
 }
+
+
+# The shape scripts/ and bench/ read (sandbox/registry.py). There is no Odoo link model for
+# Visma yet, so no link, demo or bench recipe: RECIPE above holds the data they will use.
+LABEL = RECIPE["label"]
+LINK = None
+DEMO = None
+BENCH = None
+THROUGHPUT = None  # its identity server takes Basic client auth only, unlike the probe's
+
+
+def remote_documents(state):
+    """Not wired yet (no bench recipe): the state dump is read by the contract tests."""
+    return []

@@ -10,7 +10,7 @@ import threading
 
 from werkzeug.wrappers import Request, Response
 
-from ..common import ClientRegistry  # shared sandbox code: one place
+from ..core.oauth import ClientRegistry  # shared sandbox code: one place
 from . import documents, resources, seed
 from .errors import ApiError
 from .identity import SERVICE, Identity
@@ -34,6 +34,7 @@ SCOPES = {
     "companysettings": _SALES,
     "customers": _SALES,
     "articles": _SALES,
+    # V28: article account codings and units are served (GET only)
     "articleaccountcodings": _SALES,
     "units": _SALES,
     "customerinvoicedrafts": _SALES,
@@ -150,6 +151,7 @@ class VismaService:
     def _dispatch(self, request):
         path = request.path.rstrip("/")
         lower = path.lower()
+        # V1: /visma stands for the identity and API hosts (identity/..., api/v2/...)
         if lower.startswith("/identity/connect/"):
             return self.identity.dispatch(request, lower[len("/identity/connect/") :])
         if lower.startswith("/api/v2/"):
