@@ -475,10 +475,38 @@ class BookkeepingBackend(models.Model):
             move._bookkeeping_document(),
             lambda line: need_ledger or line["kind"] in ASPERION_OWN_LEDGER_KINDS,
         )
+        if mode == "remote" and not errors:
+            errors += self._asperion_draft_pricing_errors(move)
         partner = move.partner_id.commercial_partner_id
         if not self._partner_remote_id(partner):
             errors += self._asperion_check_partner(partner)
         return errors
+
+    def _asperion_draft_pricing_errors(self, move):
+        """A draft is priced by Asperion: VAT per line, rounded half up (asperion.md §4:
+        the draft totals are read-only). When Odoo rounds the VAT globally, the two can
+        differ by cents; such a draft is not made, the invoice says how to send it."""
+        document = move._bookkeeping_document()
+        vat = Decimal(0)
+        for line in document["lines"]:
+            code = self._document_vat_code(line)
+            rate = Decimal(str(self._remote_option("vat_code", code).percentage or 0.0))
+            vat += (_money(line["amount"]) * rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+        excl = sum((_money(line["amount"]) for line in document["lines"]), Decimal(0))
+        remote, odoo = abs(excl + vat), abs(_money(document["total"]))
+        if remote == odoo:
+            return []
+        return [
+            self.env._(
+                "Asperion computes the VAT of a draft per line: this invoice would total "
+                "%(remote)s there and %(odoo)s in Odoo, which rounds the VAT over the whole "
+                "invoice. Send it with 'Odoo numbers the invoice' on the link (Odoo's amounts "
+                "are booked as they are), or set the tax rounding to 'Round per line' in the "
+                "Invoicing settings for new invoices.",
+                remote=f"{remote:.2f}",
+                odoo=f"{odoo:.2f}",
+            )
+        ]
 
     def _asperion_check_partner(self, partner):
         """What creating the debtor needs (checked before any call)."""

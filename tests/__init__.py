@@ -3,6 +3,8 @@ from . import (
     test_asperion_invoices,
     test_asperion_link,
     test_asperion_tokens,
+    test_contract_asperion,
+    test_contract_exact,
     test_core,
     test_exact_amounts,
     test_exact_invoices,
