@@ -8,6 +8,7 @@ from . import (
     bookkeeping_log,
     bookkeeping_mapping,
     bookkeeping_partner_link,
+    bookkeeping_product_link,
     bookkeeping_remote_option,
     bookkeeping_remote_option_asperion,
     bookkeeping_service_contract,
