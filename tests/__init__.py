@@ -18,4 +18,6 @@ from . import (
     test_service_contract,
     test_tour_connect,
     test_ui_actions,
+    test_visma_invoices,
+    test_visma_link,
 )
