@@ -17,6 +17,8 @@ translation of the invoice document to eAccounting bodies is in
 ``bookkeeping_document_visma.py``.
 """
 
+from datetime import timedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import float_compare, float_is_zero
@@ -858,7 +860,7 @@ class BookkeepingBackend(models.Model):
         dates = [m.bookkeeping_sent_date for m in moves if m.bookkeeping_sent_date]
         if not dates:
             return None
-        return (min(dates) - fields.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return (min(dates) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _service_sync_numbers(self, client, moves):
         """In bulk: the open drafts first (pages), then the invoices changed since the

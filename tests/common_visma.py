@@ -19,9 +19,14 @@ class VismaCommon(SandboxCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env.user.group_ids |= cls.env.ref("account_bookkeeping_link.group_bookkeeping_manager")
+        cls.env.user.group_ids |= cls.env.ref("base.group_multi_currency")
         company = cls.company_data["company"]
         cls.nl = cls.env.ref("base.nl")
         company.country_id = cls.nl
+        # eAccounting's company books in euros (seed): so does the Odoo company.
+        cls.eur = cls.env.ref("base.EUR")
+        cls.eur.active = True
+        company.currency_id = cls.eur
         cls.partner_a.write(
             {
                 "country_id": cls.nl.id,
@@ -46,10 +51,20 @@ class VismaCommon(SandboxCase):
         )
         cls.revenue = cls.company_data["default_account_revenue"]
         cls.product_advies = cls.env["product.product"].create(
-            {"name": "Advies", "default_code": "ADVIES", "lst_price": 95.0}
+            {
+                "name": "Advies",
+                "default_code": "ADVIES",
+                "lst_price": 95.0,
+                "taxes_id": [(6, 0, cls.tax_21.ids)],
+            }
         )
         cls.product_new = cls.env["product.product"].create(
-            {"name": "Nieuw product", "default_code": "NIEUW-1", "lst_price": 12.5}
+            {
+                "name": "Nieuw product",
+                "default_code": "NIEUW-1",
+                "lst_price": 12.5,
+                "taxes_id": [(6, 0, cls.tax_9.ids)],
+            }
         )
         cls.backend = cls.env["bookkeeping.backend"].create(
             {
@@ -102,7 +117,7 @@ class VismaCommon(SandboxCase):
 
     def api_calls(self):
         return sum(
-            count for key, count in self.stats()["requests"].items() if "/visma/api/" in key.lower()
+            count for key, count in self.stats()["requests"].items() if " /api/v2/" in key.lower()
         )
 
     # ------------------------------------------------------------------ link
