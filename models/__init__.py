@@ -11,6 +11,7 @@ from . import (
     bookkeeping_mapping,
     bookkeeping_mapping_visma,
     bookkeeping_partner_link,
+    bookkeeping_partner_link_visma,
     bookkeeping_product_link,
     bookkeeping_remote_option,
     bookkeeping_remote_option_asperion,
@@ -18,5 +19,4 @@ from . import (
     bookkeeping_service_contract,
     bookkeeping_token,
     res_partner,
-    res_partner_visma,
 )

@@ -462,8 +462,8 @@ class BookkeepingBackend(models.Model):
                     currency=currency,
                 )
             )
-        remote = partner.with_company(self.company_id).visma_customer_currency
-        if self._service_partner_remote_id(partner) and remote and remote != currency:
+        remote = self._partner_link(partner).visma_currency_code
+        if self._partner_remote_id(partner) and remote and remote != currency:
             errors.append(
                 self.env._(
                     "The customer %(partner)s is invoiced in %(remote)s in eAccounting, but "
@@ -692,13 +692,11 @@ class BookkeepingBackend(models.Model):
     def _visma_invoice_customer(self, client, move, partner):
         """The customer id of the invoice: the partner's (created when allowed, with the
         invoice's currency), or the default customer of private persons."""
-        if not self._service_partner_remote_id(partner) and self._visma_uses_default_customer(
-            partner
-        ):
+        if not self._partner_remote_id(partner) and self._visma_uses_default_customer(partner):
             return self.visma_default_customer_id
         backend = self.with_context(bookkeeping_visma_currency=move.currency_id.name)
         customer_id = backend._ensure_remote_partner(client, move.partner_id)
-        remote = partner.with_company(self.company_id).visma_customer_currency
+        remote = self._visma_customer_currency(client, partner, customer_id)
         if remote and remote != move.currency_id.name:
             raise UserError(
                 self.env._(
@@ -965,11 +963,9 @@ class BookkeepingBackend(models.Model):
     # ------------------------------------------------------------------ partners
 
     def _visma_customer_id_for(self, partner):
-        if not self._service_partner_remote_id(partner) and self._visma_uses_default_customer(
-            partner
-        ):
+        if not self._partner_remote_id(partner) and self._visma_uses_default_customer(partner):
             return self.visma_default_customer_id
-        return self._service_partner_remote_id(partner)
+        return self._partner_remote_id(partner)
 
     def _visma_uses_default_customer(self, partner):
         """Anonymous B2C: a private person (no company, no VAT number) goes on the default
@@ -982,27 +978,23 @@ class BookkeepingBackend(models.Model):
         option = option or self.visma_terms_of_payment_id
         return option.code if option else False
 
-    def _service_partner_remote_id(self, partner):
+    def _service_partner_url(self, link):
         if self.service != "visma":
-            return super()._service_partner_remote_id(partner)
-        return partner.with_company(self.company_id).visma_customer_id or False
+            return super()._service_partner_url(link)
+        return WEB_APP  # no documented link to one customer: the web app
 
-    def _service_partner_remote_field(self):
-        if self.service != "visma":
-            return super()._service_partner_remote_field()
-        return "visma_customer_id"
-
-    def _service_set_partner_remote(self, partner, remote):
-        if self.service != "visma":
-            return super()._service_set_partner_remote(partner, remote)
-        raw = remote.get("raw") or {}
-        vals = {
-            "visma_customer_id": remote.get("remote_id") or False,
-            "visma_customer_number": remote.get("code") or False,
-        }
-        if raw.get("CurrencyCode"):
-            vals["visma_customer_currency"] = raw["CurrencyCode"]
-        partner.with_company(self.company_id).write(vals)
+    def _visma_customer_currency(self, client, partner, customer_id):
+        """The customer's currency in eAccounting: remembered on the link, or read once."""
+        link = self._partner_link(partner)
+        currency = link.visma_currency_code or getattr(client, "_visma_currencies", {}).get(
+            customer_id
+        )
+        if not currency:
+            customer = client.customer(customer_id) or {}
+            currency = customer.get("CurrencyCode")
+        if currency and link and link.visma_currency_code != currency:
+            link.visma_currency_code = currency
+        return currency
 
     def _service_partner_match_keys(self):
         if self.service != "visma":
@@ -1090,17 +1082,17 @@ class BookkeepingBackend(models.Model):
         if self.service != "visma":
             return super()._service_push_partner(client, partner, vals, update)
         partner = partner.commercial_partner_id
-        remote_id = self._service_partner_remote_id(partner)
+        remote_id = self._partner_remote_id(partner)
         if remote_id:
             customer = client.customer(remote_id)
             if customer and not update:
-                return self._visma_normalise_customer(customer, "kept")
+                return self._visma_normalise_customer(customer, "kept", client)
             if customer:
                 return self._visma_update_customer(client, customer, vals)
             # deleted in eAccounting: find it again, or create it again
         customer = self._visma_find_customer(client, partner)
         if customer:
-            return self._visma_normalise_customer(customer, "linked")
+            return self._visma_normalise_customer(customer, "linked", client)
         problems = self._visma_check_partner(partner)
         if problems:
             raise UserError("\n".join(problems))
@@ -1118,12 +1110,12 @@ class BookkeepingBackend(models.Model):
             if not customer:
                 raise
         self._visma_index_customer(self._visma_customer_index(client), customer)
-        return self._visma_normalise_customer(customer, "created")
+        return self._visma_normalise_customer(customer, "created", client)
 
     def _visma_update_customer(self, client, customer, vals):
         changed = {key: value for key, value in vals.items() if customer.get(key) != value}
         if not changed:
-            return self._visma_normalise_customer(customer, "unchanged")
+            return self._visma_normalise_customer(customer, "unchanged", client)
         body = {
             key: value
             for key, value in customer.items()
@@ -1142,9 +1134,15 @@ class BookkeepingBackend(models.Model):
         }
         body.update(changed)
         answer = client.update_customer(customer["Id"], body)
-        return self._visma_normalise_customer(answer or dict(customer, **changed), "updated")
+        return self._visma_normalise_customer(
+            answer or dict(customer, **changed), "updated", client
+        )
 
-    def _visma_normalise_customer(self, row, outcome=None):
+    def _visma_normalise_customer(self, row, outcome=None, client=None):
+        if client is not None and row.get("CurrencyCode"):
+            client._visma_currencies = dict(
+                getattr(client, "_visma_currencies", {}), **{row["Id"]: row["CurrencyCode"]}
+            )
         return {
             "outcome": outcome,
             "remote_id": row["Id"],
