@@ -19,5 +19,6 @@ from . import (
     test_tour_connect,
     test_ui_actions,
     test_visma_invoices,
+    test_visma_ledger,
     test_visma_link,
 )
