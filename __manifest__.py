@@ -20,6 +20,7 @@
         "views/bookkeeping_backend_views.xml",
         "views/bookkeeping_backend_asperion_views.xml",
         "views/bookkeeping_backend_exact_views.xml",
+        "views/bookkeeping_backend_visma_views.xml",
         "views/bookkeeping_log_views.xml",
         "views/account_move_views.xml",
         "views/res_partner_views.xml",

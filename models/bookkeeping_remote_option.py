@@ -20,6 +20,7 @@ OPTION_KINDS = [
     ("payment_condition", "Payment condition"),
     ("country", "Country"),
     ("currency", "Currency"),
+    ("unit", "Unit"),
 ]
 
 

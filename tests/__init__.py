@@ -20,4 +20,8 @@ from . import (
     test_service_contract,
     test_tour_connect,
     test_ui_actions,
+    test_visma_customers,
+    test_visma_invoices,
+    test_visma_ledger,
+    test_visma_link,
 )

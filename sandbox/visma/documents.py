@@ -14,6 +14,7 @@ from .resources import bind, check_lengths, is_guid, listing, master_by_id, publ
 SERVICE = "visma"
 CENT = Decimal("0.01")
 INT32_MAX = 2**31 - 1
+RECEIVABLE_ACCOUNT = 1300  # seed: "Debiteuren", the customer ledger's account (V40 [I])
 
 DRAFT_FIELDS = {
     "CustomerId": None,
@@ -622,13 +623,22 @@ def save_ledger_item(ctx, body):
         money(doc["TotalAmountInvoiceCurrency"]),
         money(doc["RemainingAmountInvoiceCurrency"]),
     )
-    debit = sum((money(r.get("DebitAmount") or 0) for r in voucher["Rows"]), Decimal(0))
-    if doc["IsCreditInvoice"] != (total < 0) or abs(total) != debit:
-        # V40 [I]: the item's total is the voucher's receivable side, negative for a credit
+    # V40 [I]: the item's total is the voucher's net amount on the receivable account
+    # (debit less credit, negative for a credit). Not the sum of every debit: a line with a
+    # negative amount (a discount, a cash rounding down) is a debit on a revenue account.
+    receivable = sum(
+        (
+            money(r.get("DebitAmount") or 0) - money(r.get("CreditAmount") or 0)
+            for r in voucher["Rows"]
+            if r.get("AccountNumber") == RECEIVABLE_ACCOUNT
+        ),
+        Decimal(0),
+    )
+    if doc["IsCreditInvoice"] != (total < 0) or total != receivable:
         errors.add(
             "TotalAmountInvoiceCurrency",
-            f"TotalAmountInvoiceCurrency must be {'-' if doc['IsCreditInvoice'] else ''}"
-            f"{debit} (the voucher's receivable side).",
+            f"TotalAmountInvoiceCurrency must be {receivable} (the voucher's amount on the "
+            f"receivable account {RECEIVABLE_ACCOUNT}).",
         )
     if remaining and ((remaining < 0) != (total < 0) or abs(remaining) > abs(total)):
         errors.add(
