@@ -1,7 +1,7 @@
 """Asperion service of the bookkeeping link.
 
-Implements the ``_asperion_<hook>`` methods that ``bookkeeping.backend._service_call``
-dispatches to (see doc/contracts.md). Two invoice modes:
+Overrides the ``_service_<hook>`` methods declared in ``bookkeeping_service_contract.py``
+(see doc/contracts.md). Two invoice modes:
 
 * ``remote``: an Asperion draft (``draftsalesinvoiceswithlines``) in one call; Asperion
   numbers it when the user finalises it; the number comes back by bulk sync.
@@ -225,7 +225,9 @@ class BookkeepingBackend(models.Model):
     def _service_refresh_token(self):
         if self.service != "asperion":
             return super()._service_refresh_token()
-        self._asperion_oauth().refresh(force=True)
+        # Through a session: the token call reaches the call log, as every other call.
+        with self._session(administration=False) as client:
+            client.oauth.refresh(force=True)
 
     def _service_after_connect(self):
         """Load the administrations; when the user reaches only one, choose it."""

@@ -1,5 +1,6 @@
-"""Exact Online service of the bookkeeping link (hooks ``_exact_<hook>``, see
-doc/contracts.md). API facts: /work/shared/api/exact-online.md.
+"""Exact Online service of the bookkeeping link (overrides of the ``_service_<hook>``
+methods of ``bookkeeping_service_contract.py``, see doc/contracts.md). API facts in our
+words: doc/api/exact.md.
 
 Two invoice modes:
 

@@ -159,6 +159,11 @@ class TestAsperionLink(AsperionCommon):
         self.token().invalidate_recordset()
         self.assertNotEqual(self.token().refresh_token, before)
         self.assertEqual(self.backend.state, "linked")
+        # The token call is in the call log, its tokens redacted.
+        log = self.env["bookkeeping.log"].search(
+            [("backend_id", "=", self.backend.id), ("path", "ilike", "connect/token")])
+        self.assertEqual(len(log), 1)
+        self.assertNotIn(self.token().refresh_token, log.response_excerpt or "")
 
     def test_revoked_needs_reconnect(self):
         move = self.invoice()
