@@ -55,19 +55,18 @@ class Sandbox:
         response.raise_for_status()
         return response.json()
 
-    def token(self, service, token_url):
+    def token(self, service, token_url, client_auth="body"):
+        """The code flow's token; ``client_auth`` "basic": the client in HTTP Basic only
+        (services that refuse it in the body)."""
         self.control(f"{service}/clients", {"redirect_uris": [REDIRECT]})
         code = self.control(f"{service}/consent", {**CLIENT, "redirect_uri": REDIRECT})["code"]
-        response = requests.post(
-            token_url,
-            timeout=30,
-            data={
-                **CLIENT,
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": REDIRECT,
-            },
-        )
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+        auth = None
+        if client_auth == "basic":
+            auth = (CLIENT["client_id"], CLIENT["client_secret"])
+        else:
+            data.update(CLIENT)
+        response = requests.post(token_url, timeout=30, data=data, auth=auth)
         response.raise_for_status()
         return response.json()["access_token"]
 
@@ -103,7 +102,9 @@ def run(root, count=500):
         for service, probe in probes.items():
             if probe["setup"]:
                 sandbox.control(probe["setup"][0].lstrip("/"), probe["setup"][1])
-            token = sandbox.token(service, f"{sandbox.url}{probe['token_path']}")
+            token = sandbox.token(
+                service, f"{sandbox.url}{probe['token_path']}", probe.get("client_auth", "body")
+            )
             headers = {"Authorization": f"Bearer {token}", **probe["headers"]}
             cases[probe["name"]] = (f"{sandbox.url}{probe['path']}", headers)
         result = {}

@@ -1112,6 +1112,17 @@ class BookkeepingBackend(models.Model):
         self._visma_index_customer(self._visma_customer_index(client), customer)
         return self._visma_normalise_customer(customer, "created", client)
 
+    def _push_partner(self, client, partner, changed_only=False):
+        """Remember the customer's currency on its link as soon as a customer is linked,
+        created or read: the invoice push then needs no read of the customer (V25)."""
+        remote = super()._push_partner(client, partner, changed_only=changed_only)
+        currency = (remote.get("raw") or {}).get("CurrencyCode")
+        if self.service == "visma" and currency:
+            link = self._partner_link(partner.commercial_partner_id)
+            if link and link.visma_currency_code != currency:
+                link.visma_currency_code = currency
+        return remote
+
     def _visma_update_customer(self, client, customer, vals):
         changed = {key: value for key, value in vals.items() if customer.get(key) != value}
         if not changed:

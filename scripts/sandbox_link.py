@@ -72,8 +72,9 @@ def link(env, company, service, url, taxes, revenue, **vals):
         backend = Backend.create(values)
     if backend.state != "linked":
         connect(env, backend, url)
-    field, code = conf["administration"]
-    if not backend[field]:
+    # None: the consent itself chose the administration (stored at connect)
+    field, code = conf["administration"] or (None, None)
+    if field and not backend[field]:
         backend[field] = option(env, backend, "administration", code)
     backend.action_load_options()
     backend.write({f: option(env, backend, kind, code).id

@@ -5,6 +5,7 @@ from . import (
     test_asperion_tokens,
     test_contract_asperion,
     test_contract_exact,
+    test_contract_visma,
     test_core,
     test_exact_amounts,
     test_exact_invoices,
