@@ -15,6 +15,7 @@ from odoo.addons.account_bookkeeping_link.tests.contract_cases import (
 @tagged("post_install", "-at_install")
 class TestAsperionContract(ServiceContractFixture, ServiceContractCases, AsperionCommon):
     # Asperion books in the administration's currency only.
+    contract_invoice_date = INVOICE_DATE
     contract_foreign_currency_modes = ()
     contract_foreign_currency = "CHF"
     # Drafts: Asperion prices the lines and computes their VAT itself.
@@ -24,18 +25,6 @@ class TestAsperionContract(ServiceContractFixture, ServiceContractCases, Asperio
         super().setUp()
         self.finals = {}
 
-    def contract_invoice(self, amounts=(100.0,), move_type="out_invoice", currency=None,
-                         taxes=None, partner=None):
-        move = self.env["account.move"].create({
-            "move_type": move_type,
-            "partner_id": (partner or self.partner_a).id,
-            "invoice_date": INVOICE_DATE,
-            "date": INVOICE_DATE,
-            "currency_id": (currency or self.company_data["currency"]).id,
-            "invoice_line_ids": self.contract_lines(amounts, taxes or self.tax_21, self.revenue),
-        })
-        move.action_post()
-        return move
 
     def contract_remote_documents(self, move):
         state = self.remote_state()

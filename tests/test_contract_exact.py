@@ -11,20 +11,9 @@ from odoo.addons.account_bookkeeping_link.tests.contract_cases import (
 
 @tagged("post_install", "-at_install")
 class TestExactContract(ServiceContractFixture, ServiceContractCases, ExactCommon):
+    contract_invoice_date = INVOICE_DATE
     contract_foreign_currency_modes = ("odoo", "remote")
 
-    def contract_invoice(self, amounts=(100.0,), move_type="out_invoice", currency=None,
-                         taxes=None, partner=None):
-        move = self.env["account.move"].create({
-            "move_type": move_type,
-            "partner_id": (partner or self.partner_a).id,
-            "invoice_date": INVOICE_DATE,
-            "date": INVOICE_DATE,
-            "currency_id": (currency or self.company_data["currency"]).id,
-            "invoice_line_ids": self.contract_lines(amounts, taxes or self.tax_21, self.revenue),
-        })
-        move.action_post()
-        return move
 
     def contract_remote_documents(self, move):
         kind = ("salesentry/SalesEntries" if move.bookkeeping_invoice_mode == "odoo"
