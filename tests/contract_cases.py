@@ -35,7 +35,7 @@ class ServiceContractFixture:
             "partner_id": (partner or self.partner_a).id,
             "invoice_date": self.contract_invoice_date,
             "date": self.contract_invoice_date,
-            "currency_id": (currency or self.company_data["currency"]).id,
+            "currency_id": (currency or self.company_data["company"].currency_id).id,
             "invoice_line_ids": ServiceContractCases.contract_lines(
                 amounts, taxes or self.tax_21, self.revenue),
         })

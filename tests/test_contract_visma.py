@@ -14,6 +14,7 @@ class TestVismaContract(ServiceContractFixture, ServiceContractCases, VismaCommo
     # V32: a draft is in the customer's currency (a new customer gets the invoice's);
     # V38: a ledger item's voucher is in the company currency only, so Odoo's numbers
     # mode refuses a foreign invoice before any call.
+    contract_invoice_date = INVOICE_DATE
     contract_foreign_currency_modes = ("remote",)
     contract_foreign_currency = "USD"
     # V33: eAccounting rounds VAT per rate on the sum of the rows, as Odoo's global
@@ -25,23 +26,6 @@ class TestVismaContract(ServiceContractFixture, ServiceContractCases, VismaCommo
         # what a convert made of a draft (the pay action needs the invoice's id)
         self.finals = {}
 
-    def contract_invoice(
-        self, amounts=(100.0,), move_type="out_invoice", currency=None, taxes=None, partner=None
-    ):
-        move = self.env["account.move"].create(
-            {
-                "move_type": move_type,
-                "partner_id": (partner or self.partner_a).id,
-                "invoice_date": INVOICE_DATE,
-                "date": INVOICE_DATE,
-                "currency_id": (currency or self.company_data["company"].currency_id).id,
-                "invoice_line_ids": self.contract_lines(
-                    amounts, taxes or self.tax_21, self.revenue
-                ),
-            }
-        )
-        move.action_post()
-        return move
 
     def _contract_mode(self, move):
         return move.bookkeeping_invoice_mode or self.backend.invoice_mode
