@@ -180,8 +180,15 @@ def parse_xml(text: str | bytes) -> etree._Element:
         text = text.decode("utf-8", errors="replace")
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)  # lxml refuses str with an encoding decl
     text = _balance(_TAG_RE.sub(lambda m: f"<{m.group(1)}{m.group(2).lower()}", text))
-    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
-    root = etree.fromstring(text.encode("utf-8"), parser)
+    # Tolerant of the documented quirks (balanced above), strict about the rest: a reply
+    # that is still not well-formed is refused, never half-read.
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(text.encode("utf-8"), parser)
+    except etree.XMLSyntaxError as error:
+        raise RetryableError(
+            f"Timewax answered with malformed XML ({error}); nothing was imported."
+        ) from error
     if root is None:
         raise RetryableError("Timewax answered with something that is not XML.")
     return root
