@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import mute_logger
 
 from ..clients import errors as client_errors
 from .bookkeeping_timewax_invoice import TimewaxInvoiceError
@@ -398,7 +399,8 @@ class BookkeepingTimewaxRun(models.AbstractModel):
             return Move.browse()
         vals_list = [self._move_vals(backend, e) for e in entries]
         try:
-            with self.env.cr.savepoint():
+            # Muted: a refused batch is expected here and is retried one by one below.
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
                 moves = Move.create(vals_list)
             report["created"] += len(moves)
             return moves
@@ -407,7 +409,7 @@ class BookkeepingTimewaxRun(models.AbstractModel):
         moves = Move.browse()
         for entry, vals in zip(entries, vals_list, strict=True):
             try:
-                with self.env.cr.savepoint():
+                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
                     moves |= Move.create(vals)
                 report["created"] += 1
             except Exception as error:  # noqa: BLE001 - one bad invoice stops only itself

@@ -81,3 +81,30 @@ class TimewaxCommon(SandboxCase):
         if number:
             domain.append(("timewax_number", "=", number))
         return self.env["account.move"].search(domain, order="timewax_id")
+
+
+ACME = {
+    "clientCode": "C001", "clientName": "Acme BV", "projectCode": "P100",
+    "projectName": "Website redesign", "debtorName": "Acme BV",
+    "debtorAttn": "", "debtorPostcode": "1012 LG", "debtorCity": "Amsterdam",
+    "debtorCountry": "NL", "debtorNumber": "D1001", "debtorEmail": "invoices@acme.example",
+}
+
+
+def tw_line(description, excl, vat_code="21", pct=21, vat=None, items=()):
+    vat = round(excl * pct / 100 + 1e-9, 2) if vat is None else vat
+    return {"description": description, "amountExclVat": excl, "vatCode": vat_code,
+            "vatAmount": vat, "amountInclVat": round(excl + vat, 2), "items": list(items)}
+
+
+def tw_invoice(id_, number, raw, lines, credit=False, currency="EUR", debtor=None, refs=()):
+    """A Timewax invoice as the sandbox stores it (its control API takes this shape)."""
+    refs = list(refs) + [""] * (5 - len(refs))
+    return {
+        "id": id_, "period": raw[:7], "rawDate": raw, "number": number,
+        "creditNote": "Yes" if credit else "No",
+        "amountInclVat": round(sum(line["amountInclVat"] for line in lines), 2),
+        "currencyCode": currency, **(debtor or ACME),
+        **{f"invoiceReference{i + 1}": ref for i, ref in enumerate(refs)},
+        "lines": lines,
+    }
