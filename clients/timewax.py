@@ -266,10 +266,9 @@ def parse_invoices(root) -> list[dict]:
     invoices = []
     for inv in root.iter("invoice"):
         data = _fields(inv, skip=("lines",))
-        lines_el = inv.find("lines")
-        if lines_el is None:  # recovery may have nested it one level deeper
-            lines_el = next(inv.iter("lines"), None)
-        data["lines"] = _parse_lines(lines_el) if lines_el is not None else []
+        # Seed 003 verbatim repeats ``<Lines>..</line></lines>`` per line: every
+        # ``<lines>`` of the invoice holds lines, not only the first.
+        data["lines"] = [line for el in inv.findall("lines") for line in _parse_lines(el)]
         data["references"] = [
             data.get(f"invoiceReference{i}")
             for i in range(1, 6)
@@ -392,21 +391,22 @@ class TimewaxClient(ApiClient):
     def _fresh(self, token: str | None, expires: float) -> bool:
         return bool(token) and self.now() < (expires or 0.0) - RENEW_BEFORE
 
-    def token(self, *, renew: bool = False) -> str:
+    def token(self, *, renew: bool = False, login: bool = False) -> str:
         """A valid token (cached, and kept in the token store when there is one; renewed
-        ~5 minutes before ``validUntil``, or when ``renew`` says Timewax refused it)."""
+        ~5 minutes before ``validUntil``, or when ``renew`` says Timewax refused it).
+        ``login``: log in whatever is stored (Test connection checks the credentials)."""
         with self._token_lock:
             refused = self._token if renew else None
-            if not renew and self._fresh(self._token, self._token_expires):
+            if not (renew or login) and self._fresh(self._token, self._token_expires):
                 return self._token
             if self.token_store is None:
                 return self._new_token()
             stored = self.token_store.read() or {}
-            if self._usable(stored, refused):
+            if not login and self._usable(stored, refused):
                 return self._token
             with self.token_store.locked() as stored:
                 # Re-read under the lock: another worker may have renewed it meanwhile.
-                if self._usable(stored or {}, refused):
+                if not login and self._usable(stored or {}, refused):
                     return self._token
                 token = self._new_token()
                 self.token_store.save(

@@ -151,7 +151,7 @@ class BookkeepingBackend(models.Model):
     def _timewax_test_connection(self):
         client = self._client()
         try:
-            client.token(renew=True)  # a real login: the stored token may still be good
+            client.token(login=True)  # a real login: the stored token may still be good
         finally:
             self.env["bookkeeping.log"]._flush_collector(client)
         self._timewax_linked()

@@ -19,6 +19,7 @@ from . import (
     test_pdf_and_copies,
     test_service_contract,
     test_timewax_import,
+    test_timewax_link,
     test_timewax_numbers,
     test_tour_connect,
     test_ui_actions,

@@ -9,7 +9,7 @@ import pytest
 from test_client_support import FakeClock, LocalServer
 from werkzeug.wrappers import Response
 
-from clients.errors import AuthExpired, ValidationError
+from clients.errors import AuthExpired, RetryableError, ValidationError
 from clients.oauth import MemoryTokenStore
 from clients.ratelimit import RateLimiter
 from clients.timewax import parse_decimal, parse_invoices, parse_valid_until, parse_xml
@@ -176,3 +176,24 @@ def test_credit_notes_come_out_positive_in_either_sign_reading(sign):
     assert line["items"][0]["amount"] == Decimal("100")
     assert line["items"][0]["hours"] == Decimal("-2")  # not money: left as sent
     assert invoice["signReading"] == ("negative" if sign else "positive")
+
+
+def test_seed_layout_with_several_lines_keeps_every_line():
+    """Seed 003 verbatim: ``<Lines>`` .. ``</line></lines>`` once per line."""
+    body = "".join(
+        f"<Lines><description>L{n}</description><amountExclVat>{n}0,00</amountExclVat>"
+        f"<vatCode>21</vatCode><items></items></line></lines>"
+        for n in (1, 2, 3)
+    )
+    text = (
+        "<response><valid>true</valid><invoices><invoice><id>5</id>"
+        f"{body}</invoice></invoices></response>"
+    )
+    (invoice,) = parse_invoices(parse_xml(text))
+    assert [line["description"] for line in invoice["lines"]] == ["L1", "L2", "L3"]
+    assert invoice["lines"][2]["amountExclVat"] == Decimal("30.00")
+
+
+def test_malformed_xml_is_refused_not_half_read():
+    with pytest.raises(RetryableError, match="malformed XML"):
+        parse_xml("<response><valid>true</valid><invoices><invoice><number>A & B</number>")
