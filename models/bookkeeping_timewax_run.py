@@ -237,7 +237,7 @@ class BookkeepingTimewaxRun(models.AbstractModel):
             raise TimewaxInvoiceError(self.env._(
                 "No contact matches debtor %(debtor)s (debtor number %(ref)s, client code "
                 "%(client)s, e-mail %(email)s): create it with reference %(ref)s, or turn "
-                "on 'Create missing customers' on the link.",
+                "on 'Create contacts for new debtors' on the link.",
                 debtor=entry["debtor"], ref=inv.get("debtorNumber") or "-",
                 client=inv.get("clientCode") or "-", email=inv.get("debtorEmail") or "-"))
         # Project

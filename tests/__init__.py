@@ -21,6 +21,7 @@ from . import (
     test_timewax_import,
     test_timewax_link,
     test_timewax_numbers,
+    test_timewax_rules,
     test_tour_connect,
     test_ui_actions,
     test_visma_customers,
