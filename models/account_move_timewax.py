@@ -39,11 +39,12 @@ class AccountMove(models.Model):
         return super()._post(soft=soft)
 
     def _bookkeeping_default_backend(self):
-        """An import source never receives invoices: the company's booking link does.
-        (Until the seam's capability declaration replaces this.)"""
+        """An import link never receives invoices: the company's first link that declares
+        the "push" capability does. (The engine itself does not read the capabilities
+        yet; once it does, this override goes.)"""
         backend = super()._bookkeeping_default_backend()
-        if backend.service != "timewax":
+        if not backend or "push" in backend._service_capabilities():
             return backend
         return self.env["bookkeeping.backend"].search(
-            [("company_id", "=", self.company_id.id), ("service", "!=", "timewax")], limit=1
-        )
+            [("company_id", "=", self.company_id.id)]
+        ).filtered(lambda b: "push" in b._service_capabilities())[:1]

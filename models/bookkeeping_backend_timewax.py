@@ -120,7 +120,14 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ hooks
 
-    def _timewax_make_client(self, on_call=None):
+    def _service_capabilities(self):
+        if self.service != "timewax":
+            return super()._service_capabilities()
+        return frozenset({"import"})
+
+    def _service_make_client(self, on_call=None, **options):
+        if self.service != "timewax":
+            return super()._service_make_client(on_call=on_call, **options)
         backend = self.sudo()
         missing = [
             label
@@ -148,12 +155,11 @@ class BookkeepingBackend(models.Model):
             token_store=self._token_store(),
         )
 
-    def _timewax_test_connection(self):
-        client = self._client()
-        try:
+    def _service_test_connection(self):
+        if self.service != "timewax":
+            return super()._service_test_connection()
+        with self._session() as client:
             client.token(login=True)  # a real login: the stored token may still be good
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
         self._timewax_linked()
         return self.env._(
             "Timewax environment %(client)s accepted the API ID %(user)s; the token is valid "
@@ -165,11 +171,14 @@ class BookkeepingBackend(models.Model):
             ),
         )
 
-    def _timewax_refresh_token(self):
-        """Nothing to keep alive: a Timewax token is asked for with the credentials."""
-        return None
+    def _service_refresh_token(self):
+        if self.service != "timewax":
+            return super()._service_refresh_token()
+        return None  # nothing to keep alive: a token is asked for with the credentials
 
-    def _timewax_authorization_url(self, state, redirect_uri):
+    def _service_authorization_url(self, state, redirect_uri):
+        if self.service != "timewax":
+            return super()._service_authorization_url(state, redirect_uri)
         raise UserError(
             self.env._(
                 "Timewax needs no Connect: enter the environment, API ID and password and "
@@ -177,13 +186,94 @@ class BookkeepingBackend(models.Model):
             )
         )
 
-    def _timewax_load_options(self):
-        """The Timewax lists the importer needs are filled while importing (VAT codes and
-        projects as they are seen); nothing to load beforehand."""
+    def _service_exchange_code(self, code, redirect_uri):
+        if self.service != "timewax":
+            return super()._service_exchange_code(code, redirect_uri)
+        return self._service_authorization_url(None, redirect_uri)
+
+    def _service_after_connect(self):
+        if self.service != "timewax":
+            return super()._service_after_connect()
         return None
 
-    def _timewax_check_move(self, move):
+    def _service_load_options(self):
+        if self.service != "timewax":
+            return super()._service_load_options()
+        # VAT codes and projects are noted as the imports see them: nothing to load first.
+        return None
+
+    def _service_check_move(self, move):
+        if self.service != "timewax":
+            return super()._service_check_move(move)
         return [self.env._("Timewax imports invoices; it does not receive them.")]
+
+    # An import source: the push, sync and customer hooks are not offered (no "push" or
+    # "partners" capability); each answers that it is not supported, or nothing.
+
+    def _service_push_move(self, client, move):
+        if self.service != "timewax":
+            return super()._service_push_move(client, move)
+        return self._service_unsupported("push_move")
+
+    def _service_find_move(self, client, move):
+        if self.service != "timewax":
+            return super()._service_find_move(client, move)
+        return None
+
+    def _service_attach_pdf(self, client, move, **options):
+        if self.service != "timewax":
+            return super()._service_attach_pdf(client, move, **options)
+        return self._service_unsupported("attach_pdf")
+
+    def _service_sync_numbers(self, client, moves):
+        if self.service != "timewax":
+            return super()._service_sync_numbers(client, moves)
+        return None
+
+    def _service_sync_payments(self, client, moves):
+        if self.service != "timewax":
+            return super()._service_sync_payments(client, moves)
+        return None
+
+    def _service_remote_url(self, move):
+        if self.service != "timewax":
+            return super()._service_remote_url(move)
+        return False
+
+    def _service_partner_remote_id(self, partner):
+        if self.service != "timewax":
+            return super()._service_partner_remote_id(partner)
+        return False
+
+    def _service_partner_remote_field(self):
+        if self.service != "timewax":
+            return super()._service_partner_remote_field()
+        return self._service_unsupported("partner_remote_field")
+
+    def _service_set_partner_remote(self, partner, remote):
+        if self.service != "timewax":
+            return super()._service_set_partner_remote(partner, remote)
+        return self._service_unsupported("set_partner_remote")
+
+    def _service_partner_vals(self, partner):
+        if self.service != "timewax":
+            return super()._service_partner_vals(partner)
+        return {}
+
+    def _service_push_partner(self, client, partner, vals, update):
+        if self.service != "timewax":
+            return super()._service_push_partner(client, partner, vals, update)
+        return self._service_unsupported("push_partner")
+
+    def _service_fetch_customers(self, client):
+        if self.service != "timewax":
+            return super()._service_fetch_customers(client)
+        return self._service_unsupported("fetch_customers")
+
+    def _service_partner_match_keys(self):
+        if self.service != "timewax":
+            return super()._service_partner_match_keys()
+        return ["ref", "email", "name"]
 
     def _timewax_linked(self):
         """Credentials that work make the link 'linked' (the first time) or heal it."""
@@ -294,11 +384,22 @@ class BookkeepingBackend(models.Model):
             self._cron_progress(1)
 
     def _timewax_import(self, date_from, date_to, client_filter=None, project=None):
-        """Fetch, plan and apply in one go (cron, scripts); returns the run's report."""
+        """Fetch, plan and apply in one go (cron, scripts); returns the run's report. A
+        Timewax refusal is a UserError that says what to fix, and is in the call log."""
         self.ensure_one()
         run = self.env["bookkeeping.timewax.run"]
-        plan = run._fetch_and_plan(self, date_from, date_to, client_filter, project)
-        return run._apply(self, plan)
+        backend = self.with_context(bookkeeping_try_any_state=True)
+        try:
+            with backend._session() as client:
+                plan = run._fetch_and_plan(client, self, date_from, date_to, client_filter,
+                                           project)
+                return run._apply(self, plan)
+        except client_errors.BookkeepingError as error:
+            self._handle_backend_error(error)
+            message = self._remote_failure_text(self.env._("The Timewax import"), error)
+            run._log_failure(self, {"date_from": str(date_from), "date_to": str(date_to),
+                                    "client": client_filter, "project": project}, message)
+            raise UserError(message) from error
 
     def _timewax_lock(self):
         """One import per link at a time (a session lock, released by the run or by

@@ -55,33 +55,23 @@ class BookkeepingTimewaxRun(models.AbstractModel):
     # ------------------------------------------------------------------ fetch
 
     @api.model
-    def _fetch(self, backend, date_from, date_to, client_filter=None, project=None):
-        """The Timewax invoices of the range; a refusal is a clear error with Timewax's
-        own text. The calls are in the call log."""
+    def _fetch(self, client, backend, date_from, date_to, client_filter=None, project=None):
+        """The Timewax invoices of the range, on the client of a ``backend._session()``.
+        Timewax's refusals come as ``clients.errors`` with Timewax's own text."""
         if date_from and date_to and date_from > date_to:
             raise UserError(self.env._("The start date is after the end date."))
-        client = backend.with_context(bookkeeping_try_any_state=True)._client()
         client.bookkeeping_log.operation = "timewax_fetch"
-        try:
-            invoices = client.invoices(date_from, date_to, project=project or None,
-                                       client=client_filter or None)
-        except client_errors.ValidationError as error:
-            raise UserError(self.env._(
-                "Timewax refused the invoice list: %(msg)s",
-                msg=error.remote_message or error)) from error
-        except client_errors.BookkeepingError as error:
-            backend._handle_backend_error(error)
-            raise UserError(backend._remote_failure_text(
-                self.env._("Fetching the Timewax invoices"), error)) from error
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
+        invoices = client.invoices(date_from, date_to, project=project or None,
+                                   client=client_filter or None)
+        client.bookkeeping_log.operation = None
         backend._timewax_linked()
         backend._link_works()
-        return invoices, client
+        return invoices
 
     @api.model
-    def _fetch_and_plan(self, backend, date_from, date_to, client_filter=None, project=None):
-        invoices, client = self._fetch(backend, date_from, date_to, client_filter, project)
+    def _fetch_and_plan(self, client, backend, date_from, date_to, client_filter=None,
+                        project=None):
+        invoices = self._fetch(client, backend, date_from, date_to, client_filter, project)
         plan = self._plan(backend, invoices)
         plan["client"] = client
         plan["params"] = {"date_from": str(date_from), "date_to": str(date_to),
@@ -356,8 +346,6 @@ class BookkeepingTimewaxRun(models.AbstractModel):
         except client_errors.BookkeepingError as error:
             _logger.info("Timewax company/list failed, new contacts get no street: %s", error)
             return {}
-        finally:
-            self.env["bookkeeping.log"]._flush_collector(client)
 
     @api.model
     def _move_vals(self, backend, entry):
@@ -492,6 +480,18 @@ class BookkeepingTimewaxRun(models.AbstractModel):
     @api.model
     def _error_text(self, error):
         return getattr(error, "args", [str(error)])[0] if error.args else str(error)
+
+    @api.model
+    def _log_failure(self, backend, params, message):
+        """A run that could not fetch is in the call log too, with what it asked for."""
+        self.env["bookkeeping.log"].sudo().create({
+            "backend_id": backend.id, "company_id": backend.company_id.id,
+            "service": backend.service, "operation": "timewax_import", "method": "IMPORT",
+            "path": " ".join(f"{k}={v}" for k, v in params.items() if v), "status": 0,
+            "outcome": "error", "message": message,
+        })
+        backend.write({"timewax_last_import": fields.Datetime.now(),
+                       "timewax_last_result": message})
 
     @api.model
     def _log_report(self, backend, plan, result):

@@ -25,8 +25,7 @@ class BookkeepingTimewaxImportWizard(models.TransientModel):
     backend_id = fields.Many2one(
         "bookkeeping.backend", "Timewax link", required=True,
         domain="[('service', '=', 'timewax')]",
-        default=lambda self: self.env["bookkeeping.backend"].search(
-            [("service", "=", "timewax"), ("company_id", "=", self.env.company.id)], limit=1),
+        default=lambda self: self._default_backend(),
     )
     date_from = fields.Date(required=True,
                             default=lambda self: fields.Date.context_today(self).replace(day=1))
@@ -46,6 +45,13 @@ class BookkeepingTimewaxImportWizard(models.TransientModel):
     count_fail = fields.Integer(compute="_compute_counts")
     result_counts = fields.Json(readonly=True)
     result_text = fields.Text(readonly=True)
+
+    @api.model
+    def _default_backend(self):
+        """The company's first link that imports invoices."""
+        return self.env["bookkeeping.backend"].search(
+            [("company_id", "=", self.env.company.id)]
+        ).filtered(lambda b: "import" in b._service_capabilities())[:1]
 
     @api.depends("total_count", "done_count")
     def _compute_progress(self):
@@ -68,31 +74,37 @@ class BookkeepingTimewaxImportWizard(models.TransientModel):
 
     def _backend(self):
         backend = self.backend_id
-        if backend.service != "timewax":
-            raise UserError(self.env._("Choose a Timewax link."))
+        if "import" not in backend._service_capabilities():
+            raise UserError(self.env._("Choose a link that imports invoices (Timewax)."))
         return backend._in_company_context()
 
-    def _plan(self):
+    def _plan(self, client):
         """The plan of the invoices fetched for the preview, made again now: a VAT code or
         project mapped since the preview counts."""
         backend = self._backend()
         Run = self.env["bookkeeping.timewax.run"]
         plan = Run._plan(backend, from_json(self.invoices_data or []))
-        plan["client"] = backend._client()
+        plan["client"] = client
         plan["params"] = {"date_from": str(self.date_from), "date_to": str(self.date_to),
                           "client": self.client_filter or "", "project": self.project or ""}
         return plan
 
     def action_preview(self):
         self.ensure_one()
-        backend = self._backend()
-        invoices, client = self.env["bookkeeping.timewax.run"]._fetch(
-            backend, self.date_from, self.date_to, self.client_filter, self.project)
-        del client
-        self.write({"invoices_data": to_json(invoices), "state": "preview",
-                    "total_count": len(invoices), "done_count": 0,
-                    "result_counts": False, "result_text": False})
-        self._fill_lines(self._plan())
+        backend = self._backend().with_context(bookkeeping_try_any_state=True)
+        # A Timewax refusal is a notification that names the link, never a server error.
+        return backend._remote_action(self.env._("The Timewax preview"),
+                                      lambda: self._preview(backend))
+
+    def _preview(self, backend):
+        with backend._session() as client:
+            invoices = self.env["bookkeeping.timewax.run"]._fetch(
+                client, backend, self.date_from, self.date_to, self.client_filter,
+                self.project)
+            self.write({"invoices_data": to_json(invoices), "state": "preview",
+                        "total_count": len(invoices), "done_count": 0,
+                        "result_counts": False, "result_text": False})
+            self._fill_lines(self._plan(client))
         return self._reopen()
 
     def _fill_lines(self, plan):
@@ -129,9 +141,10 @@ class BookkeepingTimewaxImportWizard(models.TransientModel):
         if self.state != "preview":
             raise UserError(self.env._("Press Preview first."))
         backend = self._backend()
-        plan = self._plan()
-        entries = plan["entries"][self.done_count:self.done_count + IMPORT_STEP]
-        result = self.env["bookkeeping.timewax.run"]._apply(backend, plan, entries)
+        with backend.with_context(bookkeeping_try_any_state=True)._session() as client:
+            plan = self._plan(client)
+            entries = plan["entries"][self.done_count:self.done_count + IMPORT_STEP]
+            result = self.env["bookkeeping.timewax.run"]._apply(backend, plan, entries)
         totals = dict(self.result_counts or {})
         for key, value in result.items():
             if key == "reasons":
