@@ -22,6 +22,7 @@ from . import (
     test_timewax_link,
     test_timewax_numbers,
     test_timewax_rules,
+    test_timewax_to_exact,
     test_tour_connect,
     test_ui_actions,
     test_visma_customers,
