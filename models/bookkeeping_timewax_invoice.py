@@ -116,7 +116,7 @@ class BookkeepingTimewaxInvoice(models.AbstractModel):
                 Decimal(str(summary["total_amount_currency"])).quantize(CENT))
 
     @api.model
-    def _check_totals(self, invoice, odoo_vat, odoo_total):
+    def _check_totals(self, invoice, odoo_vat, odoo_total, company=None):
         """None when Odoo's VAT and total equal Timewax's to the cent, else why not."""
         vat, total = self._totals(invoice)
         if total is None:
@@ -130,7 +130,12 @@ class BookkeepingTimewaxInvoice(models.AbstractModel):
                                        tw=total.quantize(CENT), odoo=odoo_total))
         if not problems:
             return None
+        hint = ""
+        if company and company.tax_calculation_rounding_method == "round_globally":
+            hint = " " + self.env._(
+                "Timewax rounds the VAT per line and this company rounds it globally: set "
+                "the tax rounding to 'Round per line' (Accounting settings).")
         return self.env._(
             "The amounts differ from Timewax's (%(diff)s): check the VAT code mapping and "
             "the company's tax rounding; the invoice stays a draft.",
-            diff="; ".join(problems))
+            diff="; ".join(problems)) + hint

@@ -241,7 +241,7 @@ class BookkeepingTimewaxRun(models.AbstractModel):
         # Totals, by Odoo's own tax engine
         odoo_vat, odoo_total = Invoice._odoo_totals(context["company"], currency, tax_lines)
         entry["odoo_tax"], entry["odoo_total"] = odoo_vat, odoo_total
-        entry["check"] = Invoice._check_totals(inv, odoo_vat, odoo_total)
+        entry["check"] = Invoice._check_totals(inv, odoo_vat, odoo_total, context["company"])
         entry["post"] = bool(backend.timewax_post and not entry["check"])
 
     # ------------------------------------------------------------------ apply
@@ -468,7 +468,7 @@ class BookkeepingTimewaxRun(models.AbstractModel):
         """The invoice as Odoo stored it against Timewax's VAT and total."""
         return self.env["bookkeeping.timewax.invoice"]._check_totals(
             entry["invoice"], Decimal(str(move.amount_tax)).quantize(Decimal("0.01")),
-            Decimal(str(move.amount_total)).quantize(Decimal("0.01")))
+            Decimal(str(move.amount_total)).quantize(Decimal("0.01")), move.company_id)
 
     @api.model
     def _note_changed_posted(self, move, entry):

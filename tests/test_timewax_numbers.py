@@ -71,3 +71,19 @@ class TestTimewaxNumbers(TimewaxCommon):
         self.assertTrue(move.activity_ids.filtered(
             lambda a: a.activity_type_id == self.env.ref("mail.mail_activity_data_warning")))
         self.assertEqual(self.imported("TW2026-0001").state, "posted")
+
+    def test_vat_rounded_per_line_like_timewax_or_flagged_with_the_fix(self):
+        # Two lines of 1.25 at 21 %: Timewax rounds each line's VAT (0.26 + 0.26 = 0.52),
+        # rounding globally gives 0.53.
+        lines = [tw_line("A", 1.25, vat=0.26), tw_line("B", 1.25, vat=0.26)]
+        self.put_invoice(tw_invoice(611, "TW-611", "2026-02-10", lines))
+        self.company.tax_calculation_rounding_method = "round_globally"
+        self.run_import(date_from=DAY("2026-02-10"), date_to=DAY("2026-02-10"))
+        flagged = self.imported("TW-611")
+        self.assertEqual(flagged.state, "draft")
+        self.assertIn("Round per line", flagged.timewax_check)
+        flagged.unlink()
+        self.company.tax_calculation_rounding_method = "round_per_line"
+        self.run_import(date_from=DAY("2026-02-10"), date_to=DAY("2026-02-10"))
+        move = self.imported("TW-611")
+        self.assertEqual((move.state, move.amount_tax), ("posted", 0.52))
