@@ -14,6 +14,7 @@
     "data": [
         "security/account_bookkeeping_link_security.xml",
         "security/ir.model.access.csv",
+        "security/bookkeeping_timewax_security.xml",
         "data/ir_cron_data.xml",
         "data/mail_activity_type_data.xml",
         "data/timewax_cron.xml",

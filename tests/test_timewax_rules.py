@@ -2,6 +2,7 @@
 remembered, the wizard's preview, the daily cron."""
 
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import tagged
@@ -146,3 +147,22 @@ class TestTimewaxRules(TimewaxCommon):
         self.env["bookkeeping.backend"]._cron_timewax_import()
         self.assertEqual(self.imported().mapped("timewax_number"), ["TW-1101"])
         self.assertIn("1 created", self.backend.timewax_last_result)
+
+    def test_long_runs_import_in_steps_with_progress(self):
+        from odoo.addons.account_bookkeeping_link.wizards import (  # noqa: PLC0415
+            bookkeeping_timewax_import_wizard as wizard_module,
+        )
+
+        wizard = self.env["bookkeeping.timewax.import.wizard"].create({
+            "backend_id": self.backend.id, "date_from": "2026-01-01", "date_to": "2026-03-31"})
+        wizard.action_preview()
+        with patch.object(wizard_module, "IMPORT_STEP", 4):
+            wizard.action_import()
+            self.assertEqual((wizard.state, wizard.done_count), ("preview", 4))
+            self.assertAlmostEqual(wizard.progress, 100 * 4 / 6)
+            self.assertEqual(len(self.imported()), 3)  # the 4th (VRIJ99) failed
+            wizard.action_import()
+        self.assertEqual((wizard.state, wizard.done_count), ("done", 6))
+        self.assertEqual(wizard.result_counts["created"], 5)
+        self.assertEqual(wizard.result_counts["failed"], 1)
+        self.assertEqual(len(self.imported()), 5)
