@@ -240,21 +240,6 @@ class BookkeepingBackend(models.Model):
             return super()._service_remote_url(move)
         return False
 
-    def _service_partner_remote_id(self, partner):
-        if self.service != "timewax":
-            return super()._service_partner_remote_id(partner)
-        return False
-
-    def _service_partner_remote_field(self):
-        if self.service != "timewax":
-            return super()._service_partner_remote_field()
-        return self._service_unsupported("partner_remote_field")
-
-    def _service_set_partner_remote(self, partner, remote):
-        if self.service != "timewax":
-            return super()._service_set_partner_remote(partner, remote)
-        return self._service_unsupported("set_partner_remote")
-
     def _service_partner_vals(self, partner):
         if self.service != "timewax":
             return super()._service_partner_vals(partner)
