@@ -341,9 +341,16 @@ class BookkeepingBackend(models.Model):
         }
 
     def action_timewax_apply_suggestions(self):
-        self.timewax_vat_code_ids.filtered(
-            lambda m: not m.tax_id and m.suggested_tax_id
-        )._apply_suggestion()
+        todo = self.timewax_vat_code_ids.filtered(lambda m: not m.tax_id and m.suggested_tax_id)
+        todo._apply_suggestion()
+        return self._notification(
+            self.env._(
+                "%(count)s Timewax VAT codes mapped to their suggested tax.", count=len(todo)
+            )
+            if todo
+            else self.env._("No unmapped Timewax VAT code has a single suggestion."),
+            kind="success" if todo else "info",
+        )
 
     # ------------------------------------------------------------------ cron
 

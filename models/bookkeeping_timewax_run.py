@@ -479,7 +479,12 @@ class BookkeepingTimewaxRun(models.AbstractModel):
 
     @api.model
     def _error_text(self, error):
-        return getattr(error, "args", [str(error)])[0] if error.args else str(error)
+        """What went wrong in words: a UserError's message, or the database's refusal
+        (the unique Timewax id: another run imported it first)."""
+        text = str(error.args[0]) if error.args else str(error)
+        if "unique_timewax_id" in text:
+            return self.env._("Imported meanwhile by another run; skipped.")
+        return text
 
     @api.model
     def _log_failure(self, backend, params, message):

@@ -139,7 +139,9 @@ class BookkeepingTimewaxImportWizard(models.TransientModel):
         showing the progress."""
         self.ensure_one()
         if self.state != "preview":
-            raise UserError(self.env._("Press Preview first."))
+            return self.backend_id._notification(
+                self.env._("Press Preview first: the import writes what the preview shows."),
+                kind="warning", reload=False)
         backend = self._backend()
         with backend.with_context(bookkeeping_try_any_state=True)._session() as client:
             plan = self._plan(client)
