@@ -34,24 +34,50 @@ def _invoice(n):
         code = "21" if (n + j) % 3 else "9"
         excl = round(9.99 + (n * 7 + j * 13) % 500 + 0.01 * (n % 97), 2)
         vat = round(excl * RATES[code] / 100 + 1e-9, 2)
-        lines.append({
-            "description": f"Werk {j + 1}", "amountExclVat": excl, "vatCode": code,
-            "vatAmount": vat, "amountInclVat": round(excl + vat, 2),
-            "items": [{"rawDate": "2027-02-01", "resourceCode": "R01",
-                       "resourceName": "Jan Jansen", "breakdownCode": "", "breakdownName": "",
-                       "hours": "2.00", "rate": f"{excl / 2:.2f}", "km": "",
-                       "amount": excl, "description": f"Taak {j + 1}"}],
-        })
+        lines.append(
+            {
+                "description": f"Werk {j + 1}",
+                "amountExclVat": excl,
+                "vatCode": code,
+                "vatAmount": vat,
+                "amountInclVat": round(excl + vat, 2),
+                "items": [
+                    {
+                        "rawDate": "2027-02-01",
+                        "resourceCode": "R01",
+                        "resourceName": "Jan Jansen",
+                        "breakdownCode": "",
+                        "breakdownName": "",
+                        "hours": "2.00",
+                        "rate": f"{excl / 2:.2f}",
+                        "km": "",
+                        "amount": excl,
+                        "description": f"Taak {j + 1}",
+                    }
+                ],
+            }
+        )
     raw = (date(2027, 2, 1) + timedelta(days=n % 28)).isoformat()
     return {
-        "id": 100000 + n, "period": raw[:7], "rawDate": raw, "number": f"B{2026000000 + n}",
-        "creditNote": "No", "amountInclVat": round(sum(li["amountInclVat"] for li in lines), 2),
-        "clientCode": f"BC{debtor:03d}", "clientName": f"Bench Klant {debtor:03d} BV",
-        "projectCode": f"BP{debtor % 10}", "projectName": f"Bench project {debtor % 10}",
-        "currencyCode": "EUR", "invoiceReference1": f"PO-{n}",
-        "debtorName": f"Bench Klant {debtor:03d} BV", "debtorAttn": "",
-        "debtorPostcode": "1234 AB", "debtorCity": "Utrecht", "debtorCountry": "NL",
-        "debtorNumber": f"BD{debtor:03d}", "debtorEmail": f"klant{debtor:03d}@example.nl",
+        "id": 100000 + n,
+        "period": raw[:7],
+        "rawDate": raw,
+        "number": f"B{2026000000 + n}",
+        "creditNote": "No",
+        "amountInclVat": round(sum(li["amountInclVat"] for li in lines), 2),
+        "clientCode": f"BC{debtor:03d}",
+        "clientName": f"Bench Klant {debtor:03d} BV",
+        "projectCode": f"BP{debtor % 10}",
+        "projectName": f"Bench project {debtor % 10}",
+        "currencyCode": "EUR",
+        "invoiceReference1": f"PO-{n}",
+        "debtorName": f"Bench Klant {debtor:03d} BV",
+        "debtorAttn": "",
+        "debtorPostcode": "1234 AB",
+        "debtorCity": "Utrecht",
+        "debtorCountry": "NL",
+        "debtorNumber": f"BD{debtor:03d}",
+        "debtorEmail": f"klant{debtor:03d}@example.nl",
         "lines": lines,
     }
 
@@ -64,8 +90,9 @@ class TimewaxBench:
         self.sandbox = self.sandbox_db = self.url = self.registry = None
 
     def control(self, method, path, body=None):
-        response = requests.request(method, f"{self.url}/_sandbox{path}", json=body or {},
-                                    timeout=30)
+        response = requests.request(
+            method, f"{self.url}/_sandbox{path}", json=body or {}, timeout=30
+        )
         response.raise_for_status()
         return response.json()
 
@@ -76,7 +103,12 @@ class TimewaxBench:
         odoo_env.drop_db(self.db)
         say(f"Creating database {self.db} ...")
         cmd = odoo_env.odoo_base_args(self.src, self.db) + [
-            "-i", odoo_env.MODULE, "--stop-after-init", "--http-port=0", "--log-level=warn"]
+            "-i",
+            odoo_env.MODULE,
+            "--stop-after-init",
+            "--http-port=0",
+            "--log-level=warn",
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode:
             sys.stderr.write(result.stdout[-2000:] + result.stderr[-2000:])
@@ -86,7 +118,10 @@ class TimewaxBench:
         os.unlink(self.sandbox_db)
         self.sandbox = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "--port", str(port), "--db", self.sandbox_db],
-            cwd=odoo_env.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=odoo_env.ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.url = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
@@ -119,18 +154,36 @@ class TimewaxBench:
         # Timewax rounds the VAT per line; a company that rounds globally gets its invoices
         # flagged (a cent off), as the importer must.
         company.tax_calculation_rounding_method = "round_per_line"
-        taxes = {code: env["account.tax"].create({
-            "name": f"BTW {rate}% (bench)", "amount": rate, "type_tax_use": "sale",
-            "company_id": company.id}) for code, rate in RATES.items()}
-        self.backend = env["bookkeeping.backend"].create({
-            "name": "Timewax bench", "service": "timewax", "company_id": company.id,
-            "timewax_base_url": f"{self.url}/timewax", "timewax_client": "sandbox",
-            "timewax_username": "api-user", "timewax_password": "secret",
-            "timewax_post": True, "timewax_cron_active": False,
-        })
-        env["bookkeeping.timewax.vat.code"].create([
-            {"backend_id": self.backend.id, "code": code, "tax_id": tax.id}
-            for code, tax in taxes.items()])
+        taxes = {
+            code: env["account.tax"].create(
+                {
+                    "name": f"BTW {rate}% (bench)",
+                    "amount": rate,
+                    "type_tax_use": "sale",
+                    "company_id": company.id,
+                }
+            )
+            for code, rate in RATES.items()
+        }
+        self.backend = env["bookkeeping.backend"].create(
+            {
+                "name": "Timewax bench",
+                "service": "timewax",
+                "company_id": company.id,
+                "timewax_base_url": f"{self.url}/timewax",
+                "timewax_client": "sandbox",
+                "timewax_username": "api-user",
+                "timewax_password": "secret",
+                "timewax_post": True,
+                "timewax_cron_active": False,
+            }
+        )
+        env["bookkeeping.timewax.vat.code"].create(
+            [
+                {"backend_id": self.backend.id, "code": code, "tax_id": tax.id}
+                for code, tax in taxes.items()
+            ]
+        )
         self.taxes = taxes
 
     def _baseline(self, env, invoices):
@@ -138,20 +191,34 @@ class TimewaxBench:
         with a commit each, as the import does; the partners already exist."""
         Move = env["account.move"]
         journal = env["account.journal"].search(
-            [("company_id", "=", env.company.id), ("type", "=", "sale")], limit=1)
+            [("company_id", "=", env.company.id), ("type", "=", "sale")], limit=1
+        )
         partners = {p.ref: p.id for p in env["res.partner"].search([("ref", "like", "BD%")])}
         started = time.perf_counter()
         for start in range(0, len(invoices), 100):
-            vals = [{
-                "move_type": "out_invoice", "partner_id": partners[inv["debtorNumber"]],
-                "journal_id": journal.id, "invoice_date": date.fromisoformat(inv["rawDate"]),
-                "ref": inv["number"],
-                "invoice_line_ids": [(0, 0, {
-                    "name": line["description"], "quantity": 1.0,
-                    "price_unit": line["amountExclVat"],
-                    "tax_ids": [(6, 0, self.taxes[line["vatCode"]].ids)],
-                }) for line in inv["lines"]],
-            } for inv in invoices[start:start + 100]]
+            vals = [
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": partners[inv["debtorNumber"]],
+                    "journal_id": journal.id,
+                    "invoice_date": date.fromisoformat(inv["rawDate"]),
+                    "ref": inv["number"],
+                    "invoice_line_ids": [
+                        (
+                            0,
+                            0,
+                            {
+                                "name": line["description"],
+                                "quantity": 1.0,
+                                "price_unit": line["amountExclVat"],
+                                "tax_ids": [(6, 0, self.taxes[line["vatCode"]].ids)],
+                            },
+                        )
+                        for line in inv["lines"]
+                    ],
+                }
+                for inv in invoices[start : start + 100]
+            ]
             Move.create(vals).action_post()
             env.cr.commit()
         return time.perf_counter() - started
@@ -172,13 +239,15 @@ class TimewaxBench:
             invoices = [_invoice(n) for n in range(count + 5)]
             session = requests.Session()
             for inv in invoices:
-                session.post(f"{self.url}/_sandbox/timewax/invoices", json=inv,
-                             timeout=30).raise_for_status()
+                session.post(
+                    f"{self.url}/_sandbox/timewax/invoices", json=inv, timeout=30
+                ).raise_for_status()
             # Warm-up on 5 invoices of their own day: token, caches, first connections.
             for i, inv in enumerate(invoices[count:]):
                 inv.update(rawDate="2027-04-01", number=f"W{i}")
-                session.post(f"{self.url}/_sandbox/timewax/invoices", json=inv,
-                             timeout=30).raise_for_status()
+                session.post(
+                    f"{self.url}/_sandbox/timewax/invoices", json=inv, timeout=30
+                ).raise_for_status()
             self.backend._timewax_import(date(2027, 4, 1), date(2027, 4, 1))
             cr.commit()
 
@@ -190,8 +259,10 @@ class TimewaxBench:
             import_s = time.perf_counter() - started
             queries = sql_db.sql_counter - queries0
             calls = self._calls()
-            say(f"  {first['created']} created, {first['posted']} posted, "
-                f"{first['failed']} failed in {import_s:.1f} s")
+            say(
+                f"  {first['created']} created, {first['posted']} posted, "
+                f"{first['failed']} failed in {import_s:.1f} s"
+            )
 
             say(f"Odoo creating and posting the same {count} invoices from Python ...")
             env.invalidate_all()
@@ -204,22 +275,26 @@ class TimewaxBench:
             second = self.backend._timewax_import(date(2027, 2, 1), date(2027, 2, 28))
             cr.commit()
             second_s = time.perf_counter() - started
-            result.update({
-                "created": first["created"], "posted": first["posted"],
-                "failed": first["failed"], "flagged": first["flagged"],
-                "reasons": first["reasons"][:4],
-                "queries_per_invoice": round(queries / count, 1),
-                "timewax_calls_per_1000": round(calls * 1000 / count, 1),
-                "import_seconds": round(import_s, 2),
-                "baseline_create_post_seconds": round(baseline_s, 2),
-                "import_to_baseline_ratio": round(import_s / baseline_s, 2),
-                "second_run_created": second["created"],
-                "second_run_updated": second["updated"],
-                "second_run_skipped": second["skipped"],
-                "second_run_seconds": round(second_s, 2),
-                "second_run_queries": sql_db.sql_counter - queries1,
-                "second_run_timewax_calls": self._calls(),
-            })
+            result.update(
+                {
+                    "created": first["created"],
+                    "posted": first["posted"],
+                    "failed": first["failed"],
+                    "flagged": first["flagged"],
+                    "reasons": first["reasons"][:4],
+                    "queries_per_invoice": round(queries / count, 1),
+                    "timewax_calls_per_1000": round(calls * 1000 / count, 1),
+                    "import_seconds": round(import_s, 2),
+                    "baseline_create_post_seconds": round(baseline_s, 2),
+                    "import_to_baseline_ratio": round(import_s / baseline_s, 2),
+                    "second_run_created": second["created"],
+                    "second_run_updated": second["updated"],
+                    "second_run_skipped": second["skipped"],
+                    "second_run_seconds": round(second_s, 2),
+                    "second_run_queries": sql_db.sql_counter - queries1,
+                    "second_run_timewax_calls": self._calls(),
+                }
+            )
         return result
 
 

@@ -44,9 +44,7 @@ class BookkeepingBackend(models.Model):
     timewax_username = fields.Char(
         "API ID", help="Timewax: Masters > Resources > Data Security > API ID."
     )
-    timewax_password = fields.Char(
-        "Timewax password", groups="base.group_system", copy=False
-    )
+    timewax_password = fields.Char("Timewax password", groups="base.group_system", copy=False)
     timewax_keep_numbers = fields.Boolean(
         "Keep Timewax numbers",
         default=True,
@@ -383,22 +381,27 @@ class BookkeepingBackend(models.Model):
         backend = self.with_context(bookkeeping_try_any_state=True)
         try:
             with backend._session() as client:
-                plan = run._fetch_and_plan(client, self, date_from, date_to, client_filter,
-                                           project)
+                plan = run._fetch_and_plan(client, self, date_from, date_to, client_filter, project)
                 return run._apply(self, plan)
         except client_errors.BookkeepingError as error:
             self._handle_backend_error(error)
             message = self._remote_failure_text(self.env._("The Timewax import"), error)
-            run._log_failure(self, {"date_from": str(date_from), "date_to": str(date_to),
-                                    "client": client_filter, "project": project}, message)
+            run._log_failure(
+                self,
+                {
+                    "date_from": str(date_from),
+                    "date_to": str(date_to),
+                    "client": client_filter,
+                    "project": project,
+                },
+                message,
+            )
             raise UserError(message) from error
 
     def _timewax_lock(self):
         """One import per link at a time (a session lock, released by the run or by
         PostgreSQL when the worker dies); False when another run holds it."""
-        self.env.cr.execute(
-            SQL("SELECT pg_try_advisory_lock(%s, %s)", 0x424B02, self.id)
-        )
+        self.env.cr.execute(SQL("SELECT pg_try_advisory_lock(%s, %s)", 0x424B02, self.id))
         return self.env.cr.fetchone()[0]
 
     def _timewax_unlock(self):
@@ -410,7 +413,10 @@ class BookkeepingBackend(models.Model):
         text = self.env._(
             "Timewax import: %(created)s created, %(updated)s updated, %(skipped)s skipped, "
             "%(failed)s failed (%(posted)s posted, %(flagged)s flagged).",
-            **{key: result.get(key, 0) for key in
-               ("created", "updated", "skipped", "failed", "posted", "flagged")})
+            **{
+                key: result.get(key, 0)
+                for key in ("created", "updated", "skipped", "failed", "posted", "flagged")
+            },
+        )
         reasons = result.get("reasons") or []
         return "\n".join([text, *(f"- {reason}" for reason in reasons)])

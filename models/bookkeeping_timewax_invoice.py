@@ -56,9 +56,13 @@ class BookkeepingTimewaxInvoice(models.AbstractModel):
                 return date(int(year), int(month), int(day))
         except ValueError:
             pass
-        raise TimewaxInvoiceError(self.env._(
-            "Timewax sent no valid date (rawDate %(raw)r, date %(date)r).",
-            raw=raw, date=invoice.get("date")))
+        raise TimewaxInvoiceError(
+            self.env._(
+                "Timewax sent no valid date (rawDate %(raw)r, date %(date)r).",
+                raw=raw,
+                date=invoice.get("date"),
+            )
+        )
 
     @api.model
     def _line_text(self, line):
@@ -71,8 +75,10 @@ class BookkeepingTimewaxInvoice(models.AbstractModel):
             head = " ".join(p for p in (when, who) if p)
             if item.get("hours") is not None:
                 rate = item.get("rate")
-                detail.append(f"{_number(item['hours'])} h" + (
-                    f" × {rate:.2f}" if isinstance(rate, Decimal) else ""))
+                detail.append(
+                    f"{_number(item['hours'])} h"
+                    + (f" × {rate:.2f}" if isinstance(rate, Decimal) else "")
+                )
             if item.get("km") is not None:
                 detail.append(f"{_number(item['km'])} km")
             text = (item.get("description") or "").strip()
@@ -95,8 +101,7 @@ class BookkeepingTimewaxInvoice(models.AbstractModel):
     @api.model
     def _totals(self, invoice):
         """Timewax's VAT and total: the sums of its lines, and its header total."""
-        vat = sum((line.get("vatAmount") or Decimal(0) for line in invoice["lines"]),
-                  Decimal(0))
+        vat = sum((line.get("vatAmount") or Decimal(0) for line in invoice["lines"]), Decimal(0))
         return vat, invoice.get("amountInclVat")
 
     @api.model
@@ -106,14 +111,17 @@ class BookkeepingTimewaxInvoice(models.AbstractModel):
         AccountTax = self.env["account.tax"]
         base_lines = [
             AccountTax._prepare_base_line_for_taxes_computation(
-                {}, tax_ids=tax, price_unit=float(amount), quantity=1.0, currency_id=currency)
+                {}, tax_ids=tax, price_unit=float(amount), quantity=1.0, currency_id=currency
+            )
             for tax, amount in lines
         ]
         AccountTax._add_tax_details_in_base_lines(base_lines, company)
         AccountTax._round_base_lines_tax_details(base_lines, company)
         summary = AccountTax._get_tax_totals_summary(base_lines, currency, company)
-        return (Decimal(str(summary["tax_amount_currency"])).quantize(CENT),
-                Decimal(str(summary["total_amount_currency"])).quantize(CENT))
+        return (
+            Decimal(str(summary["tax_amount_currency"])).quantize(CENT),
+            Decimal(str(summary["total_amount_currency"])).quantize(CENT),
+        )
 
     @api.model
     def _check_totals(self, invoice, odoo_vat, odoo_total, company=None):
@@ -123,19 +131,30 @@ class BookkeepingTimewaxInvoice(models.AbstractModel):
             return self.env._("Timewax sent no total (amountInclVat).")
         problems = []
         if vat.quantize(CENT) != odoo_vat:
-            problems.append(self.env._("VAT: Timewax %(tw)s, Odoo %(odoo)s",
-                                       tw=vat.quantize(CENT), odoo=odoo_vat))
+            problems.append(
+                self.env._(
+                    "VAT: Timewax %(tw)s, Odoo %(odoo)s", tw=vat.quantize(CENT), odoo=odoo_vat
+                )
+            )
         if total.quantize(CENT) != odoo_total:
-            problems.append(self.env._("total: Timewax %(tw)s, Odoo %(odoo)s",
-                                       tw=total.quantize(CENT), odoo=odoo_total))
+            problems.append(
+                self.env._(
+                    "total: Timewax %(tw)s, Odoo %(odoo)s", tw=total.quantize(CENT), odoo=odoo_total
+                )
+            )
         if not problems:
             return None
         hint = ""
         if company and company.tax_calculation_rounding_method == "round_globally":
             hint = " " + self.env._(
                 "Timewax rounds the VAT per line and this company rounds it globally: set "
-                "the tax rounding to 'Round per line' (Accounting settings).")
-        return self.env._(
-            "The amounts differ from Timewax's (%(diff)s): check the VAT code mapping and "
-            "the company's tax rounding; the invoice stays a draft.",
-            diff="; ".join(problems)) + hint
+                "the tax rounding to 'Round per line' (Accounting settings)."
+            )
+        return (
+            self.env._(
+                "The amounts differ from Timewax's (%(diff)s): check the VAT code mapping and "
+                "the company's tax rounding; the invoice stays a draft.",
+                diff="; ".join(problems),
+            )
+            + hint
+        )

@@ -22,17 +22,20 @@ class BookkeepingTimewaxPartner(models.Model):
     _description = "Timewax debtor remembered"
     _order = "key_type, key"
 
-    backend_id = fields.Many2one("bookkeeping.backend", required=True, ondelete="cascade",
-                                 index=True)
+    backend_id = fields.Many2one(
+        "bookkeeping.backend", required=True, ondelete="cascade", index=True
+    )
     company_id = fields.Many2one(related="backend_id.company_id", store=True)
-    key_type = fields.Selection([("debtor", "Debtor number"), ("client", "Client code")],
-                                required=True)
+    key_type = fields.Selection(
+        [("debtor", "Debtor number"), ("client", "Client code")], required=True
+    )
     key = fields.Char(required=True)
     partner_id = fields.Many2one("res.partner", required=True, ondelete="cascade")
     matched_by = fields.Char(readonly=True)
 
     _unique_key = models.Constraint(
-        "unique(backend_id, key_type, key)", "A Timewax debtor is remembered once per link.")
+        "unique(backend_id, key_type, key)", "A Timewax debtor is remembered once per link."
+    )
 
     @api.model
     def _matcher(self, backend):
@@ -91,8 +94,15 @@ class PartnerMatcher:
             key = (invoice.get(field) or "").strip()
             if key and (key_type, key) not in self.memory:
                 self.memory[(key_type, key)] = partner_id
-                vals_list.append({"backend_id": self.backend.id, "key_type": key_type,
-                                  "key": key, "partner_id": partner_id, "matched_by": how})
+                vals_list.append(
+                    {
+                        "backend_id": self.backend.id,
+                        "key_type": key_type,
+                        "key": key,
+                        "partner_id": partner_id,
+                        "matched_by": how,
+                    }
+                )
         if vals_list:
             self.env["bookkeeping.timewax.partner"].create(vals_list)
         self.cache = {k: v for k, v in self.cache.items() if v[0]}  # misses may match now
@@ -111,8 +121,7 @@ class PartnerMatcher:
         found = Country.search([("name", "=ilike", text)], limit=1)
         if not found:
             for lang in ("nl_NL", "en_US"):
-                found = Country.with_context(lang=lang).search([("name", "=ilike", text)],
-                                                                limit=1)
+                found = Country.with_context(lang=lang).search([("name", "=ilike", text)], limit=1)
                 if found:
                     break
         return found or None
@@ -122,19 +131,22 @@ class PartnerMatcher:
         ``company/list`` when given)."""
         debtor = (company_data or {}).get("debtor") or {}
         country = self.country(invoice.get("debtorCountry") or debtor.get("country"))
-        partner = self.env["res.partner"].create({
-            "name": invoice.get("debtorName") or invoice.get("clientName"),
-            "is_company": True,
-            "company_id": self.backend.company_id.id,
-            "ref": invoice.get("debtorNumber") or invoice.get("clientCode") or False,
-            "email": invoice.get("debtorEmail") or debtor.get("email") or False,
-            "street": debtor.get("address") or False,
-            "zip": invoice.get("debtorPostcode") or debtor.get("postcode") or False,
-            "city": invoice.get("debtorCity") or debtor.get("city") or False,
-            "country_id": country.id if country else False,
-        })
+        partner = self.env["res.partner"].create(
+            {
+                "name": invoice.get("debtorName") or invoice.get("clientName"),
+                "is_company": True,
+                "company_id": self.backend.company_id.id,
+                "ref": invoice.get("debtorNumber") or invoice.get("clientCode") or False,
+                "email": invoice.get("debtorEmail") or debtor.get("email") or False,
+                "street": debtor.get("address") or False,
+                "zip": invoice.get("debtorPostcode") or debtor.get("postcode") or False,
+                "city": invoice.get("debtorCity") or debtor.get("city") or False,
+                "country_id": country.id if country else False,
+            }
+        )
         attn = invoice.get("debtorAttn") or debtor.get("attn")
         if attn:
-            self.env["res.partner"].create({"name": attn, "parent_id": partner.id,
-                                            "type": "invoice"})
+            self.env["res.partner"].create(
+                {"name": attn, "parent_id": partner.id, "type": "invoice"}
+            )
         return partner

@@ -24,7 +24,8 @@ _logger = logging.getLogger(__name__)
 APPLY_CHUNK = 100
 ACTIONS = [("create", "Create"), ("update", "Update"), ("skip", "Skip"), ("fail", "Fail")]
 DECIMAL_KEYS = frozenset(
-    {"amountInclVat", "amountExclVat", "vatAmount", "hours", "rate", "km", "amount"})
+    {"amountInclVat", "amountExclVat", "vatAmount", "hours", "rate", "km", "amount"}
+)
 
 
 def to_json(value):
@@ -61,21 +62,27 @@ class BookkeepingTimewaxRun(models.AbstractModel):
         if date_from and date_to and date_from > date_to:
             raise UserError(self.env._("The start date is after the end date."))
         client.bookkeeping_log.operation = "timewax_fetch"
-        invoices = client.invoices(date_from, date_to, project=project or None,
-                                   client=client_filter or None)
+        invoices = client.invoices(
+            date_from, date_to, project=project or None, client=client_filter or None
+        )
         client.bookkeeping_log.operation = None
         backend._timewax_linked()
         backend._link_works()
         return invoices
 
     @api.model
-    def _fetch_and_plan(self, client, backend, date_from, date_to, client_filter=None,
-                        project=None):
+    def _fetch_and_plan(
+        self, client, backend, date_from, date_to, client_filter=None, project=None
+    ):
         invoices = self._fetch(client, backend, date_from, date_to, client_filter, project)
         plan = self._plan(backend, invoices)
         plan["client"] = client
-        plan["params"] = {"date_from": str(date_from), "date_to": str(date_to),
-                          "client": client_filter or "", "project": project or ""}
+        plan["params"] = {
+            "date_from": str(date_from),
+            "date_to": str(date_to),
+            "client": client_filter or "",
+            "project": project or "",
+        }
         return plan
 
     # ------------------------------------------------------------------ plan
@@ -88,8 +95,9 @@ class BookkeepingTimewaxRun(models.AbstractModel):
         ids = [str(inv.get("id") or "") for inv in invoices]
         existing = {
             move.timewax_id: move
-            for move in self.env["account.move"].with_context(active_test=False).search(
-                [("company_id", "=", company.id), ("timewax_id", "in", [i for i in ids if i])])
+            for move in self.env["account.move"]
+            .with_context(active_test=False)
+            .search([("company_id", "=", company.id), ("timewax_id", "in", [i for i in ids if i])])
         }
         rates = {}
         for inv in invoices:
@@ -97,16 +105,21 @@ class BookkeepingTimewaxRun(models.AbstractModel):
                 code = (line.get("vatCode") or "").strip()
                 excl, vat = line.get("amountExclVat"), line.get("vatAmount")
                 if code and code not in rates:
-                    rates[code] = (vat / excl * 100).quantize(Decimal("0.01")) if (
-                        excl and vat is not None) else None
+                    rates[code] = (
+                        (vat / excl * 100).quantize(Decimal("0.01"))
+                        if (excl and vat is not None)
+                        else None
+                    )
         self.env["bookkeeping.timewax.vat.code"]._note_codes(backend, rates)
         context = {
             "company": company,
             "taxes": {m.code: m.tax_id for m in backend.timewax_vat_code_ids if m.tax_id},
             "suggested": {m.code: m.suggested_tax_id for m in backend.timewax_vat_code_ids},
             "projects": {p.code: p.analytic_account_id for p in backend.timewax_project_ids},
-            "currencies": {c.name: c for c in self.env["res.currency"].with_context(
-                active_test=False).search([])},
+            "currencies": {
+                c.name: c
+                for c in self.env["res.currency"].with_context(active_test=False).search([])
+            },
             "matcher": self.env["bookkeeping.timewax.partner"]._matcher(backend),
         }
         entries = []
@@ -114,8 +127,10 @@ class BookkeepingTimewaxRun(models.AbstractModel):
         for inv in invoices:
             entry = self._plan_one(backend, inv, existing, context)
             if entry["timewax_id"] in seen:
-                entry.update(action="skip", reason=self.env._(
-                    "Timewax listed this invoice twice; it is imported once."))
+                entry.update(
+                    action="skip",
+                    reason=self.env._("Timewax listed this invoice twice; it is imported once."),
+                )
             seen.add(entry["timewax_id"])
             entries.append(entry)
         return {"entries": entries, "invoices": invoices}
@@ -130,12 +145,15 @@ class BookkeepingTimewaxRun(models.AbstractModel):
             "credit": bool(inv.get("creditNote")),
             "currency": inv.get("currencyCode") or "",
             "debtor": inv.get("debtorName") or inv.get("clientName") or "",
-            "project": " ".join(p for p in (inv.get("projectCode"), inv.get("projectName"))
-                                if p),
+            "project": " ".join(p for p in (inv.get("projectCode"), inv.get("projectName")) if p),
             "amount_total": inv.get("amountInclVat"),
             "amount_tax": Invoice._totals(inv)[0] if inv.get("lines") else None,
-            "partner_id": None, "partner_how": None, "move_id": None, "check": None,
-            "post": False, "lines_text": "",
+            "partner_id": None,
+            "partner_how": None,
+            "move_id": None,
+            "check": None,
+            "post": False,
+            "lines_text": "",
         }
         try:
             if not entry["timewax_id"]:
@@ -146,17 +164,30 @@ class BookkeepingTimewaxRun(models.AbstractModel):
             if move:
                 entry["move_id"] = move.id
                 if move.timewax_digest == digest:
-                    return dict(entry, action="skip", reason=self.env._(
-                        "Already imported as %(move)s, unchanged in Timewax.",
-                        move=move.display_name))
+                    return dict(
+                        entry,
+                        action="skip",
+                        reason=self.env._(
+                            "Already imported as %(move)s, unchanged in Timewax.",
+                            move=move.display_name,
+                        ),
+                    )
                 if move.state != "draft":
-                    return dict(entry, action="skip", changed_posted=True, reason=self.env._(
-                        "Timewax changed this invoice after it was posted in Odoo as "
-                        "%(move)s; a posted invoice is never touched: correct it with a "
-                        "credit note if needed.", move=move.display_name))
+                    return dict(
+                        entry,
+                        action="skip",
+                        changed_posted=True,
+                        reason=self.env._(
+                            "Timewax changed this invoice after it was posted in Odoo as "
+                            "%(move)s; a posted invoice is never touched: correct it with a "
+                            "credit note if needed.",
+                            move=move.display_name,
+                        ),
+                    )
                 entry["action"] = "update"
-                entry["reason"] = self.env._("Changed in Timewax: the draft %(move)s is "
-                                             "updated.", move=move.display_name)
+                entry["reason"] = self.env._(
+                    "Changed in Timewax: the draft %(move)s is updated.", move=move.display_name
+                )
             else:
                 entry["action"] = "create"
                 entry["reason"] = ""
@@ -174,42 +205,57 @@ class BookkeepingTimewaxRun(models.AbstractModel):
             raise TimewaxInvoiceError(self.env._("Timewax sent this invoice without lines."))
         total = inv.get("amountInclVat")
         if total is not None and total < 0 and not inv.get("creditNote"):
-            raise TimewaxInvoiceError(self.env._(
-                "The total is negative but Timewax does not mark it as a credit note "
-                "(creditNote=No): correct it in Timewax."))
+            raise TimewaxInvoiceError(
+                self.env._(
+                    "The total is negative but Timewax does not mark it as a credit note "
+                    "(creditNote=No): correct it in Timewax."
+                )
+            )
         entry["invoice_date"] = Invoice._invoice_date(inv)
         code = (inv.get("currencyCode") or "").strip().upper()
         currency = context["currencies"].get(code)
         if not code:
             raise TimewaxInvoiceError(self.env._("Timewax sent no currency (currencyCode)."))
         if not currency:
-            raise TimewaxInvoiceError(self.env._(
-                "The currency %(code)s is unknown in Odoo.", code=code))
+            raise TimewaxInvoiceError(
+                self.env._("The currency %(code)s is unknown in Odoo.", code=code)
+            )
         if not currency.active:
-            raise TimewaxInvoiceError(self.env._(
-                "The currency %(code)s is not active in Odoo: activate it (Accounting > "
-                "Configuration > Currencies) and import again.", code=code))
+            raise TimewaxInvoiceError(
+                self.env._(
+                    "The currency %(code)s is not active in Odoo: activate it (Accounting > "
+                    "Configuration > Currencies) and import again.",
+                    code=code,
+                )
+            )
         entry["currency_id"] = currency.id
         tax_lines = []
         for number, line in enumerate(lines, 1):
             vat_code = (line.get("vatCode") or "").strip()
             if line.get("amountExclVat") is None:
-                raise TimewaxInvoiceError(self.env._(
-                    "Line %(n)s has no amount excl. VAT.", n=number))
+                raise TimewaxInvoiceError(
+                    self.env._("Line %(n)s has no amount excl. VAT.", n=number)
+                )
             tax = context["taxes"].get(vat_code)
             if not tax:
                 suggested = context["suggested"].get(vat_code)
-                raise TimewaxInvoiceError(self.env._(
-                    "The Timewax VAT code %(code)s (line %(n)s) is not mapped to an Odoo "
-                    "tax: map it on the link's Timewax VAT codes tab%(hint)s.",
-                    code=vat_code or "(blank)", n=number,
-                    hint=self.env._(" (suggested: %(tax)s)", tax=suggested.display_name)
-                    if suggested else ""))
+                raise TimewaxInvoiceError(
+                    self.env._(
+                        "The Timewax VAT code %(code)s (line %(n)s) is not mapped to an Odoo "
+                        "tax: map it on the link's Timewax VAT codes tab%(hint)s.",
+                        code=vat_code or "(blank)",
+                        n=number,
+                        hint=self.env._(" (suggested: %(tax)s)", tax=suggested.display_name)
+                        if suggested
+                        else "",
+                    )
+                )
             tax_lines.append((tax, line["amountExclVat"]))
         entry["tax_ids"] = [tax.id for tax, _amount in tax_lines]
         entry["lines_text"] = "\n".join(
             f"{Invoice._line_text(line).splitlines()[0]}: {line['amountExclVat']:.2f}"
-            for line in lines)
+            for line in lines
+        )
         # Partner
         partner_id, how = context["matcher"].match(inv)
         if partner_id:
@@ -217,27 +263,42 @@ class BookkeepingTimewaxRun(models.AbstractModel):
         elif backend.timewax_create_partners:
             country = (inv.get("debtorCountry") or "").strip()
             if country and context["matcher"].country(country) is None:
-                raise TimewaxInvoiceError(self.env._(
-                    "No contact matches debtor %(debtor)s and its country %(country)s is "
-                    "unknown in Odoo: create the contact with reference %(ref)s.",
-                    debtor=entry["debtor"], country=country,
-                    ref=inv.get("debtorNumber") or inv.get("clientCode") or "-"))
+                raise TimewaxInvoiceError(
+                    self.env._(
+                        "No contact matches debtor %(debtor)s and its country %(country)s is "
+                        "unknown in Odoo: create the contact with reference %(ref)s.",
+                        debtor=entry["debtor"],
+                        country=country,
+                        ref=inv.get("debtorNumber") or inv.get("clientCode") or "-",
+                    )
+                )
             entry["partner_how"] = "new"
         else:
-            raise TimewaxInvoiceError(self.env._(
-                "No contact matches debtor %(debtor)s (debtor number %(ref)s, client code "
-                "%(client)s, e-mail %(email)s): create it with reference %(ref)s, or turn "
-                "on 'Create contacts for new debtors' on the link.",
-                debtor=entry["debtor"], ref=inv.get("debtorNumber") or "-",
-                client=inv.get("clientCode") or "-", email=inv.get("debtorEmail") or "-"))
+            raise TimewaxInvoiceError(
+                self.env._(
+                    "No contact matches debtor %(debtor)s (debtor number %(ref)s, client code "
+                    "%(client)s, e-mail %(email)s): create it with reference %(ref)s, or turn "
+                    "on 'Create contacts for new debtors' on the link.",
+                    debtor=entry["debtor"],
+                    ref=inv.get("debtorNumber") or "-",
+                    client=inv.get("clientCode") or "-",
+                    email=inv.get("debtorEmail") or "-",
+                )
+            )
         # Project
         project_code = (inv.get("projectCode") or "").strip()
-        if project_code and project_code not in context["projects"] and \
-                not backend.timewax_create_analytic:
-            raise TimewaxInvoiceError(self.env._(
-                "The Timewax project %(project)s has no analytic account: map it on the "
-                "link's Projects tab, or turn on 'Create analytic accounts'.",
-                project=entry["project"]))
+        if (
+            project_code
+            and project_code not in context["projects"]
+            and not backend.timewax_create_analytic
+        ):
+            raise TimewaxInvoiceError(
+                self.env._(
+                    "The Timewax project %(project)s has no analytic account: map it on the "
+                    "link's Projects tab, or turn on 'Create analytic accounts'.",
+                    project=entry["project"],
+                )
+            )
         # Totals, by Odoo's own tax engine
         odoo_vat, odoo_total = Invoice._odoo_totals(context["company"], currency, tax_lines)
         entry["odoo_tax"], entry["odoo_total"] = odoo_vat, odoo_total
@@ -254,18 +315,24 @@ class BookkeepingTimewaxRun(models.AbstractModel):
         report = Counter()
         reasons = []
         if not backend._timewax_lock():
-            raise UserError(self.env._(
-                "Another Timewax import of link %(name)s is running; try again when it is "
-                "done.", name=backend.name))
+            raise UserError(
+                self.env._(
+                    "Another Timewax import of link %(name)s is running; try again when it is "
+                    "done.",
+                    name=backend.name,
+                )
+            )
         try:
             for start in range(0, len(entries), APPLY_CHUNK):
-                chunk = entries[start:start + APPLY_CHUNK]
+                chunk = entries[start : start + APPLY_CHUNK]
                 self._apply_chunk(backend, plan, chunk, report, reasons)
                 backend._commit()
         finally:
             backend._timewax_unlock()
-        result = {key: report[key] for key in
-                  ("created", "updated", "skipped", "failed", "flagged", "posted")}
+        result = {
+            key: report[key]
+            for key in ("created", "updated", "skipped", "failed", "flagged", "posted")
+        }
         result["reasons"] = reasons
         self._log_report(backend, plan, result)
         return result
@@ -275,21 +342,28 @@ class BookkeepingTimewaxRun(models.AbstractModel):
         Move = self.env["account.move"]
         # Another run may have imported some meanwhile: look again, as one query.
         ids = [e["timewax_id"] for e in chunk if e["action"] in ("create", "update")]
-        now_existing = {m.timewax_id: m for m in Move.search([
-            ("company_id", "=", backend.company_id.id), ("timewax_id", "in", ids)])}
+        now_existing = {
+            m.timewax_id: m
+            for m in Move.search(
+                [("company_id", "=", backend.company_id.id), ("timewax_id", "in", ids)]
+            )
+        }
         todo = []
         for entry in chunk:
             if entry["action"] == "create" and entry["timewax_id"] in now_existing:
-                entry.update(action="skip", reason=self.env._(
-                    "Imported meanwhile as %(move)s.",
-                    move=now_existing[entry["timewax_id"]].display_name))
+                entry.update(
+                    action="skip",
+                    reason=self.env._(
+                        "Imported meanwhile as %(move)s.",
+                        move=now_existing[entry["timewax_id"]].display_name,
+                    ),
+                )
             if entry["action"] in ("skip", "fail"):
                 report["skipped" if entry["action"] == "skip" else "failed"] += 1
                 if entry.get("changed_posted"):
                     self._note_changed_posted(Move.browse(entry["move_id"]), entry)
                 if entry["action"] == "fail" or entry.get("changed_posted"):
-                    reasons.append(f"{entry['number'] or entry['timewax_id']}: "
-                                   f"{entry['reason']}")
+                    reasons.append(f"{entry['number'] or entry['timewax_id']}: {entry['reason']}")
                 continue
             todo.append(entry)
         if not todo:
@@ -301,8 +375,7 @@ class BookkeepingTimewaxRun(models.AbstractModel):
         moves = self._create_moves(backend, creates, report, reasons)
         for entry in updates:
             moves |= self._update_move(backend, entry, report, reasons)
-        self._post_or_flag(backend, moves, {e["timewax_id"]: e for e in todo}, report,
-                           reasons)
+        self._post_or_flag(backend, moves, {e["timewax_id"]: e for e in todo}, report, reasons)
 
     @api.model
     def _prepare_partners_and_projects(self, backend, plan, todo, report, reasons):
@@ -317,7 +390,8 @@ class BookkeepingTimewaxRun(models.AbstractModel):
                         if companies is None:
                             companies = self._companies(plan)
                         partner_id = matcher.create_partner(
-                            inv, companies.get(inv.get("clientCode") or "")).id
+                            inv, companies.get(inv.get("clientCode") or "")
+                        ).id
                         how = "new"
                     entry["partner_id"], entry["partner_how"] = partner_id, how
                 matcher.remember(inv, entry["partner_id"], entry["partner_how"])
@@ -326,9 +400,12 @@ class BookkeepingTimewaxRun(models.AbstractModel):
                 if code:
                     mapping = backend.timewax_project_ids.filtered(lambda p, c=code: p.code == c)
                     entry["analytic_id"] = (
-                        mapping.analytic_account_id.id if mapping else
-                        self.env["bookkeeping.timewax.project"]._ensure(
-                            backend, code, inv.get("projectName")).id)
+                        mapping.analytic_account_id.id
+                        if mapping
+                        else self.env["bookkeeping.timewax.project"]
+                        ._ensure(backend, code, inv.get("projectName"))
+                        .id
+                    )
             except (UserError, ValueError) as error:
                 entry.update(action="fail", reason=str(error))
                 report["failed"] += 1
@@ -368,13 +445,15 @@ class BookkeepingTimewaxRun(models.AbstractModel):
             "timewax_digest": entry["digest"],
             "timewax_check": entry["check"] or False,
             "invoice_line_ids": [
-                Command.create({
-                    "name": Invoice._line_text(line),
-                    "quantity": 1.0,
-                    "price_unit": float(line["amountExclVat"]),
-                    "tax_ids": [Command.set([tax_id])],
-                    "analytic_distribution": distribution,
-                })
+                Command.create(
+                    {
+                        "name": Invoice._line_text(line),
+                        "quantity": 1.0,
+                        "price_unit": float(line["amountExclVat"]),
+                        "tax_ids": [Command.set([tax_id])],
+                        "analytic_distribution": distribution,
+                    }
+                )
                 for line, tax_id in zip(inv["lines"], entry["tax_ids"], strict=True)
             ],
         }
@@ -382,7 +461,8 @@ class BookkeepingTimewaxRun(models.AbstractModel):
     @api.model
     def _create_moves(self, backend, entries, report, reasons):
         Move = self.env["account.move"].with_context(
-            default_move_type="out_invoice", skip_invoice_sync=False)
+            default_move_type="out_invoice", skip_invoice_sync=False
+        )
         if not entries:
             return Move.browse()
         vals_list = [self._move_vals(backend, e) for e in entries]
@@ -414,8 +494,9 @@ class BookkeepingTimewaxRun(models.AbstractModel):
         try:
             with self.env.cr.savepoint():
                 move.write(vals)
-                move.message_post(body=self.env._(
-                    "Updated from Timewax: the invoice changed there."))
+                move.message_post(
+                    body=self.env._("Updated from Timewax: the invoice changed there.")
+                )
             report["updated"] += 1
             return move
         except Exception as error:  # noqa: BLE001 - one bad invoice stops only itself
@@ -441,7 +522,8 @@ class BookkeepingTimewaxRun(models.AbstractModel):
             move.activity_schedule(
                 "mail.mail_activity_data_warning",
                 summary=self.env._("Amounts differ from Timewax"),
-                note=move.timewax_check)
+                note=move.timewax_check,
+            )
         report["flagged"] += len(flagged)
         if not to_post:
             return
@@ -459,16 +541,20 @@ class BookkeepingTimewaxRun(models.AbstractModel):
                 report["posted"] += 1
             except Exception as error:  # noqa: BLE001 - stays a draft, with the reason
                 message = self._error_text(error)
-                models.Model.write(move, {"timewax_check": self.env._(
-                    "Not posted: %(msg)s", msg=message)})
+                models.Model.write(
+                    move, {"timewax_check": self.env._("Not posted: %(msg)s", msg=message)}
+                )
                 reasons.append(f"{move.timewax_number}: {message}")
 
     @api.model
     def _recheck(self, move, entry):
         """The invoice as Odoo stored it against Timewax's VAT and total."""
         return self.env["bookkeeping.timewax.invoice"]._check_totals(
-            entry["invoice"], Decimal(str(move.amount_tax)).quantize(Decimal("0.01")),
-            Decimal(str(move.amount_total)).quantize(Decimal("0.01")), move.company_id)
+            entry["invoice"],
+            Decimal(str(move.amount_tax)).quantize(Decimal("0.01")),
+            Decimal(str(move.amount_total)).quantize(Decimal("0.01")),
+            move.company_id,
+        )
 
     @api.model
     def _note_changed_posted(self, move, entry):
@@ -489,30 +575,41 @@ class BookkeepingTimewaxRun(models.AbstractModel):
     @api.model
     def _log_failure(self, backend, params, message):
         """A run that could not fetch is in the call log too, with what it asked for."""
-        self.env["bookkeeping.log"].sudo().create({
-            "backend_id": backend.id, "company_id": backend.company_id.id,
-            "service": backend.service, "operation": "timewax_import", "method": "IMPORT",
-            "path": " ".join(f"{k}={v}" for k, v in params.items() if v), "status": 0,
-            "outcome": "error", "message": message,
-        })
-        backend.write({"timewax_last_import": fields.Datetime.now(),
-                       "timewax_last_result": message})
+        self.env["bookkeeping.log"].sudo().create(
+            {
+                "backend_id": backend.id,
+                "company_id": backend.company_id.id,
+                "service": backend.service,
+                "operation": "timewax_import",
+                "method": "IMPORT",
+                "path": " ".join(f"{k}={v}" for k, v in params.items() if v),
+                "status": 0,
+                "outcome": "error",
+                "message": message,
+            }
+        )
+        backend.write(
+            {"timewax_last_import": fields.Datetime.now(), "timewax_last_result": message}
+        )
 
     @api.model
     def _log_report(self, backend, plan, result):
         """One call-log row per run: its parameters, counts and reasons."""
         params = plan.get("params") or {}
         message = backend._timewax_report_text(result)
-        self.env["bookkeeping.log"].sudo().create({
-            "backend_id": backend.id,
-            "company_id": backend.company_id.id,
-            "service": backend.service,
-            "operation": "timewax_import",
-            "method": "IMPORT",
-            "path": " ".join(f"{k}={v}" for k, v in params.items() if v),
-            "status": 0,
-            "outcome": "error" if result["failed"] else "ok",
-            "message": message,
-        })
-        backend.write({"timewax_last_import": fields.Datetime.now(),
-                       "timewax_last_result": message})
+        self.env["bookkeeping.log"].sudo().create(
+            {
+                "backend_id": backend.id,
+                "company_id": backend.company_id.id,
+                "service": backend.service,
+                "operation": "timewax_import",
+                "method": "IMPORT",
+                "path": " ".join(f"{k}={v}" for k, v in params.items() if v),
+                "status": 0,
+                "outcome": "error" if result["failed"] else "ok",
+                "message": message,
+            }
+        )
+        backend.write(
+            {"timewax_last_import": fields.Datetime.now(), "timewax_last_result": message}
+        )

@@ -12,11 +12,15 @@ class TestTimewaxImport(TimewaxCommon):
         result = self.run_import()
         self.assertEqual(
             (result["created"], result["updated"], result["skipped"], result["failed"]),
-            (5, 0, 0, 1), result)
+            (5, 0, 0, 1),
+            result,
+        )
         self.assertIn("VRIJ99", "\n".join(result["reasons"]))
         moves = self.imported()
-        self.assertEqual(moves.mapped("timewax_number"), [
-            "TW2026-0001", "TW2026-0002", "TW2026-0003", "TW2026-0005", "TW2026-0006"])
+        self.assertEqual(
+            moves.mapped("timewax_number"),
+            ["TW2026-0001", "TW2026-0002", "TW2026-0003", "TW2026-0005", "TW2026-0006"],
+        )
         self.assertEqual(set(moves.mapped("state")), {"draft"})
         first = self.imported("TW2026-0001")
         self.assertEqual(first.move_type, "out_invoice")
@@ -24,8 +28,7 @@ class TestTimewaxImport(TimewaxCommon):
         self.assertEqual(first.currency_id, self.eur)
         self.assertEqual(len(first.invoice_line_ids), 2)
         line = first.invoice_line_ids[0]
-        self.assertEqual((line.price_unit, line.quantity, line.tax_ids), (1425.0, 1.0,
-                                                                          self.tax_21))
+        self.assertEqual((line.price_unit, line.quantity, line.tax_ids), (1425.0, 1.0, self.tax_21))
         self.assertIn("Ontwerp en bouw", line.name)
         self.assertIn("Jan Jansen: 10 h × 95.00", line.name)
         self.assertIn("120 km", first.invoice_line_ids[1].name)
@@ -41,15 +44,15 @@ class TestTimewaxImport(TimewaxCommon):
         self.assertEqual((account.code, account.name), ("P100", "Website redesign"))
         # the same debtor on the next invoice: remembered, not created again
         self.assertEqual(self.imported("TW2026-0006").partner_id, first.partner_id)
-        self.assertEqual(
-            self.env["res.partner"].search_count([("ref", "=", "D1001")]), 1)
+        self.assertEqual(self.env["res.partner"].search_count([("ref", "=", "D1001")]), 1)
         # credit note with positive amounts
         credit = self.imported("TW2026-0002")
         self.assertEqual(credit.move_type, "out_refund")
         self.assertAlmostEqual(credit.amount_total, 229.9)
         # a run report in the call log
         log = self.env["bookkeeping.log"].search(
-            [("backend_id", "=", self.backend.id), ("operation", "=", "timewax_import")])
+            [("backend_id", "=", self.backend.id), ("operation", "=", "timewax_import")]
+        )
         self.assertEqual(len(log), 1)
         self.assertIn("5 created", log.message)
         self.assertIn("VRIJ99", log.message)

@@ -21,15 +21,23 @@ class TestTimewaxNumbers(TimewaxCommon):
     def test_posted_under_the_timewax_number_in_the_timewax_journal(self):
         # Two formats Odoo would read differently, and a number whose year is not the
         # invoice's year (the customer has it: it must stay).
-        for id_, number, raw in ((501, "20260042", "2026-02-10"),
-                                 (502, "T-2026-0042", "2026-02-11"),
-                                 (503, "T-2026-0043", "2025-12-31"),
-                                 (504, "20260007", "2026-02-12")):  # lower than 20260042
+        for id_, number, raw in (
+            (501, "20260042", "2026-02-10"),
+            (502, "T-2026-0042", "2026-02-11"),
+            (503, "T-2026-0043", "2025-12-31"),
+            (504, "20260007", "2026-02-12"),
+        ):  # lower than 20260042
             self.put_invoice(tw_invoice(id_, number, raw, [tw_line("Werk", 100.0)]))
         result = self.run_import(date_from=DAY("2025-12-01"), date_to=DAY("2026-02-12"))
         self.assertEqual(result["failed"], 0, result["reasons"])
-        for number in ("20260042", "T-2026-0042", "T-2026-0043", "20260007",
-                       "TW2026-0001", "TW2026-0002"):
+        for number in (
+            "20260042",
+            "T-2026-0042",
+            "T-2026-0043",
+            "20260007",
+            "TW2026-0001",
+            "TW2026-0002",
+        ):
             move = self.imported(number)
             self.assertEqual(move.state, "posted", (number, move.timewax_check))
             self.assertEqual(move.name, number)
@@ -60,16 +68,20 @@ class TestTimewaxNumbers(TimewaxCommon):
 
     def test_a_total_that_differs_is_flagged_and_never_posted(self):
         # Timewax says 21.01 VAT on 100.00 at 21 %: Odoo computes 21.00.
-        self.put_invoice(tw_invoice(601, "TW-601", "2026-02-10",
-                                    [tw_line("Werk", 100.0, vat=21.01)]))
+        self.put_invoice(
+            tw_invoice(601, "TW-601", "2026-02-10", [tw_line("Werk", 100.0, vat=21.01)])
+        )
         result = self.run_import()
         self.assertEqual(result["flagged"], 1)
         move = self.imported("TW-601")
         self.assertEqual(move.state, "draft")
         self.assertIn("21.01", move.timewax_check)
         self.assertIn("21.00", move.timewax_check)
-        self.assertTrue(move.activity_ids.filtered(
-            lambda a: a.activity_type_id == self.env.ref("mail.mail_activity_data_warning")))
+        self.assertTrue(
+            move.activity_ids.filtered(
+                lambda a: a.activity_type_id == self.env.ref("mail.mail_activity_data_warning")
+            )
+        )
         self.assertEqual(self.imported("TW2026-0001").state, "posted")
 
     def test_vat_rounded_per_line_like_timewax_or_flagged_with_the_fix(self):

@@ -25,8 +25,14 @@ class TestTimewaxRules(TimewaxCommon):
         self.run_import()
         posted = self.imported("TW-702")
         posted.action_post()
-        self.put_invoice(tw_invoice(701, "TW-701", "2026-02-10",
-                                    [tw_line("Werk", 150.0), tw_line("Extra", 10.0, "9", 9)]))
+        self.put_invoice(
+            tw_invoice(
+                701,
+                "TW-701",
+                "2026-02-10",
+                [tw_line("Werk", 150.0), tw_line("Extra", 10.0, "9", 9)],
+            )
+        )
         self.put_invoice(tw_invoice(702, "TW-702", "2026-02-10", [tw_line("Werk", 250.0)]))
         result = self.run_import()
         self.assertEqual((result["created"], result["updated"]), (0, 1), result)
@@ -42,24 +48,46 @@ class TestTimewaxRules(TimewaxCommon):
     def test_each_bad_invoice_stops_only_itself(self):
         self.backend.timewax_create_partners = False
         self.backend.timewax_create_analytic = False
-        stranger = dict(ACME, debtorNumber="D9999", clientCode="C999", debtorName="Nobody BV",
-                        debtorEmail="nobody@example.com", clientName="Nobody BV")
-        self.env["res.partner"].create([
-            {"name": "Acme BV", "ref": "D1001", "country_id": self.env.ref("base.nl").id},
-            {"name": "Globex Inc", "ref": "D2001", "country_id": self.env.ref("base.us").id},
-        ])
-        self.env["bookkeeping.timewax.project"].create({
-            "backend_id": self.backend.id, "code": "P100",
-            "analytic_account_id": self.env["account.analytic.account"].create({
-                "name": "Web", "plan_id": self.env["account.analytic.plan"].create(
-                    {"name": "Projects"}).id}).id})
+        stranger = dict(
+            ACME,
+            debtorNumber="D9999",
+            clientCode="C999",
+            debtorName="Nobody BV",
+            debtorEmail="nobody@example.com",
+            clientName="Nobody BV",
+        )
+        self.env["res.partner"].create(
+            [
+                {"name": "Acme BV", "ref": "D1001", "country_id": self.env.ref("base.nl").id},
+                {"name": "Globex Inc", "ref": "D2001", "country_id": self.env.ref("base.us").id},
+            ]
+        )
+        self.env["bookkeeping.timewax.project"].create(
+            {
+                "backend_id": self.backend.id,
+                "code": "P100",
+                "analytic_account_id": self.env["account.analytic.account"]
+                .create(
+                    {
+                        "name": "Web",
+                        "plan_id": self.env["account.analytic.plan"]
+                        .create({"name": "Projects"})
+                        .id,
+                    }
+                )
+                .id,
+            }
+        )
         self.env.ref("base.JPY").active = False
-        self.put_invoice(tw_invoice(801, "TW-801", "2026-02-10", [tw_line("Werk", 10.0)],
-                                    debtor=stranger))
-        self.put_invoice(tw_invoice(802, "TW-802", "2026-02-10", [tw_line("Werk", 10.0)],
-                                    currency="JPY"))
-        self.put_invoice(tw_invoice(803, "TW-803", "2026-02-10", [tw_line("Werk", 10.0)],
-                                    currency="XXQ"))
+        self.put_invoice(
+            tw_invoice(801, "TW-801", "2026-02-10", [tw_line("Werk", 10.0)], debtor=stranger)
+        )
+        self.put_invoice(
+            tw_invoice(802, "TW-802", "2026-02-10", [tw_line("Werk", 10.0)], currency="JPY")
+        )
+        self.put_invoice(
+            tw_invoice(803, "TW-803", "2026-02-10", [tw_line("Werk", 10.0)], currency="XXQ")
+        )
         self.put_invoice(tw_invoice(804, "TW-804", "2026-02-10", [tw_line("Werk", 10.0)]))
         result = self.run_import()
         text = "\n".join(result["reasons"])
@@ -72,8 +100,9 @@ class TestTimewaxRules(TimewaxCommon):
         self.assertEqual(self.imported("TW-804").partner_id.ref, "D1001")
 
     def test_partner_matching_order_and_memory(self):
-        by_email = self.env["res.partner"].create({"name": "Initech (billing)",
-                                                   "email": "FINANCE@initech.example"})
+        by_email = self.env["res.partner"].create(
+            {"name": "Initech (billing)", "email": "FINANCE@initech.example"}
+        )
         by_name = self.env["res.partner"].create({"name": "Globex Inc"})
         self.run_import()
         self.assertEqual(self.imported("TW2026-0005").partner_id, by_email)
@@ -83,27 +112,42 @@ class TestTimewaxRules(TimewaxCommon):
         self.assertEqual(memory.filtered(lambda m: m.key == "D3001").matched_by, "email")
         # renamed in Odoo, still matched: the memory holds it
         by_email.write({"name": "Renamed", "email": False})
-        self.put_invoice(tw_invoice(901, "TW-901", "2026-02-10", [tw_line("Werk", 10.0)],
-                                    debtor=dict(ACME, debtorNumber="D3001", clientCode="C003",
-                                                debtorName="Initech BV")))
+        self.put_invoice(
+            tw_invoice(
+                901,
+                "TW-901",
+                "2026-02-10",
+                [tw_line("Werk", 10.0)],
+                debtor=dict(ACME, debtorNumber="D3001", clientCode="C003", debtorName="Initech BV"),
+            )
+        )
         self.run_import()
         self.assertEqual(self.imported("TW-901").partner_id, by_email)
 
     def test_foreign_currency_credit_note(self):
-        self.put_invoice(tw_invoice(1001, "TW-1001", "2026-02-20",
-                                    [tw_line("Correctie", 300.0, "0", 0)], credit=True,
-                                    currency="USD"))
+        self.put_invoice(
+            tw_invoice(
+                1001,
+                "TW-1001",
+                "2026-02-20",
+                [tw_line("Correctie", 300.0, "0", 0)],
+                credit=True,
+                currency="USD",
+            )
+        )
         self.config(credit_note_sign="negative", decimal_comma=True)
         self.backend.timewax_post = True
         self.run_import()
         move = self.imported("TW-1001")
-        self.assertEqual((move.move_type, move.currency_id, move.state),
-                         ("out_refund", self.usd, "posted"))
+        self.assertEqual(
+            (move.move_type, move.currency_id, move.state), ("out_refund", self.usd, "posted")
+        )
         self.assertAlmostEqual(move.amount_total, 300.0)
 
     def test_wizard_previews_then_imports(self):
-        wizard = self.env["bookkeeping.timewax.import.wizard"].create({
-            "backend_id": self.backend.id, "date_from": "2026-01-01", "date_to": "2026-03-31"})
+        wizard = self.env["bookkeeping.timewax.import.wizard"].create(
+            {"backend_id": self.backend.id, "date_from": "2026-01-01", "date_to": "2026-03-31"}
+        )
         wizard.action_preview()
         self.assertEqual(wizard.state, "preview")
         self.assertFalse(self.imported())  # a preview writes no invoice
@@ -117,15 +161,19 @@ class TestTimewaxRules(TimewaxCommon):
         self.assertAlmostEqual(lines["TW2026-0001"].amount_total, 1779.43)
         self.assertAlmostEqual(lines["TW2026-0001"].odoo_total, 1779.43)
         # the manager maps the code the preview flagged; the import sees it at once
-        self.backend.timewax_vat_code_ids.filtered(lambda m: m.code == "VRIJ99").tax_id = \
-            self.tax_0
+        self.backend.timewax_vat_code_ids.filtered(lambda m: m.code == "VRIJ99").tax_id = self.tax_0
         wizard.action_import()
         self.assertEqual(wizard.state, "done")
         self.assertEqual(wizard.result_counts["created"], 6)
         self.assertIn("6 created", wizard.result_text)
-        wizard2 = self.env["bookkeeping.timewax.import.wizard"].create({
-            "backend_id": self.backend.id, "date_from": "2026-01-01", "date_to": "2026-03-31",
-            "client_filter": "C001"})
+        wizard2 = self.env["bookkeeping.timewax.import.wizard"].create(
+            {
+                "backend_id": self.backend.id,
+                "date_from": "2026-01-01",
+                "date_to": "2026-03-31",
+                "client_filter": "C001",
+            }
+        )
         wizard2.action_preview()
         self.assertEqual(set(wizard2.line_ids.mapped("action")), {"skip"})
         self.assertEqual(len(wizard2.line_ids), 3)
@@ -139,10 +187,12 @@ class TestTimewaxRules(TimewaxCommon):
 
     def test_daily_cron_looks_back(self):
         today = fields.Date.context_today(self.backend)
-        self.put_invoice(tw_invoice(1101, "TW-1101", str(today - timedelta(days=3)),
-                                    [tw_line("Werk", 10.0)]))
-        self.put_invoice(tw_invoice(1102, "TW-1102", str(today - timedelta(days=30)),
-                                    [tw_line("Werk", 10.0)]))
+        self.put_invoice(
+            tw_invoice(1101, "TW-1101", str(today - timedelta(days=3)), [tw_line("Werk", 10.0)])
+        )
+        self.put_invoice(
+            tw_invoice(1102, "TW-1102", str(today - timedelta(days=30)), [tw_line("Werk", 10.0)])
+        )
         self.backend.timewax_lookback_days = 7
         self.env["bookkeeping.backend"]._cron_timewax_import()
         self.assertEqual(self.imported().mapped("timewax_number"), ["TW-1101"])
@@ -153,8 +203,9 @@ class TestTimewaxRules(TimewaxCommon):
             bookkeeping_timewax_import_wizard as wizard_module,
         )
 
-        wizard = self.env["bookkeeping.timewax.import.wizard"].create({
-            "backend_id": self.backend.id, "date_from": "2026-01-01", "date_to": "2026-03-31"})
+        wizard = self.env["bookkeeping.timewax.import.wizard"].create(
+            {"backend_id": self.backend.id, "date_from": "2026-01-01", "date_to": "2026-03-31"}
+        )
         wizard.action_preview()
         with patch.object(wizard_module, "IMPORT_STEP", 4):
             wizard.action_import()

@@ -13,17 +13,24 @@ class TestTimewaxToExact(ExactCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.timewax = cls.env["bookkeeping.backend"].create({
-            "name": "Timewax sandbox", "service": "timewax",
-            "company_id": cls.company_data["company"].id,
-            "timewax_base_url": f"{cls.url}/timewax", "timewax_client": "sandbox",
-            "timewax_username": "api-user", "timewax_password": "secret",
-            "timewax_post": True,
-        })
-        cls.env["bookkeeping.timewax.vat.code"].create([
-            {"backend_id": cls.timewax.id, "code": "21", "tax_id": cls.tax_21.id},
-            {"backend_id": cls.timewax.id, "code": "9", "tax_id": cls.tax_9.id},
-        ])
+        cls.timewax = cls.env["bookkeeping.backend"].create(
+            {
+                "name": "Timewax sandbox",
+                "service": "timewax",
+                "company_id": cls.company_data["company"].id,
+                "timewax_base_url": f"{cls.url}/timewax",
+                "timewax_client": "sandbox",
+                "timewax_username": "api-user",
+                "timewax_password": "secret",
+                "timewax_post": True,
+            }
+        )
+        cls.env["bookkeeping.timewax.vat.code"].create(
+            [
+                {"backend_id": cls.timewax.id, "code": "21", "tax_id": cls.tax_21.id},
+                {"backend_id": cls.timewax.id, "code": "9", "tax_id": cls.tax_9.id},
+            ]
+        )
 
     def setUp(self):
         super().setUp()
@@ -31,8 +38,9 @@ class TestTimewaxToExact(ExactCommon):
         reset_registry()
 
     def test_imported_invoices_are_booked_in_exact_under_the_timewax_number(self):
-        result = self.timewax._timewax_import(fields.Date.from_string("2026-01-01"),
-                                              fields.Date.from_string("2026-01-31"))
+        result = self.timewax._timewax_import(
+            fields.Date.from_string("2026-01-01"), fields.Date.from_string("2026-01-31")
+        )
         self.assertEqual((result["created"], result["posted"]), (2, 2), result)
         moves = self.env["account.move"].search([("timewax_backend_id", "=", self.timewax.id)])
         # Queued for Exact, never for the Timewax link (an import source).
@@ -47,8 +55,9 @@ class TestTimewaxToExact(ExactCommon):
             self.assertAlmostEqual(abs(entries[0]["AmountFC"]), move.amount_total, places=2)
             self.assertAlmostEqual(abs(entries[0]["VATAmountFC"]), move.amount_tax, places=2)
         # a second import and a second send change nothing in Exact
-        again = self.timewax._timewax_import(fields.Date.from_string("2026-01-01"),
-                                             fields.Date.from_string("2026-01-31"))
+        again = self.timewax._timewax_import(
+            fields.Date.from_string("2026-01-01"), fields.Date.from_string("2026-01-31")
+        )
         self.assertEqual((again["created"], again["updated"]), (0, 0))
         self.send(moves)
         self.assertEqual(len(self.remote_rows("salesentry/SalesEntries")), 2)
