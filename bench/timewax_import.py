@@ -19,6 +19,19 @@ import odoo_env
 import requests
 
 DEBTORS = 100
+
+
+def _service():
+    """The service whose recipe names this module as its import benchmark."""
+    from sandbox import registry  # noqa: PLC0415
+
+    return next(
+        name
+        for name, recipe in registry.recipes().items()
+        if getattr(recipe, "IMPORT_BENCH", None) == __name__
+    )
+
+
 RATES = {"21": 21, "9": 9}
 
 
@@ -86,7 +99,8 @@ class TimewaxBench:
     def __init__(self, args, src):
         self.args = args
         self.src = src
-        self.db = os.environ.get("BENCH_DB", "abl_bench_timewax")
+        self.service = _service()
+        self.db = os.environ.get("BENCH_DB", f"abl_bench_{self.service}")
         self.sandbox = self.sandbox_db = self.url = self.registry = None
 
     def control(self, method, path, body=None):
@@ -97,7 +111,7 @@ class TimewaxBench:
         return response.json()
 
     def _calls(self):
-        return self.control("GET", "/stats/timewax")["total"]
+        return self.control("GET", f"/stats/{self.service}")["total"]
 
     def _start(self):
         odoo_env.drop_db(self.db)
@@ -125,7 +139,7 @@ class TimewaxBench:
         self.url = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                requests.get(f"{self.url}/_sandbox/state/timewax", timeout=1)
+                requests.get(f"{self.url}/_sandbox/state/{self.service}", timeout=1)
                 return
             except requests.ConnectionError:
                 time.sleep(0.1)
@@ -168,9 +182,9 @@ class TimewaxBench:
         self.backend = env["bookkeeping.backend"].create(
             {
                 "name": "Timewax bench",
-                "service": "timewax",
+                "service": self.service,
                 "company_id": company.id,
-                "timewax_base_url": f"{self.url}/timewax",
+                "timewax_base_url": f"{self.url}/{self.service}",
                 "timewax_client": "sandbox",
                 "timewax_username": "api-user",
                 "timewax_password": "secret",
@@ -229,30 +243,30 @@ class TimewaxBench:
         from odoo import SUPERUSER_ID, api, sql_db  # noqa: PLC0415
 
         count = self.args.invoices
-        result = {"service": "timewax", "invoices": count}
+        result = {"service": self.service, "invoices": count}
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             self._setup(env)
             cr.commit()
             say(f"Loading {count} Timewax invoices of 3 lines into the sandbox ...")
-            self.control("POST", "/timewax/config", {"rate_limit_enabled": True})
+            self.control("POST", f"/{self.service}/config", {"rate_limit_enabled": True})
             invoices = [_invoice(n) for n in range(count + 5)]
             session = requests.Session()
             for inv in invoices:
                 session.post(
-                    f"{self.url}/_sandbox/timewax/invoices", json=inv, timeout=30
+                    f"{self.url}/_sandbox/{self.service}/invoices", json=inv, timeout=30
                 ).raise_for_status()
             # Warm-up on 5 invoices of their own day: token, caches, first connections.
             for i, inv in enumerate(invoices[count:]):
                 inv.update(rawDate="2027-04-01", number=f"W{i}")
                 session.post(
-                    f"{self.url}/_sandbox/timewax/invoices", json=inv, timeout=30
+                    f"{self.url}/_sandbox/{self.service}/invoices", json=inv, timeout=30
                 ).raise_for_status()
             self.backend._timewax_import(date(2027, 4, 1), date(2027, 4, 1))
             cr.commit()
 
             say(f"Importing {count} invoices (posted under their Timewax numbers) ...")
-            self.control("POST", "/stats/timewax/reset")
+            self.control("POST", f"/stats/{self.service}/reset")
             queries0, started = sql_db.sql_counter, time.perf_counter()
             first = self.backend._timewax_import(date(2027, 2, 1), date(2027, 2, 28))
             cr.commit()
@@ -269,7 +283,7 @@ class TimewaxBench:
             baseline_s = self._baseline(env, invoices[:count])
 
             say("A second run that finds nothing new ...")
-            self.control("POST", "/stats/timewax/reset")
+            self.control("POST", f"/stats/{self.service}/reset")
             env.invalidate_all()
             queries1, started = sql_db.sql_counter, time.perf_counter()
             second = self.backend._timewax_import(date(2027, 2, 1), date(2027, 2, 28))
