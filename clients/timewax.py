@@ -2,6 +2,10 @@
 
 Facts: /work/shared/api/timewax.md. The XML is parsed case-insensitively and leniently
 (``<Lines>`` closed by ``</lines>``, ``<line>`` never opened, ``valid`` yes/true).
+
+Two readings Timewax does not document are each decided in one place: the decimal format
+(:func:`parse_decimal`: ``1234.50`` and ``1234,50``) and the sign of credit notes
+(:func:`positive_credit_note`: negative or positive amounts both give positive ones).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from .ratelimit import RateLimiter, RatePolicy, limiter_for
 
 TOKEN_PATH = "/authentication/token/get/"
 INVOICES_PATH = "/invoicing/list/"
+COMPANIES_PATH = "/company/list/"
 TOKEN_LIFETIME = 3600  # documented: 60 minutes
 RENEW_BEFORE = 300  # renew about 5 minutes before validUntil
 MIN_INTERVAL = 0.1  # 10 requests per second per client environment
@@ -85,6 +90,8 @@ ITEM_FIELDS = (
     "amount",
     "description",
 )
+# Money amounts: the ones a credit note's sign applies to (hours, rate and km are not).
+MONEY_FIELDS = frozenset({"amountinclvat", "amountexclvat", "vatamount", "amount"})
 AMOUNT_FIELDS = frozenset(
     {"amountinclvat", "amountexclvat", "vatamount", "hours", "rate", "km", "amount"}
 )
@@ -173,8 +180,15 @@ def parse_xml(text: str | bytes) -> etree._Element:
         text = text.decode("utf-8", errors="replace")
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)  # lxml refuses str with an encoding decl
     text = _balance(_TAG_RE.sub(lambda m: f"<{m.group(1)}{m.group(2).lower()}", text))
-    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
-    root = etree.fromstring(text.encode("utf-8"), parser)
+    # Tolerant of the documented quirks (balanced above), strict about the rest: a reply
+    # that is still not well-formed is refused, never half-read.
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(text.encode("utf-8"), parser)
+    except etree.XMLSyntaxError as error:
+        raise RetryableError(
+            f"Timewax answered with malformed XML ({error}); nothing was imported."
+        ) from error
     if root is None:
         raise RetryableError("Timewax answered with something that is not XML.")
     return root
@@ -252,18 +266,61 @@ def parse_invoices(root) -> list[dict]:
     invoices = []
     for inv in root.iter("invoice"):
         data = _fields(inv, skip=("lines",))
-        lines_el = inv.find("lines")
-        if lines_el is None:  # recovery may have nested it one level deeper
-            lines_el = next(inv.iter("lines"), None)
-        data["lines"] = _parse_lines(lines_el) if lines_el is not None else []
+        # Seed 003 verbatim repeats ``<Lines>..</line></lines>`` per line: every
+        # ``<lines>`` of the invoice holds lines, not only the first.
+        data["lines"] = [line for el in inv.findall("lines") for line in _parse_lines(el)]
         data["references"] = [
             data.get(f"invoiceReference{i}")
             for i in range(1, 6)
             if data.get(f"invoiceReference{i}")
         ]
         data.setdefault("creditNote", False)
-        invoices.append(data)
+        invoices.append(positive_credit_note(data))
     return invoices
+
+
+def _negate(record: dict) -> None:
+    for key, value in record.items():
+        if key.lower() in MONEY_FIELDS and isinstance(value, Decimal):
+            record[key] = -value
+
+
+def positive_credit_note(invoice: dict) -> dict:
+    """The one place that reads the sign of a credit note (undocumented): a credit note
+    whose total is negative is read as "credit notes carry negative amounts" and every
+    amount is turned around; a positive total is taken as it is. Per line and item the
+    sign follows the total, so a credit note that mixes signs keeps its mix.
+    ``signReading`` says which reading applied ("negative" or "positive")."""
+    invoice["signReading"] = "positive"
+    total = invoice.get("amountInclVat")
+    if invoice.get("creditNote") and isinstance(total, Decimal) and total < 0:
+        invoice["signReading"] = "negative"
+        _negate(invoice)
+        for line in invoice.get("lines", []):
+            _negate(line)
+            for item in line.get("items", []):
+                _negate(item)
+    return invoice
+
+
+def parse_companies(root) -> list[dict]:
+    """The ``companies/company`` of ``company/list``: code, name, VATNumber and the
+    first debtor's fields (name, attn, address, postcode, city, country, email, ...)."""
+    companies = []
+    for comp in root.iter("company"):
+        data = {
+            child.tag: _text(child)
+            for child in comp
+            if isinstance(child.tag, str) and child.tag not in ("debtors", "contactpersons")
+        }
+        debtor = next(comp.iter("debtor"), None)
+        data["debtor"] = (
+            {c.tag: _text(c) for c in debtor if isinstance(c.tag, str)}
+            if debtor is not None
+            else {}
+        )
+        companies.append(data)
+    return companies
 
 
 class TimewaxClient(ApiClient):
@@ -283,6 +340,7 @@ class TimewaxClient(ApiClient):
         timeout=DEFAULT_TIMEOUT,
         limiter: RateLimiter | None = None,
         now: Callable[[], float] = time.time,
+        token_store=None,
         **kwargs,
     ):
         if limiter is None:
@@ -297,6 +355,10 @@ class TimewaxClient(ApiClient):
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = threading.Lock()
+        # Optional ``clients.oauth.TokenStore``: the token and its end outlive this client
+        # (``access_token``/``expires_at``; Timewax has no refresh token).
+        self.token_store = token_store
+        self.token_requests = 0
 
     @property
     def service_label(self) -> str:
@@ -326,29 +388,67 @@ class TimewaxClient(ApiClient):
         parts = [_text(e) for e in el if isinstance(e.tag, str)] or [_text(el)]
         return "; ".join(p for p in parts if p)
 
-    def token(self, *, renew: bool = False) -> str:
-        """A valid token (cached; renewed ~5 minutes before ``validUntil``)."""
+    def _fresh(self, token: str | None, expires: float) -> bool:
+        return bool(token) and self.now() < (expires or 0.0) - RENEW_BEFORE
+
+    def token(self, *, renew: bool = False, login: bool = False) -> str:
+        """A valid token (cached, and kept in the token store when there is one; renewed
+        ~5 minutes before ``validUntil``, or when ``renew`` says Timewax refused it).
+        ``login``: log in whatever is stored (Test connection checks the credentials)."""
         with self._token_lock:
-            if not renew and self._token and self.now() < self._token_expires - RENEW_BEFORE:
+            refused = self._token if renew else None
+            if not (renew or login) and self._fresh(self._token, self._token_expires):
                 return self._token
-            root = self._post_xml(
-                TOKEN_PATH,
-                {"client": self.client, "username": self.username, "password": self.password},
-            )
-            if not parse_bool(_text(root.find("valid"))) or not _text(root.find("token")):
-                errors = self._errors(root) or "no token"
-                raise AuthExpired(
-                    "Timewax refused the login; check the client, API ID and password in the "
-                    "settings.",
-                    remote_message=errors,
+            if self.token_store is None:
+                return self._new_token()
+            stored = self.token_store.read() or {}
+            if not login and self._usable(stored, refused):
+                return self._token
+            with self.token_store.locked() as stored:
+                # Re-read under the lock: another worker may have renewed it meanwhile.
+                if not login and self._usable(stored or {}, refused):
+                    return self._token
+                token = self._new_token()
+                self.token_store.save(
+                    {
+                        "access_token": token,
+                        "refresh_token": None,
+                        "expires_at": self._token_expires,
+                        "obtained_at": self.now(),
+                    }
                 )
-            obtained = self.now()
-            until = parse_valid_until(_text(root.find("validuntil")))
-            expires = obtained + TOKEN_LIFETIME
-            if until and until > obtained:  # time zone unstated: keep the earlier one
-                expires = min(expires, until)
-            self._token, self._token_expires = _text(root.find("token")), expires
-            return self._token
+                return token
+
+    def _usable(self, stored: dict, refused: str | None) -> bool:
+        token, expires = stored.get("access_token"), stored.get("expires_at") or 0.0
+        if token and token != refused and self._fresh(token, expires):
+            self._token, self._token_expires = token, expires
+            return True
+        return False
+
+    def _new_token(self) -> str:
+        self.token_requests += 1
+        root = self._post_xml(
+            TOKEN_PATH,
+            {"client": self.client, "username": self.username, "password": self.password},
+        )
+        if not parse_bool(_text(root.find("valid"))) or not _text(root.find("token")):
+            errors = self._errors(root) or "no token"
+            raise AuthExpired(
+                "Timewax refused the login; check the client, API ID and password in the settings.",
+                remote_message=errors,
+            )
+        obtained = self.now()
+        until = parse_valid_until(_text(root.find("validuntil")))
+        expires = obtained + TOKEN_LIFETIME
+        if until and until > obtained:  # time zone unstated: keep the earlier one
+            expires = min(expires, until)
+        self._token, self._token_expires = _text(root.find("token")), expires
+        return self._token
+
+    def companies(self) -> list[dict]:
+        """Clients of ``company/list`` (for the address of a debtor not yet in Odoo)."""
+        return parse_companies(self.call(COMPANIES_PATH, {}))
 
     def call(self, path: str, fields: dict) -> etree._Element:
         """POST a service with the token; renews the token once on a token error."""

@@ -1,8 +1,10 @@
 from . import (
     account_move,
+    account_move_timewax,
     bookkeeping_backend,
     bookkeeping_backend_asperion,
     bookkeeping_backend_exact,
+    bookkeeping_backend_timewax,
     bookkeeping_backend_visma,
     bookkeeping_document,
     bookkeeping_document_visma,
@@ -17,6 +19,11 @@ from . import (
     bookkeeping_remote_option_asperion,
     bookkeeping_remote_option_visma,
     bookkeeping_service_contract,
+    bookkeeping_timewax_invoice,
+    bookkeeping_timewax_partner,
+    bookkeeping_timewax_project,
+    bookkeeping_timewax_run,
+    bookkeeping_timewax_vat_code,
     bookkeeping_token,
     res_partner,
 )

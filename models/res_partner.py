@@ -51,7 +51,7 @@ class ResPartner(models.Model):
         link of the current company."""
         backends = self.env["bookkeeping.backend"].search(
             [("company_id", "=", self.env.company.id), ("state", "=", "linked")]
-        )
+        ).filtered(lambda b: "partners" in b._service_capabilities())  # not import links
         if not backends:
             raise UserError(
                 self.env._(

@@ -20,6 +20,13 @@ class TestEveryActionAnswers(ExactCommon):
         self.sent = self.send(self.invoice([(10.0, 1.0)]))
         self.waiting = self.invoice([(20.0, 1.0)])
 
+    def import_link(self):
+        """A link that imports (on the same sandbox), for the import wizard's buttons."""
+        return self.env["bookkeeping.backend"].create({
+            "name": "Import link", "service": "timewax", "company_id": self.backend.company_id.id,
+            "timewax_base_url": f"{self.url}/timewax", "timewax_client": "sandbox",
+            "timewax_username": "api-user", "timewax_password": "secret"})
+
     def module_records(self, model):
         data = self.env["ir.model.data"].search([("module", "=", MODULE), ("model", "=", model)])
         return self.env[model].browse(data.mapped("res_id"))
@@ -70,6 +77,8 @@ class TestEveryActionAnswers(ExactCommon):
         for model, method in sorted(buttons):
             if model == "bookkeeping.partner.sync.wizard" and model not in records:
                 records[model] = self.env[model].create({"backend_id": self.backend.id})
+            if model == "bookkeeping.timewax.import.wizard" and model not in records:
+                records[model] = self.env[model].create({"backend_id": self.import_link().id})
             record = records[model]
             self.assertTrue(record, model)
             for one in record:

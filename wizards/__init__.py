@@ -1,1 +1,1 @@
-from . import bookkeeping_partner_sync_wizard
+from . import bookkeeping_partner_sync_wizard, bookkeeping_timewax_import_wizard

@@ -51,8 +51,8 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
         required=True,
         domain="[('state', '=', 'linked'), ('company_id', 'in', allowed_company_ids)]",
         default=lambda self: self.env["bookkeeping.backend"].search(
-            [("state", "=", "linked"), ("company_id", "=", self.env.company.id)], limit=1
-        ),
+            [("state", "=", "linked"), ("company_id", "=", self.env.company.id)]
+        ).filtered(lambda b: "partners" in b._service_capabilities())[:1],
     )
     push_unmatched = fields.Boolean(
         "Create Odoo customers remotely",

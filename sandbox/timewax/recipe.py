@@ -11,6 +11,8 @@ LINK = None
 DEMO = None
 BENCH = None
 THROUGHPUT = None
+# ``python -m bench timewax`` runs this module's ``run(args, src)``: the import benchmark.
+IMPORT_BENCH = "bench.timewax_import"
 
 
 def remote_documents(state):

@@ -29,6 +29,9 @@ DEFAULT_CONFIG = {
     # T8: both decimal formats and both credit-note signs
     "decimal_comma": False,  # undocumented decimal format: "1234.50" or "1234,50"
     "credit_note_sign": "positive",  # undocumented credit-note sign: positive | negative
+    # invoicing/list answers: "" normally, "malformed" a cut-off reply (not well-formed),
+    # any other text a <valid>no</valid> with that text as Timewax's error
+    "invoicing_fault": "",
 }
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -475,6 +478,15 @@ class TimewaxService:
         _client, error = self._session(fields)
         if error is not None:
             return error
+        fault = self.config["invoicing_fault"]
+        if fault == "malformed":
+            return Response(
+                b"<?xml version='1.0'?><response><valid>true</valid><invoices>"
+                b"<invoice><id>1</id><number>X & Y</number>",
+                content_type="text/xml; charset=utf-8",
+            )
+        if fault:
+            return _fail(fault)
         bounds = []
         for key, name in (("datefrom", "dateFrom"), ("dateto", "dateTo")):
             value = fields.get(key, "")

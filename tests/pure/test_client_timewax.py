@@ -9,7 +9,8 @@ import pytest
 from test_client_support import FakeClock, LocalServer
 from werkzeug.wrappers import Response
 
-from clients.errors import AuthExpired, ValidationError
+from clients.errors import AuthExpired, RetryableError, ValidationError
+from clients.oauth import MemoryTokenStore
 from clients.ratelimit import RateLimiter
 from clients.timewax import parse_decimal, parse_invoices, parse_valid_until, parse_xml
 
@@ -138,3 +139,61 @@ def test_password_never_reaches_the_call_log():
         client.invoices("2024-03-01", "2024-03-31")
     text = repr(records)
     assert "secret" not in text and "<token>T1</token>" not in text and len(records) == 2
+
+
+def test_token_store_outlives_the_client_and_is_renewed_when_refused():
+    clock = FakeClock()
+    tw = TimewaxServer(clock)
+    store = MemoryTokenStore()
+    with LocalServer(tw) as server:
+        first = make(server, clock)
+        first.token_store = store
+        first.invoices("2024-03-01", "2024-03-31")
+        assert store.read()["access_token"] == "T1" and tw.tokens == 1
+        second = make(server, clock)  # a new run: the stored token is reused
+        second.token_store = store
+        second.invoices("2024-03-01", "2024-03-31")
+        assert tw.tokens == 1 and second.token_requests == 0
+        tw.valid_token = "revoked-elsewhere"  # refused: renewed once, and stored
+        second.invoices("2024-03-01", "2024-03-31")
+        assert tw.tokens == 2 and store.read()["access_token"] == "T2"
+
+
+CREDIT = """<response><valid>true</valid><invoices>
+<invoice><id>1</id><creditNote>Yes</creditNote><amountInclVat>{total}</amountInclVat>
+<lines><line><amountExclVat>{excl}</amountExclVat><vatAmount>{vat}</vatAmount>
+<amountInclVat>{total}</amountInclVat><items><item><hours>-2</hours><amount>{excl}</amount>
+</item></items></line></lines></invoice></invoices></response>"""
+
+
+@pytest.mark.parametrize("sign", ["-", ""])
+def test_credit_notes_come_out_positive_in_either_sign_reading(sign):
+    text = CREDIT.format(total=f"{sign}121,00", excl=f"{sign}100,00", vat=f"{sign}21,00")
+    (invoice,) = parse_invoices(parse_xml(text))
+    line = invoice["lines"][0]
+    assert invoice["amountInclVat"] == Decimal("121.00")
+    assert (line["amountExclVat"], line["vatAmount"]) == (Decimal("100"), Decimal("21"))
+    assert line["items"][0]["amount"] == Decimal("100")
+    assert line["items"][0]["hours"] == Decimal("-2")  # not money: left as sent
+    assert invoice["signReading"] == ("negative" if sign else "positive")
+
+
+def test_seed_layout_with_several_lines_keeps_every_line():
+    """Seed 003 verbatim: ``<Lines>`` .. ``</line></lines>`` once per line."""
+    body = "".join(
+        f"<Lines><description>L{n}</description><amountExclVat>{n}0,00</amountExclVat>"
+        f"<vatCode>21</vatCode><items></items></line></lines>"
+        for n in (1, 2, 3)
+    )
+    text = (
+        "<response><valid>true</valid><invoices><invoice><id>5</id>"
+        f"{body}</invoice></invoices></response>"
+    )
+    (invoice,) = parse_invoices(parse_xml(text))
+    assert [line["description"] for line in invoice["lines"]] == ["L1", "L2", "L3"]
+    assert invoice["lines"][2]["amountExclVat"] == Decimal("30.00")
+
+
+def test_malformed_xml_is_refused_not_half_read():
+    with pytest.raises(RetryableError, match="malformed XML"):
+        parse_xml("<response><valid>true</valid><invoices><invoice><number>A & B</number>")

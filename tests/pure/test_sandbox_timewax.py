@@ -257,3 +257,15 @@ def test_project_list_returns_projects_with_is_active(server):
         call(server, "project/list", f"<token>{token(server)}</token><isActive>Yes</isActive>")
     )
     assert "P900" not in [p.findtext("code") for p in active.iter("project")]
+
+
+def test_invoicing_fault_answers_malformed_xml_or_valid_no(server):
+    """Test-only fault: a cut-off reply, or valid=no with a given Timewax error text."""
+    config(server, invoicing_fault="malformed")
+    body = f"<token>{token(server)}</token>{ALL}"
+    with pytest.raises(etree.XMLSyntaxError):
+        etree.fromstring(call(server, "invoicing/list", body).content)
+    config(server, invoicing_fault="invoicing_module_not_active")
+    root = xml(call(server, "invoicing/list", body))
+    assert root.findtext("valid") == "no"
+    assert root.findtext("errors") == "invoicing_module_not_active"
