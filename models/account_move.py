@@ -125,9 +125,11 @@ class AccountMove(models.Model):
         return models.Model.write(self, vals)
 
     def _bookkeeping_default_backend(self):
+        """The company's first link that receives invoices (an import link never does)."""
         self.ensure_one()
         return self.env["bookkeeping.backend"].search(
-            [("company_id", "=", self.company_id.id)], limit=1)
+            [("company_id", "=", self.company_id.id)]
+        ).filtered(lambda backend: "push" in backend._service_capabilities())[:1]
 
     def _bookkeeping_applicable(self):
         self.ensure_one()

@@ -48,16 +48,3 @@ class AccountMove(models.Model):
         ):
             move.name = move.timewax_number
         return super()._post(soft=soft)
-
-    def _bookkeeping_default_backend(self):
-        """An import link never receives invoices: the company's first link that declares
-        the "push" capability does. (The engine itself does not read the capabilities
-        yet; once it does, this override goes.)"""
-        backend = super()._bookkeeping_default_backend()
-        if not backend or "push" in backend._service_capabilities():
-            return backend
-        return (
-            self.env["bookkeeping.backend"]
-            .search([("company_id", "=", self.company_id.id)])
-            .filtered(lambda b: "push" in b._service_capabilities())[:1]
-        )
