@@ -18,6 +18,8 @@
         "data/mail_activity_type_data.xml",
         "wizards/bookkeeping_partner_sync_wizard_views.xml",
         "views/bookkeeping_backend_views.xml",
+        "views/bookkeeping_backend_setup_views.xml",
+        "views/res_config_settings_views.xml",
         "views/bookkeeping_backend_asperion_views.xml",
         "views/bookkeeping_backend_exact_views.xml",
         "views/bookkeeping_log_views.xml",

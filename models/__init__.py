@@ -1,8 +1,10 @@
 from . import (
     account_move,
+    account_move_send,
     bookkeeping_backend,
     bookkeeping_backend_asperion,
     bookkeeping_backend_exact,
+    bookkeeping_backend_setup,
     bookkeeping_document,
     bookkeeping_engine,
     bookkeeping_log,
@@ -11,6 +13,7 @@ from . import (
     bookkeeping_remote_option_asperion,
     bookkeeping_service_contract,
     bookkeeping_token,
+    res_config_settings,
     res_partner,
     res_partner_asperion,
     res_partner_exact,

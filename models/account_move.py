@@ -120,9 +120,42 @@ class AccountMove(models.Model):
     def _bookkeeping_write(self, vals):
         """Write sync fields only. They are no accounting data, so this skips
         ``account.move.write`` (balance checks, dynamic-line sync, lock dates) and mail
-        tracking, which would cost dozens of queries per invoice on a posted move."""
+        tracking, which would cost dozens of queries per invoice on a posted move. What
+        an auditor must see (a number received, a payment seen remotely) goes to the
+        chatter here, whichever service or run wrote it."""
         assert all(key.startswith("bookkeeping_") for key in vals), vals
-        return models.Model.write(self, vals)
+        notes = self._bookkeeping_sync_notes(vals) if (
+            "bookkeeping_remote_number" in vals
+            or "bookkeeping_remote_payment_state" in vals) else {}
+        result = models.Model.write(self, vals)
+        for move, body in notes.items():
+            move._message_log(body=body)
+        return result
+
+    def _bookkeeping_sync_notes(self, vals):
+        """{move: text} for a remote number that arrives and a remote payment state that
+        changes (read before the write)."""
+        notes = {}
+        number = vals.get("bookkeeping_remote_number")
+        payment = vals.get("bookkeeping_remote_payment_state")
+        labels = dict(self._fields["bookkeeping_remote_payment_state"]
+                      ._description_selection(self.env))
+        for move in self:
+            service = move.bookkeeping_backend_id._service_label()
+            lines = []
+            if number and number != move.bookkeeping_remote_number:
+                lines.append(self.env._("Number received from %(service)s: %(number)s.",
+                                        service=service, number=number))
+            if payment and payment != move.bookkeeping_remote_payment_state and (
+                    payment != "open" or move.bookkeeping_remote_payment_state):
+                if payment == "paid":
+                    lines.append(self.env._("Paid in %(service)s.", service=service))
+                else:
+                    lines.append(self.env._("Payment in %(service)s: %(state)s.",
+                                            service=service, state=labels.get(payment)))
+            if lines:
+                notes[move] = " ".join(lines)
+        return notes
 
     def _bookkeeping_default_backend(self):
         self.ensure_one()
@@ -163,7 +196,14 @@ class AccountMove(models.Model):
                 vals["bookkeeping_outcome_unknown"] = outcome_unknown
             elif not retryable:
                 vals["bookkeeping_outcome_unknown"] = False
+            # Every error in the chatter, once: a retry that fails the same way adds none.
+            repeated = move.bookkeeping_state == "error" and move.bookkeeping_error == message
             move._bookkeeping_write(vals)
+            if not repeated:
+                move._message_log(body=self.env._(
+                    "Not sent to %(service)s: %(error)s",
+                    service=move.bookkeeping_backend_id._service_label()
+                    or self.env._("bookkeeping"), error=message))
 
     def _bookkeeping_set_result(self, result):
         """Store what the remote package answered. ``result`` keys: remote_id, state
@@ -187,7 +227,23 @@ class AccountMove(models.Model):
                 vals[f"bookkeeping_{key}"] = result[key]
         if result.get("remote_payment_state"):
             vals["bookkeeping_remote_payment_state"] = result["remote_payment_state"]
-        self._bookkeeping_write(vals)
+        # A send attempt, whether from the button, the Send dialog or the cron.
+        vals["bookkeeping_attempts"] = self.bookkeeping_attempts + 1
+        models.Model.write(self, vals)
+        self._message_log(body=self._bookkeeping_sent_note(vals))
+
+    def _bookkeeping_sent_note(self, vals):
+        backend = self.bookkeeping_backend_id
+        if vals["bookkeeping_state"] == "sent_draft":
+            return self.env._(
+                "Sent to %(admin)s as draft %(ref)s; %(service)s gives it its number.",
+                admin=backend._admin_label(), service=backend._service_label(),
+                ref=self.bookkeeping_remote_ref or self.bookkeeping_remote_id)
+        number = self.bookkeeping_remote_number or self.bookkeeping_remote_ref
+        if number:
+            return self.env._("Booked in %(admin)s as %(number)s.",
+                              admin=backend._admin_label(), number=number)
+        return self.env._("Booked in %(admin)s.", admin=backend._admin_label())
 
     # ------------------------------------------------------------------ ORM hooks
 

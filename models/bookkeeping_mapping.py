@@ -23,9 +23,13 @@ class BookkeepingMapping(models.Model):
     payment_term_id = fields.Many2one("account.payment.term", check_company=True,
                                       ondelete="cascade")
     option_kind = fields.Char(compute="_compute_option_kind")
+    tax_rate = fields.Float(related="tax_id.amount", string="Rate")
+    # Drop-downs offer only what fits: sales VAT codes of the tax's rate, income accounts.
     option_id = fields.Many2one(
         "bookkeeping.remote.option", "Remote code",
-        domain="[('backend_id', '=', backend_id), ('kind', '=', option_kind)]",
+        domain="[('backend_id', '=', backend_id), ('kind', '=', option_kind)]"
+        " + (mapping_type == 'tax' and [('percentage', '=', tax_rate)] or [])"
+        " + (mapping_type == 'account' and [('is_income', '=', True)] or [])",
     )
     candidate_ids = fields.Many2many(
         "bookkeeping.remote.option", string="Suggestions",

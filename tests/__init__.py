@@ -3,6 +3,7 @@ from . import (
     test_asperion_invoices,
     test_asperion_link,
     test_asperion_tokens,
+    test_chatter,
     test_core,
     test_exact_amounts,
     test_exact_invoices,
@@ -15,6 +16,7 @@ from . import (
     test_partner_sync,
     test_pdf_and_copies,
     test_service_contract,
+    test_setup_assistant,
     test_tour_connect,
     test_ui_actions,
 )
