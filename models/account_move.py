@@ -196,8 +196,9 @@ class AccountMove(models.Model):
                 vals["bookkeeping_outcome_unknown"] = outcome_unknown
             elif not retryable:
                 vals["bookkeeping_outcome_unknown"] = False
-            # Every error in the chatter, once: a retry that fails the same way adds none.
-            repeated = move.bookkeeping_state == "error" and move.bookkeeping_error == message
+            # Every error in the chatter; an automatic retry that fails the same way as the
+            # last one adds none (an outage would fill the chatter every few minutes).
+            repeated = move.bookkeeping_error_retryable and move.bookkeeping_error == message
             move._bookkeeping_write(vals)
             if not repeated:
                 move._message_log(body=self.env._(

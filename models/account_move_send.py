@@ -22,14 +22,17 @@ class AccountMoveSend(models.AbstractModel):
         # EXTENDS 'account'
         res = super()._get_all_extra_edis()
         backend = self.env["bookkeeping.backend"].search(
-            [("company_id", "=", self.env.company.id)], limit=1)
+            [("company_id", "=", self.env.company.id)], limit=1
+        )
         if backend:
             res[EDI_KEY] = {
                 "label": self.env._("Book in %(service)s", service=backend._service_label()),
                 "is_applicable": self._is_bookkeeping_applicable,
                 "help": self.env._(
                     "Send the invoice to the administration %(admin)s now, instead of "
-                    "waiting for the next run.", admin=backend._admin_name() or backend.name),
+                    "waiting for the next run.",
+                    admin=backend._admin_name() or backend.name,
+                ),
             }
         return res
 
@@ -39,20 +42,23 @@ class AccountMoveSend(models.AbstractModel):
         super()._call_web_service_after_invoice_pdf_render(invoices_data)
         moves = self.env["account.move"]
         for invoice, invoice_data in invoices_data.items():
-            if EDI_KEY in invoice_data.get("extra_edis", ()) and \
-                    self._is_bookkeeping_applicable(invoice):
+            if EDI_KEY in invoice_data.get("extra_edis", ()) and self._is_bookkeeping_applicable(
+                invoice
+            ):
                 moves |= invoice
         if not moves:
             return
         for move in moves.filtered(lambda m: not m.bookkeeping_backend_id):
             move._bookkeeping_write(
-                {"bookkeeping_backend_id": move._bookkeeping_default_backend().id})
+                {"bookkeeping_backend_id": move._bookkeeping_default_backend().id}
+            )
         moves._bookkeeping_write({"bookkeeping_state": "to_send"})
         self.env["bookkeeping.backend"]._push_moves(moves)
         for move in moves.filtered(lambda m: m.bookkeeping_state == "error"):
             invoices_data[move]["error"] = {
                 "error_title": self.env._(
                     "Not booked in %(service)s:",
-                    service=move.bookkeeping_backend_id._service_label()),
+                    service=move.bookkeeping_backend_id._service_label(),
+                ),
                 "errors": [move.bookkeeping_error],
             }

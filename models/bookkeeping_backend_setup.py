@@ -25,16 +25,29 @@ class BookkeepingBackend(models.Model):
     _inherit = "bookkeeping.backend"
 
     setup_step = fields.Selection(
-        SETUP_STEPS, default="done", required=True, copy=False,
-        help="Where the setup assistant is; links made outside it are 'done'.")
+        SETUP_STEPS,
+        default="done",
+        required=True,
+        copy=False,
+        help="Where the setup assistant is; links made outside it are 'done'.",
+    )
     last_action_message = fields.Text(
-        "Last result", copy=False, readonly=True,
-        help="What the last Connect or assistant step did, shown until dismissed.")
+        "Last result",
+        copy=False,
+        readonly=True,
+        help="What the last Connect or assistant step did, shown until dismissed.",
+    )
     setup_missing = fields.Text("Still to do", compute="_compute_setup_missing")
     setup_ready = fields.Boolean(compute="_compute_setup_missing")
 
-    @api.depends("service", "state", "administration_code", "tax_mapping_ids.option_id",
-                 "account_mapping_ids.option_id", "invoice_mode")
+    @api.depends(
+        "service",
+        "state",
+        "administration_code",
+        "tax_mapping_ids.option_id",
+        "account_mapping_ids.option_id",
+        "invoice_mode",
+    )
     def _compute_setup_missing(self):
         for backend in self:
             missing = backend._setup_missing() if backend.service else []
@@ -46,39 +59,67 @@ class BookkeepingBackend(models.Model):
         own list, then the taxes and income accounts in use that have no remote code."""
         self.ensure_one()
         if self.state == "draft":
-            return [self.env._("Press Connect and log in at %(service)s.",
-                               service=self._service_label())]
+            return [
+                self.env._(
+                    "Press Connect and log in at %(service)s.", service=self._service_label()
+                )
+            ]
         missing = list(self._service_setup_check())
-        used = self.env["account.move.line"].search([
-            ("company_id", "=", self.company_id.id),
-            ("move_id.move_type", "in", ("out_invoice", "out_refund")),
-            ("display_type", "=", "product"),
-        ], limit=2000)
+        used = self.env["account.move.line"].search(
+            [
+                ("company_id", "=", self.company_id.id),
+                ("move_id.move_type", "in", ("out_invoice", "out_refund")),
+                ("display_type", "=", "product"),
+            ],
+            limit=2000,
+        )
         taxes = used.tax_ids.filtered(lambda t: t.type_tax_use == "sale")
         mapped = self.tax_mapping_ids.filtered("option_id").tax_id
         if taxes - mapped:
-            missing.append(self.env._(
-                "Map these taxes to a remote VAT code (tab VAT codes): %(taxes)s.",
-                taxes=", ".join((taxes - mapped).mapped("display_name"))))
+            missing.append(
+                self.env._(
+                    "Map these taxes to a remote VAT code (tab VAT codes): %(taxes)s.",
+                    taxes=", ".join((taxes - mapped).mapped("display_name")),
+                )
+            )
         accounts = used.account_id
         mapped_accounts = self.account_mapping_ids.filtered("option_id").account_id
         if accounts - mapped_accounts and not self.default_income_option_id:
-            missing.append(self.env._(
-                "Choose the default income account, or map these accounts (tab Accounts): "
-                "%(accounts)s.", accounts=", ".join(
-                    (accounts - mapped_accounts).mapped("display_name"))))
+            missing.append(
+                self.env._(
+                    "Choose the default income account, or map these accounts (tab Accounts): "
+                    "%(accounts)s.",
+                    accounts=", ".join((accounts - mapped_accounts).mapped("display_name")),
+                )
+            )
         return missing
+
+    @api.model
+    def default_get(self, fields_list):
+        # The assistant names the link itself: the manager need not invent a name.
+        values = super().default_get(fields_list)
+        if "name" in fields_list and not values.get("name") and values.get("service"):
+            values["name"] = self._default_link_name(values["service"], values.get("company_id"))
+        return values
+
+    @api.model
+    def _default_link_name(self, service, company_id=None):
+        label = dict(self._fields["service"]._description_selection(self.env)).get(service, service)
+        company = self.env["res.company"].browse(company_id or self.env.company.id)
+        return self.env._("%(service)s - %(company)s", service=label, company=company.name)
 
     @api.onchange("service")
     def _onchange_service_name(self):
         if self.service and not self.name:
-            self.name = self.env._("%(service)s - %(company)s", service=self._service_label(),
-                                   company=self.company_id.name or self.env.company.name)
+            self.name = self._default_link_name(self.service, self.company_id.id)
 
     def write(self, vals):
         # The default income account follows into the lines that had the old default.
-        previous = {b.id: b.default_income_option_id for b in self} \
-            if "default_income_option_id" in vals else {}
+        previous = (
+            {b.id: b.default_income_option_id for b in self}
+            if "default_income_option_id" in vals
+            else {}
+        )
         result = super().write(vals)
         for backend in self.filtered(lambda b: b.id in previous):
             old, new = previous[backend.id], backend.default_income_option_id
@@ -94,8 +135,10 @@ class BookkeepingBackend(models.Model):
     def action_setup_start(self, service=None):
         """Open the assistant on a new link; with ``service`` its first step is done."""
         service = service or self.env.context.get("bookkeeping_service")
-        context = {"default_setup_step": "credentials" if service else "service",
-                   "default_company_id": self.env.company.id}
+        context = {
+            "default_setup_step": "credentials" if service else "service",
+            "default_company_id": self.env.company.id,
+        }
         if service:
             context["default_service"] = service
         return {
@@ -103,8 +146,12 @@ class BookkeepingBackend(models.Model):
             "name": self.env._("Link a bookkeeping package"),
             "res_model": "bookkeeping.backend",
             "view_mode": "form",
-            "views": [(self.env.ref(
-                "account_bookkeeping_link.bookkeeping_backend_view_form_setup").id, "form")],
+            "views": [
+                (
+                    self.env.ref("account_bookkeeping_link.bookkeeping_backend_view_form_setup").id,
+                    "form",
+                )
+            ],
             "target": "current",
             "context": context,
         }
@@ -161,8 +208,9 @@ class BookkeepingBackend(models.Model):
             raise UserError(self.env._("Choose the administration first."))
         result = self._remote_action(self.env._("Loading the lists"), self._load_options)
         if result.get("params", {}).get("type") != "danger":
-            self.write({"setup_step": "mappings",
-                        "last_action_message": result["params"]["message"]})
+            self.write(
+                {"setup_step": "mappings", "last_action_message": result["params"]["message"]}
+            )
         return result
 
     def action_setup_test(self):
@@ -170,8 +218,7 @@ class BookkeepingBackend(models.Model):
         self.ensure_one()
         result = self.action_test_connection()
         if result.get("params", {}).get("type") != "danger":
-            self.write({"setup_step": "test",
-                        "last_action_message": result["params"]["message"]})
+            self.write({"setup_step": "test", "last_action_message": result["params"]["message"]})
             # The form shows the new step and the sentence of the test.
             result["params"]["next"] = self._setup_reload()
         return result

@@ -35,7 +35,7 @@ class BookkeepingMapping(models.Model):
         "bookkeeping.remote.option", string="Suggestions",
         help="Remote codes with the same rate. When there are several, choose one.",
     )
-    needs_choice = fields.Boolean(compute="_compute_needs_choice")
+    needs_choice = fields.Boolean(compute="_compute_needs_choice", store=True)
 
     _unique_tax = models.UniqueIndex("(backend_id, tax_id) WHERE tax_id IS NOT NULL",
                                      "A tax is mapped only once per link.")

@@ -18,5 +18,6 @@ from . import (
     test_service_contract,
     test_setup_assistant,
     test_tour_connect,
+    test_tour_setup,
     test_ui_actions,
 )

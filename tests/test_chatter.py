@@ -34,19 +34,37 @@ class TestExactChatter(ExactCommon):
         self.assertIn("1 payments updated", result["params"]["message"])
         self.assertIn("Paid in Exact Online.", notes(move)[-1])
 
-    def test_every_error_once_and_attempts_count_the_runs(self):
+    def test_every_error_in_the_chatter_and_attempts_count_the_runs(self):
         move = self.invoice([(10.0, 1.0)], tax=self.tax_unmapped)
         self.send(move)
         self.assertEqual(move.bookkeeping_state, "error")
         self.assertIn("Not sent to Exact Online", notes(move)[-1])
         self.assertIn("BTW 13%", notes(move)[-1])
         logged = len(move.message_ids)
-        # The cron tries again and fails the same way: counted, not logged twice.
-        self.env["bookkeeping.backend"]._cron_push_invoices()
-        move.bookkeeping_state = "to_send"
-        self.env["bookkeeping.backend"]._cron_push_invoices()
+        # Sent again by hand and refused again: a second attempt, on record too.
+        move.action_bookkeeping_send()
         self.assertEqual(move.bookkeeping_attempts, 2)
-        self.assertEqual(len(move.message_ids), logged)
+        self.assertEqual(len(move.message_ids), logged + 1)
+
+    def test_the_cron_retrying_the_same_outage_adds_no_note(self):
+        move = self.invoice([(10.0, 1.0)])
+        self.backend._push_partner(self.backend._client(), self.partner_a)
+        self.faults(path_status={"POST salesentry/SalesEntries": 503})
+        self.backend.with_context(bookkeeping_retries_in_run=0)._push_moves(move)
+        self.assertTrue(move.bookkeeping_error_retryable, move.bookkeeping_error)
+        logged = len(move.message_ids)
+        move.bookkeeping_next_attempt = False
+        self.env["bookkeeping.backend"].with_context(
+            bookkeeping_retries_in_run=0
+        )._cron_push_invoices()
+        self.assertEqual(move.bookkeeping_attempts, 2)
+        self.assertEqual(len(move.message_ids), logged, notes(move)[-2:])
+        self.faults(path_status={})
+        move.bookkeeping_next_attempt = False
+        self.env["bookkeeping.backend"]._cron_push_invoices()
+        self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
+        self.assertEqual(move.bookkeeping_attempts, 3)
+        self.assertIn("Booked in", notes(move)[-1])
 
     def test_the_send_dialog_books_the_invoice(self):
         move = self.invoice([(10.0, 1.0)])
@@ -55,8 +73,11 @@ class TestExactChatter(ExactCommon):
         self.assertEqual(edis["bookkeeping_link"]["label"], "Book in Exact Online")
         self.assertTrue(edis["bookkeeping_link"]["is_applicable"](move))
         self.assertIn("bookkeeping_link", Send._get_default_extra_edis(move))
-        wizard = self.env["account.move.send.wizard"].with_context(
-            active_model="account.move", active_ids=move.ids).create({})
+        wizard = (
+            self.env["account.move.send.wizard"]
+            .with_context(active_model="account.move", active_ids=move.ids)
+            .create({})
+        )
         self.assertIn("bookkeeping_link", wizard.extra_edis or {})
         wizard.action_send_and_print()
         self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
@@ -74,5 +95,6 @@ class TestAsperionChatter(AsperionCommon):
         final = self.control("POST", f"/asperion/drafts/{move.bookkeeping_remote_ref}/finalize")
         self.backend._sync_remote_state()
         self.assertEqual(move.bookkeeping_remote_number, final["invoiceNumber"])
-        self.assertIn(f"Number received from Asperion: {final['invoiceNumber']}.",
-                      " ".join(notes(move)))
+        self.assertIn(
+            f"Number received from Asperion: {final['invoiceNumber']}.", " ".join(notes(move))
+        )

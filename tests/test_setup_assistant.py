@@ -19,6 +19,7 @@ from odoo.addons.account_bookkeeping_link.sandbox.server import start_in_thread
 
 class SetupCommon(AccountTestInvoicingCommon, HttpCase):
     country_code = "NL"
+    chart_template = "generic_coa"
 
     @classmethod
     def _request_handler(cls, s, r, /, **kw):
@@ -32,12 +33,18 @@ class SetupCommon(AccountTestInvoicingCommon, HttpCase):
         cls.sandbox = start_in_thread()
         cls.addClassCleanup(cls.sandbox.stop)
         reset_registry()
-        cls.env.user.group_ids |= cls.env.ref(
-            "account_bookkeeping_link.group_bookkeeping_manager")
+        cls.env.user.group_ids |= cls.env.ref("account_bookkeeping_link.group_bookkeeping_manager")
         company = cls.company_data["company"]
         company.country_id = cls.env.ref("base.nl")
-        cls.partner_a.write({"country_id": cls.env.ref("base.nl").id, "vat": False,
-                             "email": "a@example.nl"})
+        # The manager who goes through the consent page and our callback in the browser.
+        cls.env.ref("base.user_admin").write({
+            "company_ids": [Command.link(company.id)],
+            "group_ids": [Command.link(cls.env.ref(
+                "account_bookkeeping_link.group_bookkeeping_manager").id)],
+        })
+        cls.partner_a.write(
+            {"country_id": cls.env.ref("base.nl").id, "vat": False, "email": "a@example.nl"}
+        )
         Tax = cls.env["account.tax"]
         sale = {"type_tax_use": "sale", "company_id": company.id}
         cls.tax_21 = Tax.create({"name": "BTW 21% (setup)", "amount": 21, **sale})
@@ -46,11 +53,16 @@ class SetupCommon(AccountTestInvoicingCommon, HttpCase):
         cls.tax_0_export = Tax.create({"name": "0% export outside the EU", "amount": 0, **sale})
         # Odoo's Dutch VAT return says it: box 3b is an intra-community supply.
         tag = cls.env["account.account.tag"].create(
-            {"name": "3b (omzet) setup", "applicability": "taxes",
-             "country_id": cls.env.ref("base.nl").id})
+            {
+                "name": "3b (omzet) setup",
+                "applicability": "taxes",
+                "country_id": cls.env.ref("base.nl").id,
+            }
+        )
         cls.tax_0_tagged = Tax.create({"name": "Nul (setup)", "amount": 0, **sale})
         cls.tax_0_tagged.invoice_repartition_line_ids.filtered(
-            lambda line: line.repartition_type == "base").tag_ids = tag
+            lambda line: line.repartition_type == "base"
+        ).tag_ids = tag
         cls.tax_0_plain = Tax.create({"name": "Nothing said (setup)", "amount": 0, **sale})
 
     def setUp(self):
@@ -60,25 +72,39 @@ class SetupCommon(AccountTestInvoicingCommon, HttpCase):
 
     def start(self, service, **vals):
         """What the Settings button opens, saved as the form saves it."""
-        action = self.env["res.config.settings"].create({}).with_context(
-            bookkeeping_service=service).action_bookkeeping_link()
+        action = (
+            self.env["res.config.settings"]
+            .create({})
+            .with_context(bookkeeping_service=service)
+            .action_bookkeeping_link()
+        )
         self.assertEqual(action["context"]["default_service"], service)
         self.assertEqual(action["context"]["default_setup_step"], "credentials")
         Backend = self.env["bookkeeping.backend"].with_context(**action["context"])
-        backend = Backend.create({"name": f"{service} (setup)", "client_id": "sandbox-client",
-                                  "client_secret": "sandbox-secret", **vals})
+        backend = Backend.create(
+            {
+                "name": f"{service} (setup)",
+                "client_id": "sandbox-client",
+                "client_secret": "sandbox-secret",
+                **vals,
+            }
+        )
         self.assertEqual(backend.setup_step, "credentials")
         return backend
 
     def connect(self, backend, form):
         """Connect in the assistant, the consent page posted like a browser, and our
         callback: it brings the manager back to the assistant."""
-        requests.post(f"{self.sandbox.url}/_sandbox/{backend.service}/clients",
-                      json={"redirect_uri": backend.redirect_uri}, timeout=10)
+        requests.post(
+            f"{self.sandbox.url}/_sandbox/{backend.service}/clients",
+            json={"redirect_uri": backend.redirect_uri},
+            timeout=10,
+        )
         action = backend.action_setup_connect()
         hidden = {k: v[0] for k, v in parse_qs(urlsplit(action["url"]).query).items()}
-        answer = requests.post(action["url"], data=dict(hidden, **form),
-                               allow_redirects=False, timeout=10)
+        answer = requests.post(
+            action["url"], data=dict(hidden, **form), allow_redirects=False, timeout=10
+        )
         self.assertEqual(answer.status_code, 302, answer.text[:300])
         self.authenticate("admin", "admin")
         response = self.url_open(answer.headers["Location"], allow_redirects=False)
@@ -94,13 +120,23 @@ class SetupCommon(AccountTestInvoicingCommon, HttpCase):
     def invoices(self, taxes):
         moves = self.env["account.move"]
         for tax in taxes:
-            moves |= self.env["account.move"].create({
-                "move_type": "out_invoice", "partner_id": self.partner_a.id,
-                "invoice_date": "2025-06-02",
-                "invoice_line_ids": [Command.create({
-                    "name": "Advies", "price_unit": 100.0, "quantity": 1,
-                    "tax_ids": [Command.set(tax.ids)]})],
-            })
+            moves |= self.env["account.move"].create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.partner_a.id,
+                    "invoice_date": "2025-06-02",
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "name": "Advies",
+                                "price_unit": 100.0,
+                                "quantity": 1,
+                                "tax_ids": [Command.set(tax.ids)],
+                            }
+                        )
+                    ],
+                }
+            )
         return moves
 
 
@@ -108,12 +144,16 @@ class SetupCommon(AccountTestInvoicingCommon, HttpCase):
 class TestSetupAssistantExact(SetupCommon):
     def test_from_nothing_to_a_working_exact_link(self):
         moves = self.invoices(self.tax_21 | self.tax_9)
-        backend = self.start("exact", exact_location="sandbox",
-                             exact_base_url=f"{self.sandbox.url}/exact", push_on_post=False)
+        backend = self.start(
+            "exact",
+            exact_location="sandbox",
+            exact_base_url=f"{self.sandbox.url}/exact",
+            push_on_post=False,
+        )
         self.connect(backend, {"action": "allow", "division": ["1001"]})
         self.assertEqual(backend.administration_code, "1001")
         self.assertIn("Connected to Exact Online administration 1001", backend.last_action_message)
-        self.assertIn("Connected to", backend.message_ids[:1].body)
+        self.assertTrue(any("Connected to" in m.body for m in backend.message_ids))
 
         result = backend.action_setup_load()
         message = result["params"]["message"]
@@ -121,10 +161,26 @@ class TestSetupAssistantExact(SetupCommon):
         self.assertRegex(message, r"\d+ VAT codes, \d+ journals")
         self.assertEqual(backend.setup_step, "mappings")
         # Rates fit one code each; 0% by its scope: the name, or the VAT return's box.
-        codes = {tax: self.mapping(backend, tax).option_id.code for tax in (
-            self.tax_21, self.tax_9, self.tax_0_eu, self.tax_0_export, self.tax_0_tagged)}
-        self.assertEqual(codes, {self.tax_21: "2", self.tax_9: "1", self.tax_0_eu: "4",
-                                 self.tax_0_export: "5", self.tax_0_tagged: "4"})
+        codes = {
+            tax: self.mapping(backend, tax).option_id.code
+            for tax in (
+                self.tax_21,
+                self.tax_9,
+                self.tax_0_eu,
+                self.tax_0_export,
+                self.tax_0_tagged,
+            )
+        }
+        self.assertEqual(
+            codes,
+            {
+                self.tax_21: "2",
+                self.tax_9: "1",
+                self.tax_0_eu: "4",
+                self.tax_0_export: "5",
+                self.tax_0_tagged: "4",
+            },
+        )
         # Odoo says nothing of where this 0% applies: the manager chooses, and is told.
         plain = self.mapping(backend, self.tax_0_plain)
         self.assertFalse(plain.option_id)
@@ -134,8 +190,10 @@ class TestSetupAssistantExact(SetupCommon):
         self.assertEqual(backend.default_income_option_id.code, "8000")
         self.assertTrue(backend.default_income_option_id.is_income)
         revenue = self.company_data["default_account_revenue"]
-        self.assertEqual(backend.account_mapping_ids.filtered(
-            lambda m: m.account_id == revenue).option_id, backend.default_income_option_id)
+        self.assertEqual(
+            backend.account_mapping_ids.filtered(lambda m: m.account_id == revenue).option_id,
+            backend.default_income_option_id,
+        )
         self.assertEqual(backend.exact_journal_id.code, "70")
 
         result = backend.action_setup_test()
@@ -153,22 +211,26 @@ class TestSetupAssistantExact(SetupCommon):
         self.assertEqual(backend.setup_step, "done")
 
     def test_a_choice_of_the_default_income_account_follows_into_the_lines(self):
-        backend = self.start("exact", exact_location="sandbox",
-                             exact_base_url=f"{self.sandbox.url}/exact")
+        backend = self.start(
+            "exact", exact_location="sandbox", exact_base_url=f"{self.sandbox.url}/exact"
+        )
         self.connect(backend, {"action": "allow", "division": ["1001"]})
         backend.action_setup_load()
         other = backend.option_ids.filtered(lambda o: o.kind == "gl_account" and o.code == "8010")
         refined = backend.account_mapping_ids[:1]
         refined.option_id = backend.option_ids.filtered(
-            lambda o: o.kind == "gl_account" and o.code == "8100")
+            lambda o: o.kind == "gl_account" and o.code == "8100"
+        )
         backend.default_income_option_id = other
-        self.assertEqual(set((backend.account_mapping_ids - refined).option_id.mapped("code")),
-                         {"8010"})
+        self.assertEqual(
+            set((backend.account_mapping_ids - refined).option_id.mapped("code")), {"8010"}
+        )
         self.assertEqual(refined.option_id.code, "8100", "a refined line keeps its choice")
 
     def test_the_remote_lists_read_in_words(self):
-        backend = self.start("exact", exact_location="sandbox",
-                             exact_base_url=f"{self.sandbox.url}/exact")
+        backend = self.start(
+            "exact", exact_location="sandbox", exact_base_url=f"{self.sandbox.url}/exact"
+        )
         self.connect(backend, {"action": "allow", "division": ["1001"]})
         backend.action_setup_load()
         journal = backend.option_ids.filtered(lambda o: o.kind == "journal" and o.code == "70")
@@ -189,29 +251,54 @@ class TestSetupAssistantAsperion(SetupCommon):
     def test_from_nothing_to_a_working_asperion_link(self):
         moves = self.invoices(self.tax_21 | self.tax_9 | self.tax_0_eu)
         backend = self.start(
-            "asperion", asperion_environment="sandbox", push_on_post=False,
+            "asperion",
+            asperion_environment="sandbox",
+            push_on_post=False,
             asperion_identity_url=f"{self.sandbox.url}/asperion/identity",
-            asperion_api_url=f"{self.sandbox.url}/asperion/api")
-        self.connect(backend, {"username": "demo@sandbox.test", "password": "sandbox",
-                               "consent": "yes"})
+            asperion_api_url=f"{self.sandbox.url}/asperion/api",
+        )
+        self.connect(
+            backend, {"username": "demo@sandbox.test", "password": "sandbox", "consent": "yes"}
+        )
         # Two administrations: the manager chooses one.
         with self.assertRaisesRegex(Exception, "Choose the administration"):
             backend.action_setup_load()
         backend.asperion_administration_option_id = backend.option_ids.filtered(
-            lambda o: o.kind == "administration" and o.code == "101")
+            lambda o: o.kind == "administration" and o.code == "101"
+        )
         result = backend.action_setup_load()
         self.assertEqual(result["params"]["type"], "success", result["params"]["message"])
         self.assertIn("sales types", result["params"]["message"])
-        codes = {tax: self.mapping(backend, tax).option_id.code for tax in (
-            self.tax_21, self.tax_9, self.tax_0_eu, self.tax_0_export, self.tax_0_tagged)}
-        self.assertEqual(codes, {self.tax_21: "VH", self.tax_9: "VL", self.tax_0_eu: "VEU",
-                                 self.tax_0_export: "VEX", self.tax_0_tagged: "VEU"})
+        codes = {
+            tax: self.mapping(backend, tax).option_id.code
+            for tax in (
+                self.tax_21,
+                self.tax_9,
+                self.tax_0_eu,
+                self.tax_0_export,
+                self.tax_0_tagged,
+            )
+        }
+        self.assertEqual(
+            codes,
+            {
+                self.tax_21: "VH",
+                self.tax_9: "VL",
+                self.tax_0_eu: "VEU",
+                self.tax_0_export: "VEX",
+                self.tax_0_tagged: "VEU",
+            },
+        )
         self.assertTrue(self.mapping(backend, self.tax_0_plain).needs_choice)
         self.assertTrue(backend.default_income_option_id.is_income)
         # Payment terms follow the remote conditions with the same days.
         term_30 = self.env.ref("account.account_payment_term_30days")
-        self.assertEqual(backend.payment_term_mapping_ids.filtered(
-            lambda m: m.payment_term_id == term_30).option_id.code, "2")
+        self.assertEqual(
+            backend.payment_term_mapping_ids.filtered(
+                lambda m: m.payment_term_id == term_30
+            ).option_id.code,
+            "2",
+        )
         backend.action_setup_test()
         self.assertEqual(backend.setup_step, "test")
         self.assertIn("101", backend.last_action_message)
@@ -225,21 +312,28 @@ class TestSetupAssistantAsperion(SetupCommon):
 @tagged("post_install", "-at_install")
 class TestSettingsBlock(SetupCommon):
     def test_settings_show_the_links_and_a_button_per_service(self):
-        backend = self.env["bookkeeping.backend"].create({
-            "name": "Linked", "service": "exact", "company_id": self.env.company.id})
+        backend = self.env["bookkeeping.backend"].create(
+            {"name": "Linked", "service": "exact", "company_id": self.env.company.id}
+        )
         settings = self.env["res.config.settings"].create({})
         self.assertIn(backend, settings.bookkeeping_backend_ids)
-        arch = etree.fromstring(self.env["res.config.settings"].get_view(
-            self.env.ref("base.res_config_settings_view_form").id)["arch"])
+        arch = etree.fromstring(
+            self.env["res.config.settings"].get_view(
+                self.env.ref("base.res_config_settings_view_form").id
+            )["arch"]
+        )
         block = arch.xpath("//block[@id='bookkeeping_link']")
         self.assertTrue(block)
         # Every service that takes invoices has its button.
-        services = {key for key, _label in backend._fields["service"].selection
-                    if "push" in backend.new({"service": key})._service_capabilities()}
+        services = {
+            key
+            for key, _label in backend._fields["service"].selection
+            if "push" in backend.new({"service": key})._service_capabilities()
+        }
         buttons = block[0].xpath(".//button[@name='action_bookkeeping_link']")
         self.assertEqual(
-            {ast.literal_eval(b.get("context"))["bookkeeping_service"] for b in buttons},
-            services)
+            {ast.literal_eval(b.get("context"))["bookkeeping_service"] for b in buttons}, services
+        )
         searchable = " ".join(block[0].xpath(".//span/@searchableText"))
         for word in ("Exact", "Asperion", "boekhouding"):
             self.assertIn(word, searchable)
