@@ -33,25 +33,48 @@ class Odoo:
     def __init__(self, url, db):
         self.url, self.db = url.rstrip("/"), db
         self.session = requests.Session()
-        answer = self.session.post(f"{self.url}/web/session/authenticate", json={
-            "params": {"db": db, "login": "admin", "password": "admin"}}, timeout=60)
+        answer = self.session.post(
+            f"{self.url}/web/session/authenticate",
+            json={"params": {"db": db, "login": "admin", "password": "admin"}},
+            timeout=60,
+        )
         answer.raise_for_status()
         if answer.json().get("error"):
             raise SystemExit(f"login failed: {answer.json()['error']}")
 
     def call(self, model, method, *args, **kwargs):
-        answer = self.session.post(f"{self.url}/web/dataset/call_kw", json={
-            "params": {"model": model, "method": method, "args": list(args),
-                       "kwargs": kwargs}}, timeout=120).json()
+        answer = self.session.post(
+            f"{self.url}/web/dataset/call_kw",
+            json={
+                "params": {"model": model, "method": method, "args": list(args), "kwargs": kwargs}
+            },
+            timeout=120,
+        ).json()
         if answer.get("error"):
             raise RuntimeError(answer["error"]["data"]["message"])
         return answer["result"]
 
     def set_lang(self, code):
         if not self.call("res.lang", "search", [("code", "=", code)]):
-            wizard = self.call("base.language.install", "create", {"lang_ids": [(6, 0, [
-                self.call("res.lang", "search", [("code", "=", code),
-                                                 ("active", "=", False)])[0]])]})
+            wizard = self.call(
+                "base.language.install",
+                "create",
+                {
+                    "lang_ids": [
+                        (
+                            6,
+                            0,
+                            [
+                                self.call(
+                                    "res.lang",
+                                    "search",
+                                    [("code", "=", code), ("active", "=", False)],
+                                )[0]
+                            ],
+                        )
+                    ]
+                },
+            )
             self.call("base.language.install", "lang_install", [wizard])
         self.call("res.users", "write", [self.uid()], {"lang": code})
 
@@ -68,11 +91,21 @@ class Browser:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         self.profile = tempfile.mkdtemp(prefix="abl_shots_")
-        self.proc = subprocess.Popen([  # noqa: S603 (our own arguments)
-            binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-            f"--remote-debugging-port={port}", f"--user-data-dir={self.profile}",
-            f"--window-size={SIZE[0]},{SIZE[1]}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [  # noqa: S603 (our own arguments)
+                binary,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                f"--remote-debugging-port={port}",
+                f"--user-data-dir={self.profile}",
+                f"--window-size={SIZE[0]},{SIZE[1]}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(100):
             try:
                 pages = requests.get(f"http://127.0.0.1:{port}/json", timeout=1).json()
@@ -84,8 +117,13 @@ class Browser:
             raise SystemExit("Chromium did not start")
         self.ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=60)
         self.next_id = 0
-        self.send("Emulation.setDeviceMetricsOverride", width=SIZE[0], height=SIZE[1],
-                  deviceScaleFactor=1, mobile=False)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=SIZE[0],
+            height=SIZE[1],
+            deviceScaleFactor=1,
+            mobile=False,
+        )
 
     def send(self, method, **params):
         self.next_id += 1
@@ -98,8 +136,9 @@ class Browser:
                 return message.get("result", {})
 
     def evaluate(self, expression):
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True,
-                           awaitPromise=True)
+        result = self.send(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         return result.get("result", {}).get("value")
 
     def shoot(self, url, path, ready, settle=1.5, script=None):
@@ -139,34 +178,83 @@ def save_png(data, path):
 def screens(odoo):
     """(name, path, selector that says the screen is there, optional script)."""
     backend = odoo.call("bookkeeping.backend", "search", [], limit=1)[0]
-    moves = odoo.call("account.move", "search_read", [
-        ("bookkeeping_backend_id", "=", backend), ("bookkeeping_state", "=", "done")],
-        fields=["id"], limit=1)
-    errors = odoo.call("account.move", "search_read", [
-        ("bookkeeping_backend_id", "=", backend), ("bookkeeping_state", "=", "error")],
-        fields=["id"], limit=1)
+    moves = odoo.call(
+        "account.move",
+        "search_read",
+        [("bookkeeping_backend_id", "=", backend), ("bookkeeping_state", "=", "done")],
+        fields=["id"],
+        limit=1,
+        order="id desc",
+    )
+    errors = odoo.call(
+        "account.move",
+        "search_read",
+        [("bookkeeping_backend_id", "=", backend), ("bookkeeping_state", "=", "error")],
+        fields=["id"],
+        limit=1,
+    )
     # The assistant at its mappings step: a copy in setup on the same company would
     # break the one-link-per-service rule, so the demo link itself is shown there.
     odoo.call("bookkeeping.backend", "write", [backend], {"setup_step": "mappings"})
-    search = ("const i=document.querySelector('.o_searchview_input');"
-              "i.value='boekhouding';i.dispatchEvent(new Event('input',{bubbles:true}));")
+    search = (
+        "const i=document.querySelector('.o_searchview_input');"
+        "i.value='boekhouding';i.dispatchEvent(new Event('input',{bubbles:true}));"
+    )
     shots = [
-        ("settings", "/odoo/action-account.action_account_config",
-         "#bookkeeping_link_setting", search),
-        ("setup_assistant", f"/odoo/action-account_bookkeeping_link.bookkeeping_setup_action"
-         f"/{backend}", "div[name=step_mappings] .o_data_row", None),
-        ("backend", f"/odoo/bookkeeping-links/{backend}", ".o_form_view .o_statusbar_status",
-         None),
-        ("invoice_list", "/odoo/action-account.action_move_out_invoice_type",
-         ".o_list_view .o_data_row", None),
+        (
+            "settings",
+            "/odoo/action-account.action_account_config",
+            "#bookkeeping_link_setting",
+            search,
+        ),
+        (
+            "setup_assistant",
+            f"/odoo/action-account_bookkeeping_link.bookkeeping_setup_action/{backend}",
+            "div[name=step_mappings] .o_data_row",
+            None,
+        ),
+        ("backend", f"/odoo/bookkeeping-links/{backend}", ".o_form_view .o_statusbar_status", None),
+        (
+            "invoice_list",
+            "/odoo/action-account.action_move_out_invoice_type",
+            ".o_list_view .o_data_row",
+            None,
+        ),
     ]
     if moves:
-        shots.append(("invoice_chatter", "/odoo/action-account.action_move_out_invoice_type/"
-                      f"{moves[0]['id']}", ".o-mail-Message", None))
+        shots.append(
+            (
+                "invoice_chatter",
+                f"/odoo/action-account.action_move_out_invoice_type/{moves[0]['id']}",
+                ".o-mail-Message",
+                None,
+            )
+        )
     if errors:
-        shots.append(("invoice_error", "/odoo/action-account.action_move_out_invoice_type/"
-                      f"{errors[0]['id']}", ".o_form_view .alert-danger", None))
+        shots.append(
+            (
+                "invoice_error",
+                f"/odoo/action-account.action_move_out_invoice_type/{errors[0]['id']}",
+                ".o_form_view .alert-danger",
+                None,
+            )
+        )
     return backend, shots
+
+
+def retell_in_dutch(odoo):
+    """What the demo wrote ran in English: a Dutch user sends an invoice again and the
+    error invoice again, so the chatter shows what a Dutch user sees."""
+    booked = odoo.call("account.move", "search", [("bookkeeping_state", "=", "done"),
+                                                  ("move_type", "=", "out_invoice")], limit=1)
+    if booked:
+        copy = odoo.call("account.move", "copy", booked)
+        odoo.call("account.move", "write", [copy], {"invoice_date": False})
+        odoo.call("account.move", "action_post", [copy])
+        odoo.call("account.move", "action_bookkeeping_send", [copy])
+    failed = odoo.call("account.move", "search", [("bookkeeping_state", "=", "error")], limit=1)
+    if failed:
+        odoo.call("account.move", "action_bookkeeping_send", failed)
 
 
 def main(url, db, folder):
@@ -180,6 +268,8 @@ def main(url, db, folder):
     try:
         for lang, suffix in (("en_US", ""), ("nl_NL", "_nl")):
             odoo.set_lang(lang)
+            if suffix:
+                retell_in_dutch(odoo)
             backend, shots = screens(odoo)
             for name, path, ready, script in shots:
                 target = os.path.join(folder, f"screenshot_{name}{suffix}.png")

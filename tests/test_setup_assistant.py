@@ -37,11 +37,16 @@ class SetupCommon(AccountTestInvoicingCommon, HttpCase):
         company = cls.company_data["company"]
         company.country_id = cls.env.ref("base.nl")
         # The manager who goes through the consent page and our callback in the browser.
-        cls.env.ref("base.user_admin").write({
-            "company_ids": [Command.link(company.id)],
-            "group_ids": [Command.link(cls.env.ref(
-                "account_bookkeeping_link.group_bookkeeping_manager").id)],
-        })
+        cls.env.ref("base.user_admin").write(
+            {
+                "company_ids": [Command.link(company.id)],
+                "group_ids": [
+                    Command.link(
+                        cls.env.ref("account_bookkeeping_link.group_bookkeeping_manager").id
+                    )
+                ],
+            }
+        )
         cls.partner_a.write(
             {"country_id": cls.env.ref("base.nl").id, "vat": False, "email": "a@example.nl"}
         )
