@@ -2,7 +2,7 @@
     "name": "Bookkeeping Link: Exact Online and Asperion",
     "summary": "Send customer invoices to Exact Online or Asperion, get numbers and "
     "payment state back, keep customers linked",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "account_bookkeeping_link developers",

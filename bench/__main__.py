@@ -1,12 +1,14 @@
-"""python -m bench exact|asperion [--invoices N] [--partners N] [--keep-db]
+"""python -m bench SERVICE [--invoices N] [--partners N] [--keep-db]
 python -m bench sandbox [--requests N]   (the sandbox's own throughput; no Odoo needed)
 
+SERVICE is any sandbox service whose recipe (``sandbox/<service>/recipe.py``) has ``BENCH``.
 Benchmarks of the invoice push against the sandbox, in a real Odoo on a database made for
 the run, with the sandbox in its own process (so it is never the bottleneck). Prints what it
 measures and ends with one JSON line:
 
 calls_per_invoice, calls_per_invoice_pdf, queries_per_invoice, invoices_per_second,
-ms_per_invoice, memory_growth_mb, sync_calls_per_1000, http_429, rate_use (+ details).
+ms_per_invoice, push_to_post_ratio, memory_growth_mb, sync_calls_per_1000, remote_duplicates,
+http_429, rate_use (+ details).
 """
 
 import argparse
@@ -36,8 +38,11 @@ def _reexec_in_venv():
 
 
 def main():
+    sys.path.insert(0, ROOT)
+    from sandbox import registry  # noqa: PLC0415
+
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("service", choices=["exact", "asperion", "sandbox"])
+    parser.add_argument("service", choices=[*registry.bench_services(), "sandbox"])
     parser.add_argument(
         "--requests", type=int, default=500, help="GETs per endpoint (bench sandbox)"
     )
@@ -49,7 +54,7 @@ def main():
         "--rate-window",
         type=int,
         default=20,
-        help="seconds of the sandbox's shortened 60-call window (Exact)",
+        help="seconds of the sandbox's shortened 60-call window (services with a rate run)",
     )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()

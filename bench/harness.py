@@ -1,5 +1,6 @@
 """The benchmark run: a fresh database, the sandbox in its own process, sample data, then
-the push, the sync, the PDF variant and (Exact) the rate-limited run, each measured."""
+the push, the sync, the PDF variant and (services whose recipe has one) the rate-limited
+run, each measured. What differs per service comes from its recipe's ``BENCH``."""
 # A standalone script owns its transaction: it commits like a cron would.
 # pylint: disable=invalid-commit
 
@@ -26,8 +27,11 @@ class Bench:
         self.args = args
         self.src = src
         self.service = args.service
-        self.conf = sandbox_link.SERVICES[self.service]
-        self.db = f"abl_bench_{self.service}"
+        self.recipe = sandbox_link.registry.recipe(self.service)
+        self.hooks = self.recipe.BENCH
+        self.post_seconds = 0.0  # time Odoo spent posting the measured invoices
+        # BENCH_DB: engineers sharing one PostgreSQL each bench in their own database
+        self.db = os.environ.get("BENCH_DB") or f"abl_bench_{self.service}"
         self.sandbox = None
         self.sandbox_db = None
         self.url = None
@@ -55,7 +59,7 @@ class Bench:
         self.url = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                requests.get(f"{self.url}/_sandbox/state/{self.service}", timeout=1)
+                requests.get(f"{self.url}/_sandbox/clock", timeout=1)
                 return
             except requests.ConnectionError:
                 time.sleep(0.1)
@@ -118,7 +122,15 @@ class Bench:
             {"name": f"Bench product {i}", "list_price": 10.0 * (i + 1),
              "taxes_id": [(6, 0, self.taxes[21.0].ids)]} for i in range(3)])
 
-    def _invoices(self, env, count, offset):
+    def remote_documents(self):
+        """The invoices the remote package holds now (the recipe reads the sandbox state)."""
+        return self.recipe.remote_documents(self.control("GET", f"/state/{self.service}"))
+
+    def _remote_path(self, template, move):
+        return template.format(remote_id=move.bookkeeping_remote_id,
+                               remote_ref=move.bookkeeping_remote_ref)
+
+    def _invoices(self, env, count, offset, timed=False):
         Move = env["account.move"]
         moves = Move
         rates = list(self.taxes)
@@ -136,7 +148,10 @@ class Bench:
                 vals.append({"move_type": "out_invoice", "partner_id": partner.id,
                              "invoice_date": date(2025, 6, 2), "invoice_line_ids": lines})
             batch = Move.create(vals)
+            started = time.perf_counter()
             batch.action_post()
+            if timed:
+                self.post_seconds += time.perf_counter() - started
             moves |= batch
             env.cr.commit()
         return moves
@@ -171,8 +186,8 @@ class Bench:
     def run(self):
         self._create_db()
         self._start_sandbox()
-        if self.service == "exact":
-            self.control("POST", "/exact/config", {"rate_limit_enabled": False})
+        if self.hooks["rate_limit_off"]:
+            self.control("POST", *self.hooks["rate_limit_off"])
         _odoo, self.registry = odoo_env.odoo_env(self.db, self.src)
         from odoo import SUPERUSER_ID, api, sql_db  # noqa: PLC0415
         result = {"service": self.service}
@@ -186,11 +201,11 @@ class Bench:
                 self.backend._push_partner(client, partner)
             env["bookkeeping.log"]._flush_collector(client)
             cr.commit()
-            main = self._invoices(env, self.args.invoices, 0)
+            main = self._invoices(env, self.args.invoices, 0, timed=True)
             pdf = self._invoices(env, self.args.pdf_invoices, self.args.invoices)
             rate = self._invoices(env, self.args.rate_invoices,
                                   self.args.invoices + self.args.pdf_invoices) \
-                if self.service == "exact" else env["account.move"]
+                if self.hooks["rate_limit_on"] else env["account.move"]
             cr.commit()
             # Warm-up: master data and mapping caches, the token, the first connections.
             warm = self._invoices(env, 5, 10_000)
@@ -199,6 +214,7 @@ class Bench:
             say(f"Pushing {len(main)} invoices of 3 lines ...")
             profile = _QueryProfile(sql_db) if os.environ.get("BENCH_PROFILE") else None
             self.reset_stats()
+            documents_before = len(self.remote_documents())
             process = psutil.Process()
             rss0 = process.memory_info().rss
             queries0 = sql_db.sql_counter
@@ -220,18 +236,27 @@ class Bench:
                 profile.report(len(main))
             stats = self.stats()
             calls = self._division_calls(stats)
+            # Post and push of the same invoices in the same run: a ratio survives a busy
+            # machine where absolute times do not.
+            ratio = elapsed / self.post_seconds if self.post_seconds else None
+            created = len(self.remote_documents()) - documents_before
             result.update({
                 "invoices": len(main), "invoices_sent": len(done),
                 "calls_per_invoice": round(calls / len(main), 3),
                 "queries_per_invoice": round(queries / len(main), 1),
                 "invoices_per_second": round(len(main) / elapsed, 1),
                 "ms_per_invoice": round(1000 * elapsed / len(main), 1),
+                "ms_per_invoice_post": round(1000 * self.post_seconds / len(main), 1),
+                "push_to_post_ratio": round(ratio, 2) if ratio else None,
+                "remote_documents_created": created,
+                "remote_duplicates": created - len(done),
                 "memory_growth_mb": round((rss1 - rss0) / 2**20, 1),
                 "http_429": stats.get("status", {}).get("429", 0),
             })
             say(f"  {result['invoices_per_second']} invoices/s, "
                 f"{result['calls_per_invoice']} calls and {result['queries_per_invoice']} "
-                f"queries per invoice, memory +{result['memory_growth_mb']} MB")
+                f"queries per invoice, memory +{result['memory_growth_mb']} MB; push/post "
+                f"time ratio {result['push_to_post_ratio']}; {created} remote documents")
 
             say("Paying a third of them remotely, then syncing numbers and payments ...")
             self._pay_some(done[: len(done) // 3])
@@ -261,22 +286,18 @@ class Bench:
                 rate_result = self._rate_run(env, rate)
                 result["http_429"] += rate_result["rate_http_429"]
                 result.update(rate_result)
-            elif self.service == "asperion":
-                result["rate_note"] = "Asperion publishes no rate limit; 429/503 handling " \
-                                      "is proven by the tests with Retry-After."
+            elif self.hooks.get("rate_note"):
+                result["rate_note"] = self.hooks["rate_note"]
         return result
 
     def _pay_some(self, moves):
         for move in moves:
-            if self.service == "exact":
-                self.control("POST", f"/exact/receivables/{move.bookkeeping_remote_id}/pay", {})
-            else:
-                self.control("POST", f"/asperion/salesinvoices/{move.bookkeeping_remote_id}/pay",
-                             {})
+            self.control("POST", self._remote_path(self.hooks["pay"], move), {})
 
     def _rate_run(self, env, moves):
-        """Exact's 60 calls per window with the window shortened: no 429 may appear and the
-        permitted rate must be used, i.e. every window that saw calls was filled."""
+        """The service's budget of 60 calls per window, the window shortened (the recipe's
+        ``rate_limit_on``): no 429 may appear and the permitted rate must be used, i.e.
+        every window that saw calls was filled."""
         from odoo.addons.account_bookkeeping_link.clients.ratelimit import (  # noqa: PLC0415
             reset_registry,
         )
@@ -284,9 +305,7 @@ class Bench:
         window = self.args.rate_window
         limit = 60
         say(f"Pushing {len(moves)} invoices under {limit} calls per {window} s ...")
-        self.control("POST", "/exact/config", {
-            "rate_limit_enabled": True, "minute_window": window, "minutely_limit": limit,
-            "daily_limit": 100000})
+        self.control("POST", *self.hooks["rate_limit_on"](window, limit))
         reset_registry()
         self.reset_stats()
         # Start on a window boundary, so "windows used" measures the client, not the luck

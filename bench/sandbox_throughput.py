@@ -43,7 +43,7 @@ class Sandbox:
         self.url = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                requests.get(f"{self.url}/_sandbox/state/exact", timeout=1)
+                requests.get(f"{self.url}/_sandbox/clock", timeout=1)
                 return
             except requests.ConnectionError:
                 time.sleep(0.1)
@@ -88,21 +88,24 @@ def _rate(session, url, headers, count):
 
 
 def run(root, count=500):
+    """GETs per second of every registered service whose recipe has a ``THROUGHPUT`` probe."""
+    sys.path.insert(0, root)
+    from sandbox import registry  # noqa: PLC0415
+
+    probes = {
+        name: recipe.THROUGHPUT
+        for name, recipe in registry.recipes().items()
+        if getattr(recipe, "THROUGHPUT", None)
+    }
     sandbox = Sandbox(root)
     try:
-        sandbox.control("exact/config", {"rate_limit_enabled": False})
-        exact = sandbox.token("exact", f"{sandbox.url}/exact/api/oauth2/token")
-        asperion = sandbox.token("asperion", f"{sandbox.url}/asperion/identity/connect/token")
-        cases = {
-            "exact_vatcodes_gets_per_second": (
-                f"{sandbox.url}/exact/api/v1/1001/vat/VATCodes?$top=2",
-                {"Authorization": f"Bearer {exact}", "Accept": "application/json"},
-            ),
-            "asperion_debtors_gets_per_second": (
-                f"{sandbox.url}/asperion/api/v1/debtors?pageSize=2&page=1",
-                {"Authorization": f"Bearer {asperion}", "X-Tenant-Id": "101"},
-            ),
-        }
+        cases = {}
+        for service, probe in probes.items():
+            if probe["setup"]:
+                sandbox.control(probe["setup"][0].lstrip("/"), probe["setup"][1])
+            token = sandbox.token(service, f"{sandbox.url}{probe['token_path']}")
+            headers = {"Authorization": f"Bearer {token}", **probe["headers"]}
+            cases[probe["name"]] = (f"{sandbox.url}{probe['path']}", headers)
         result = {}
         with requests.Session() as session:
             for name, (url, headers) in cases.items():

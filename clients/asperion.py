@@ -15,7 +15,7 @@ import requests
 from .errors import AccessDenied, BookkeepingError, NotFound, ValidationError
 from .http import DEFAULT_TIMEOUT, ApiClient
 from .oauth import OAuth2Client, TokenStore
-from .ratelimit import RateLimiter, limiter_for
+from .ratelimit import RateLimiter, RatePolicy, limiter_for
 
 PRODUCTION = {"identity": "https://identity.asperion.nl", "api": "https://api.asperion.nl"}
 SANDBOX = {
@@ -130,10 +130,15 @@ def draft_invoice(debtor_id: int, date: str, description: str, lines: list[dict]
     return vals
 
 
+# Asperion publishes no budget: a 429 or 503 says when to come back in Retry-After only.
+RATE_POLICY = RatePolicy(retry_after_header="Retry-After", scope="administration")
+
+
 class AsperionClient(ApiClient):
     """One Asperion administration (tenant)."""
 
     service = "asperion"
+    rate_policy = RATE_POLICY
     PRODUCTION = PRODUCTION
     SANDBOX = SANDBOX
 

@@ -19,7 +19,7 @@ import requests
 from .errors import BookkeepingError, NotFound, RetryableError, ValidationError
 from .http import DEFAULT_TIMEOUT, ApiClient
 from .oauth import OAuth2Client, TokenStore
-from .ratelimit import RateLimiter, limiter_for
+from .ratelimit import BudgetHeaders, RateLimiter, RatePolicy, limiter_for
 
 HOSTS = {
     "nl": "https://start.exactonline.nl",
@@ -33,6 +33,18 @@ HOSTS = {
 AUTHORIZE_PATH = "/api/oauth2/auth"
 TOKEN_PATH = "/api/oauth2/token"
 MIN_TOKEN_AGE = 570  # a new access token only 570 s after the previous one
+
+# Exact tells its budget per division in six X-RateLimit-* headers (resets in epoch
+# milliseconds); a minutely 429 carries only the three minutely ones and no Retry-After, and
+# its windows are clock minutes.
+RATE_POLICY = RatePolicy(
+    minute=BudgetHeaders(
+        "X-RateLimit-Minutely-Remaining", "X-RateLimit-Minutely-Reset", "X-RateLimit-Minutely-Limit"
+    ),
+    day=BudgetHeaders("X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Limit"),
+    clock_minute_windows=True,
+    scope="administration",
+)
 MAX_URL = 6000  # Exact refuses longer URLs
 OR_GROUP = 40  # values per or-group (ossobv)
 MAX_POST_BYTES = 10 * 1024 * 1024
@@ -190,6 +202,7 @@ class ExactClient(ApiClient):
     """
 
     service = "exact"
+    rate_policy = RATE_POLICY
     HOSTS = HOSTS
 
     def __init__(
@@ -243,10 +256,6 @@ class ExactClient(ApiClient):
         if method == "POST":
             headers["Prefer"] = "return=representation"  # else most fields come back null
         return headers
-
-    def after_response(self, response: requests.Response, *, use_limiter: bool) -> None:
-        if use_limiter and self.limiter is not None:
-            self.limiter.update_from_exact_headers(response.headers)
 
     def remote_message(self, response: requests.Response) -> str | None:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import urljoin, urlsplit
@@ -21,7 +22,7 @@ from .errors import (
     ValidationError,
 )
 from .oauth import OAuth2Client
-from .ratelimit import RateLimiter, parse_retry_after
+from .ratelimit import RETRY_AFTER_ONLY, RateLimiter, RatePolicy, limiter_for, parse_retry_after
 from .redact import excerpt, redact
 
 __all__ = ["ApiClient", "redact", "excerpt", "DEFAULT_TIMEOUT"]
@@ -29,6 +30,23 @@ __all__ = ["ApiClient", "redact", "excerpt", "DEFAULT_TIMEOUT"]
 DEFAULT_TIMEOUT = (5, 30)
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 PATH_CHARS = 500
+_KEY_SEGMENT = re.compile(r"\d+|[0-9a-fA-F-]{32,36}")
+
+
+def _endpoint(url: str, base_url: str) -> str:
+    """The endpoint of ``url`` below ``base_url``: its path up to the first key segment
+    (a number, a GUID, an OData key in parentheses), lower-cased: ``/v2/customers/1f3e..``
+    -> ``v2/customers``."""
+    path = urlsplit(url).path
+    base = urlsplit(base_url).path.rstrip("/")
+    if base and path.startswith(base):
+        path = path[len(base) :]
+    kept = []
+    for segment in path.strip("/").split("/"):
+        if _KEY_SEGMENT.fullmatch(segment) or "(" in segment:
+            break
+        kept.append(segment.lower())
+    return "/".join(kept)
 
 
 def _trim_path(url: str) -> str:
@@ -42,11 +60,13 @@ def _trim_path(url: str) -> str:
 class ApiClient:
     """Base of the service clients: one ``requests.Session`` (keep-alive) per client.
 
-    Subclasses set ``service`` and may override :meth:`default_headers`,
+    Subclasses set ``service`` and ``rate_policy`` (how their service tells its budget:
+    :class:`~.ratelimit.RatePolicy`) and may override :meth:`default_headers`,
     :meth:`error_from_response` and :meth:`after_response`.
     """
 
     service = "api"
+    rate_policy: RatePolicy = RETRY_AFTER_ONLY
 
     def __init__(
         self,
@@ -66,7 +86,7 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.oauth = oauth
         self.limiter = limiter
-        self.on_call = on_call
+        self.on_call = on_call  # after self.oauth: token calls share the hook
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_429_retries = max_429_retries
@@ -74,6 +94,20 @@ class ApiClient:
         self.backoff_cap = backoff_cap
         self.sleep = sleep
         self.session = session or requests.Session()
+
+    @property
+    def on_call(self) -> Callable[[dict], None] | None:
+        """The call-log hook; the OAuth client's token calls go to it too."""
+        return self._on_call
+
+    @on_call.setter
+    def on_call(self, hook: Callable[[dict], None] | None) -> None:
+        previous = getattr(self, "_on_call", None)
+        self._on_call = hook
+        # A token call is a remote call like any other: it reaches the same call log,
+        # whichever way the caller built the OAuth client.
+        if self.oauth is not None and self.oauth.on_call in (None, previous):
+            self.oauth.on_call = hook
 
     # -- hooks --------------------------------------------------------------------------
     def default_headers(self, method: str, url: str) -> dict:
@@ -117,7 +151,20 @@ class ApiClient:
         return text[:1000] or None
 
     def after_response(self, response: requests.Response, *, use_limiter: bool) -> None:
-        """Feed the limiter from the response (subclasses read their own headers)."""
+        """Look at every response (subclass hook; the budget headers are read already)."""
+
+    def limiter_for_url(self, url: str) -> RateLimiter | None:
+        """The limiter of a request to ``url``: the link's own, or, when the service counts
+        per endpoint (``rate_policy.scope``), the one of that endpoint."""
+        if self.limiter is None or self.rate_policy.scope != "endpoint":
+            return self.limiter
+        key = self.limiter.key if isinstance(self.limiter.key, tuple) else (self.limiter.key,)
+        return limiter_for(
+            self.rate_policy.limiter_key(key, _endpoint(url, self.base_url)),
+            now=self.limiter.now,
+            sleep=self.limiter.sleep,
+            **self.rate_policy.limiter_options,
+        )
 
     @property
     def service_label(self) -> str:
@@ -184,7 +231,7 @@ class ApiClient:
             "attempt": 0,
             "retries_429": 0,
             "refreshed": False,
-            "limiter": self.limiter if use_limiter else None,
+            "limiter": self.limiter_for_url(full_url) if use_limiter else None,
         }
         request_excerpt = self._request_excerpt(json, data, files)
         # the logged path includes the query string that params= adds
@@ -226,6 +273,8 @@ class ApiClient:
             finally:
                 if limiter is not None:
                     limiter.release()
+            if limiter is not None:
+                self.rate_policy.read_budget(limiter, response.headers)
             self.after_response(response, use_limiter=use_limiter)
             record.update(
                 status=response.status_code,
@@ -328,13 +377,13 @@ class ApiClient:
 
     def _note_throttle(self, response, limiter: RateLimiter | None) -> float | None:
         if limiter is not None:
-            limiter.on_429(response.headers, exact=self.service == "exact")
+            limiter.on_429(response.headers, policy=self.rate_policy, body=response.text)
             snap = limiter.snapshot()
             candidates = [snap["blocked_until"] or 0]
             if snap["minute_remaining"] == 0 and snap["minute_reset"]:
                 candidates.append(snap["minute_reset"] + limiter.margin)
             return max(candidates) or None
-        return parse_retry_after(response.headers.get("Retry-After"))
+        return self.rate_policy.retry_at(response.headers, response.text, time.time())
 
     # -- helpers ------------------------------------------------------------------------
     def get_json(self, url: str, params=None, **kwargs):

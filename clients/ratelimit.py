@@ -1,9 +1,12 @@
 """Client-side rate limiting: the remote budget is spent deliberately, not discovered by 429s.
 
-One :class:`RateLimiter` per (service, administration) key, shared by every thread of the
-process through :func:`limiter_for`. Exact tells its budget in ``X-RateLimit-*`` headers;
-Asperion and Timewax only answer 429/503 with ``Retry-After``, so they get pacing
-(``min_interval``) and back-off.
+One :class:`RateLimiter` per key (a service's administration, or one endpoint of it), shared
+by every thread of the process through :func:`limiter_for`. What a service tells about its
+budget is its :class:`RatePolicy`, declared by its client: the response headers that carry
+the remaining calls and the reset per minute and per day, how a 429 says when to try again
+(a ``Retry-After`` header, a reset header, a sentence in the body) and what the limiter is
+keyed by. This module applies a policy; it never knows which service it belongs to. A
+service that tells nothing gets pacing (``min_interval``) and back-off.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import email.utils
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from .errors import RateLimited
 
@@ -20,7 +24,7 @@ _registry_lock = threading.Lock()
 
 
 def limiter_for(key, **options) -> RateLimiter:
-    """Return the process-wide limiter of ``key`` (e.g. ``("exact", 1001)``), creating it.
+    """Return the process-wide limiter of ``key`` (e.g. ``(service, base URL, 1001)``), creating it.
 
     ``options`` are used only when the limiter is created.
     """
@@ -72,6 +76,96 @@ def _int(value) -> int | None:
         return int(float(value))
     except (TypeError, ValueError):
         return None
+
+
+@dataclass(frozen=True)
+class BudgetHeaders:
+    """The response headers that tell one budget window: remaining calls, reset, limit.
+
+    ``reset_in``: ``"epoch"`` (a moment, in seconds or milliseconds) or ``"seconds"`` (a
+    delay from now)."""
+
+    remaining: str
+    reset: str
+    limit: str | None = None
+    reset_in: str = "epoch"
+
+
+@dataclass(frozen=True)
+class RatePolicy:
+    """How one service tells its budget, declared by its client (``ApiClient.rate_policy``).
+
+    ``minute`` / ``day``: the headers of the short and the daily window (None: not told).
+    ``retry_after_header``: the header of a 429 that says when to try again.
+    ``retry_after_text``: parses the seconds to wait from a 429's body when the service
+    says it in words ("Try again in 12 seconds") and sends no header.
+    ``clock_minute_windows``: the service counts in clock minutes, so a 429 that tells
+    nothing means "wait for the next minute".
+    ``scope``: the limiter key: ``"administration"`` (one budget for every call of the
+    link) or ``"endpoint"`` (one budget per endpoint, e.g. 600 calls a minute each).
+    ``limiter_options``: options of a limiter made for this service (``min_interval``,
+    ``default_429_wait``)."""
+
+    minute: BudgetHeaders | None = None
+    day: BudgetHeaders | None = None
+    retry_after_header: str | None = "Retry-After"
+    retry_after_text: Callable[[str], float | None] | None = None
+    clock_minute_windows: bool = False
+    scope: str = "administration"
+    limiter_options: dict = field(default_factory=dict)
+
+    @property
+    def tells_budget(self) -> bool:
+        return self.minute is not None or self.day is not None
+
+    def read_budget(self, limiter: RateLimiter, headers: Mapping) -> None:
+        """Record in ``limiter`` what ``headers`` say about the budget (absent: nothing)."""
+        if not self.tells_budget:
+            return
+        now = limiter.now()
+        values = {}
+        for name, spec in (("minute", self.minute), ("day", self.day)):
+            if spec is None:
+                continue
+            values[f"{name}_remaining"] = _int(headers.get(spec.remaining))
+            values[f"{name}_reset"] = _reset(headers.get(spec.reset), spec.reset_in, now)
+            values[f"{name}_limit"] = _int(headers.get(spec.limit)) if spec.limit else None
+        limiter.update(
+            values.get("minute_remaining"),
+            values.get("minute_reset"),
+            values.get("day_remaining"),
+            values.get("day_reset"),
+            minute_limit=values.get("minute_limit"),
+            day_limit=values.get("day_limit"),
+        )
+
+    def retry_at(self, headers: Mapping, body: str | None, now: float) -> float | None:
+        """Epoch seconds a 429 says to wait for, or None when it says nothing."""
+        if self.retry_after_header:
+            at = parse_retry_after(headers.get(self.retry_after_header), now)
+            if at is not None:
+                return at
+        if self.retry_after_text and body:
+            seconds = self.retry_after_text(body)
+            if seconds is not None:
+                return now + max(0.0, float(seconds))
+        return None
+
+    def limiter_key(self, key: tuple, endpoint: str | None = None) -> tuple:
+        """The limiter key of a request: the link's ``key``, plus the endpoint when the
+        service counts per endpoint."""
+        return (*key, endpoint) if self.scope == "endpoint" and endpoint else key
+
+
+# A service that tells nothing but Retry-After (the default of ApiClient).
+RETRY_AFTER_ONLY = RatePolicy()
+
+
+def _reset(value, unit: str, now: float) -> float | None:
+    if unit == "seconds":
+        seconds = _int(value)
+        return None if seconds is None else now + seconds
+    return _ms_to_epoch(value)
 
 
 class RateLimiter:
@@ -199,20 +293,9 @@ class RateLimiter:
             return old_remaining, old_reset
         return min(old_remaining, remaining), old_reset
 
-    def update_from_exact_headers(self, headers: Mapping) -> None:
-        """Read Exact's six ``X-RateLimit-*`` headers (resets in epoch milliseconds).
-
-        A minutely 429 carries only the minutely ones; absent headers change nothing.
-        """
-        get = headers.get
-        self.update(
-            minute_remaining=_int(get("X-RateLimit-Minutely-Remaining")),
-            minute_reset=_ms_to_epoch(get("X-RateLimit-Minutely-Reset")),
-            day_remaining=_int(get("X-RateLimit-Remaining")),
-            day_reset=_ms_to_epoch(get("X-RateLimit-Reset")),
-            minute_limit=_int(get("X-RateLimit-Minutely-Limit")),
-            day_limit=_int(get("X-RateLimit-Limit")),
-        )
+    def update_from_headers(self, headers: Mapping, policy: RatePolicy) -> None:
+        """Record the budget ``headers`` report, read the way ``policy`` says."""
+        policy.read_budget(self, headers)
 
     def update_from_retry_after(self, value, *, default: float | None = None) -> float:
         """Block new requests until ``Retry-After`` (or ``default`` seconds); returns epoch."""
@@ -224,23 +307,27 @@ class RateLimiter:
             self.blocked_until = max(self.blocked_until, until)
         return until
 
-    def on_429(self, headers: Mapping, *, exact: bool = False) -> None:
+    def on_429(
+        self, headers: Mapping, *, policy: RatePolicy = RETRY_AFTER_ONLY, body: str | None = None
+    ) -> None:
         """Note a 429 so the next :meth:`acquire` waits for the reset instead of hammering."""
-        if exact:
-            self.update_from_exact_headers(headers)
+        policy.read_budget(self, headers)
+        now = self.now()
+        until = policy.retry_at(headers, body, now)
+        if until is None and policy.tells_budget:
             with self._lock:
                 known = self.minute_remaining == 0 or (
                     self.day_remaining is not None and self.day_remaining <= self.daily_reserve
                 )
-            if known and headers.get("Retry-After") is None:
-                return
-            if headers.get("Retry-After") is None:
-                # No budget headers at all: wait for the next clock minute (fixed windows).
-                now = self.now()
-                with self._lock:
-                    self.blocked_until = max(self.blocked_until, (now // 60 + 1) * 60 + self.margin)
-                return
-        self.update_from_retry_after(headers.get("Retry-After"))
+            if known:
+                return  # acquire() waits for the reset the headers told
+        if until is None and policy.clock_minute_windows:
+            # Nothing told at all: wait for the next clock minute (fixed windows).
+            until = (now // 60 + 1) * 60 + self.margin
+        if until is None:
+            until = now + self.default_429_wait
+        with self._lock:
+            self.blocked_until = max(self.blocked_until, until)
 
     # -- reporting ----------------------------------------------------------------------
     def snapshot(self) -> dict:

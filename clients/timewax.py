@@ -18,13 +18,20 @@ from lxml import etree
 
 from .errors import AuthExpired, RetryableError, ValidationError
 from .http import DEFAULT_TIMEOUT, ApiClient
-from .ratelimit import RateLimiter, limiter_for
+from .ratelimit import RateLimiter, RatePolicy, limiter_for
 
 TOKEN_PATH = "/authentication/token/get/"
 INVOICES_PATH = "/invoicing/list/"
 TOKEN_LIFETIME = 3600  # documented: 60 minutes
 RENEW_BEFORE = 300  # renew about 5 minutes before validUntil
 MIN_INTERVAL = 0.1  # 10 requests per second per client environment
+# Timewax's fair-use limit tells no budget: its 429 is waited out with a short default and
+# requests are paced to the documented 10 per second per client environment.
+RATE_POLICY = RatePolicy(
+    retry_after_header="Retry-After",
+    scope="administration",
+    limiter_options={"min_interval": MIN_INTERVAL, "default_429_wait": 1.0},
+)
 
 _TAG_RE = re.compile(r"<(/?)([A-Za-z_][\w.-]*)")
 _CRED_ERRORS = (
@@ -263,6 +270,7 @@ class TimewaxClient(ApiClient):
     """One Timewax client environment."""
 
     service = "timewax"
+    rate_policy = RATE_POLICY
 
     def __init__(
         self,
@@ -279,9 +287,7 @@ class TimewaxClient(ApiClient):
     ):
         if limiter is None:
             limiter = limiter_for(
-                ("timewax", base_url.rstrip("/"), client),
-                min_interval=MIN_INTERVAL,
-                default_429_wait=1.0,
+                ("timewax", base_url.rstrip("/"), client), **RATE_POLICY.limiter_options
             )
         super().__init__(base_url, limiter=limiter, on_call=on_call, timeout=timeout, **kwargs)
         self.client = client

@@ -9,12 +9,11 @@ from . import (
     bookkeeping_engine,
     bookkeeping_log,
     bookkeeping_mapping,
+    bookkeeping_partner_link,
     bookkeeping_remote_option,
     bookkeeping_remote_option_asperion,
     bookkeeping_service_contract,
     bookkeeping_token,
     res_config_settings,
     res_partner,
-    res_partner_asperion,
-    res_partner_exact,
 )

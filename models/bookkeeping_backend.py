@@ -126,6 +126,7 @@ class BookkeepingBackend(models.Model):
     log_retention_days = fields.Integer("Keep logs (days)", default=30)
 
     option_ids = fields.One2many("bookkeeping.remote.option", "backend_id", "Remote lists")
+    partner_link_ids = fields.One2many("bookkeeping.partner.link", "backend_id", "Customers")
     options_loaded_at = fields.Datetime("Lists loaded", readonly=True, copy=False)
     tax_mapping_ids = fields.One2many(
         "bookkeeping.mapping", "backend_id", domain=[("mapping_type", "=", "tax")],
@@ -825,14 +826,66 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ partners
 
+    def _partner_link(self, partner):
+        """The customer link record of ``partner``'s commercial partner (may be empty)."""
+        self.ensure_one()
+        return self.env["bookkeeping.partner.link"].sudo().search(
+            [("backend_id", "=", self.id), ("partner_id", "=", partner.commercial_partner_id.id)],
+            limit=1)
+
     def _partner_remote_id(self, partner):
-        return self._service_partner_remote_id(partner.commercial_partner_id)
+        """The remote customer id of ``partner`` for this link, or False. Inside a push
+        run it comes from the run's cache (one query per chunk, not per invoice)."""
+        partner = partner.commercial_partner_id
+        cache = self.env.context.get("bookkeeping_partner_cache")
+        if cache is not None and partner.id in cache:
+            return cache[partner.id]
+        return self._partner_link(partner).remote_id or False
+
+    def _cache_partner_links(self, partners):
+        """Fill the run's cache with the remote ids of ``partners`` in one query."""
+        cache = self.env.context.get("bookkeeping_partner_cache")
+        if cache is None:
+            return
+        partners = partners.commercial_partner_id
+        cache.update(dict.fromkeys(partners.ids, False))
+        self.env["bookkeeping.partner.link"].flush_model()
+        self.env.cr.execute(SQL(
+            "SELECT partner_id, remote_id FROM bookkeeping_partner_link"
+            " WHERE backend_id = %s AND partner_id = ANY(%s)", self.id, partners.ids))
+        cache.update({partner_id: remote_id or False
+                      for partner_id, remote_id in self.env.cr.fetchall()})
+
+    def _partner_remote_ids(self):
+        """{partner id: remote id} of every customer linked by this link."""
+        self.ensure_one()
+        self.env["bookkeeping.partner.link"].flush_model()
+        self.env.cr.execute(SQL(
+            "SELECT partner_id, remote_id FROM bookkeeping_partner_link"
+            " WHERE backend_id = %s AND remote_id IS NOT NULL", self.id))
+        return dict(self.env.cr.fetchall())
 
     def _partners_linked_to(self, remote_id):
-        """The partners of this company linked to the remote customer ``remote_id``."""
-        field = self._service_partner_remote_field()
-        return self.env["res.partner"].with_company(self.company_id).search(
-            [(field, "=", str(remote_id))])
+        """The partners linked to the remote customer ``remote_id`` by this link."""
+        return self.env["bookkeeping.partner.link"].sudo().search(
+            [("backend_id", "=", self.id), ("remote_id", "=", str(remote_id))]
+        ).partner_id.sudo(False)
+
+    def _store_partner_link(self, partner, values):
+        """Create or update the customer link of ``partner`` with ``values`` (remote_id,
+        remote_code, state, error, sent_hash)."""
+        partner = partner.commercial_partner_id
+        link = self._partner_link(partner)
+        if "remote_code" in values:
+            values = dict(values, remote_code=(values["remote_code"] or "").strip() or False)
+        if link:
+            link.write(values)
+        else:
+            link = link.create(dict(values, backend_id=self.id, partner_id=partner.id))
+        cache = self.env.context.get("bookkeeping_partner_cache")
+        if cache is not None and "remote_id" in values:
+            cache[partner.id] = values["remote_id"] or False
+        return link
 
     def _partner_fingerprint(self, vals):
         """A digest of what Odoo would send for a customer, to send it only once."""
@@ -862,7 +915,7 @@ class BookkeepingBackend(models.Model):
                 partner=partner.display_name))
         vals = self._service_partner_vals(partner)
         fingerprint = self._partner_fingerprint(vals)
-        synced = partner.with_company(self.company_id).bookkeeping_sync_hash
+        synced = self._partner_link(partner).sent_hash if remote_id and changed_only else None
         if remote_id and changed_only and (not update or synced == fingerprint):
             return {"remote_id": remote_id, "outcome": "unchanged"}
         log = client.bookkeeping_log
@@ -870,18 +923,19 @@ class BookkeepingBackend(models.Model):
         try:
             remote = self._service_push_partner(client, partner, vals, update)
         except client_errors.ValidationError as error:
-            partner.with_company(self.company_id).write({
-                "bookkeeping_sync_state": "error",
-                "bookkeeping_sync_error": str(error.remote_message or error)[:250]})
+            self._store_partner_link(partner, {
+                "state": "error", "error": str(error.remote_message or error)[:250]})
             raise
         finally:
             log.record = invoice
-        self._service_set_partner_remote(partner, remote)
-        partner_vals = {"bookkeeping_sync_state": "linked", "bookkeeping_sync_error": False}
+        link_vals = {"remote_id": str(remote["remote_id"]), "state": "linked", "error": False,
+                     "last_sync": fields.Datetime.now()}
+        if "code" in remote:
+            link_vals["remote_code"] = remote["code"]
         if remote["outcome"] in ("created", "updated", "unchanged"):
             # Odoo's values are in the remote package now: an invoice need not send them.
-            partner_vals["bookkeeping_sync_hash"] = fingerprint
-        partner.with_company(self.company_id).write(partner_vals)
+            link_vals["sent_hash"] = fingerprint
+        self._store_partner_link(partner, link_vals)
         return remote
 
     def _ensure_remote_partner(self, client, partner):

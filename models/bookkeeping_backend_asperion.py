@@ -545,10 +545,38 @@ class BookkeepingBackend(models.Model):
             move._bookkeeping_document(),
             lambda line: need_ledger or line["kind"] in ASPERION_OWN_LEDGER_KINDS,
         )
+        if mode == "remote" and not errors:
+            errors += self._asperion_draft_pricing_errors(move)
         partner = move.partner_id.commercial_partner_id
-        if not self._service_partner_remote_id(partner):
+        if not self._partner_remote_id(partner):
             errors += self._asperion_check_partner(partner)
         return errors
+
+    def _asperion_draft_pricing_errors(self, move):
+        """A draft is priced by Asperion: VAT per line, rounded half up (asperion.md §4:
+        the draft totals are read-only). When Odoo rounds the VAT globally, the two can
+        differ by cents; such a draft is not made, the invoice says how to send it."""
+        document = move._bookkeeping_document()
+        vat = Decimal(0)
+        for line in document["lines"]:
+            code = self._document_vat_code(line)
+            rate = Decimal(str(self._remote_option("vat_code", code).percentage or 0.0))
+            vat += (_money(line["amount"]) * rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+        excl = sum((_money(line["amount"]) for line in document["lines"]), Decimal(0))
+        remote, odoo = abs(excl + vat), abs(_money(document["total"]))
+        if remote == odoo:
+            return []
+        return [
+            self.env._(
+                "Asperion computes the VAT of a draft per line: this invoice would total "
+                "%(remote)s there and %(odoo)s in Odoo, which rounds the VAT over the whole "
+                "invoice. Send it with 'Odoo numbers the invoice' on the link (Odoo's amounts "
+                "are booked as they are), or set the tax rounding to 'Round per line' in the "
+                "Invoicing settings for new invoices.",
+                remote=f"{remote:.2f}",
+                odoo=f"{odoo:.2f}",
+            )
+        ]
 
     def _asperion_check_partner(self, partner):
         """What creating the debtor needs (checked before any call)."""
@@ -919,28 +947,6 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ partners
 
-    def _service_partner_remote_id(self, partner):
-        if self.service != "asperion":
-            return super()._service_partner_remote_id(partner)
-        return partner.with_company(self.company_id).asperion_debtor_id or False
-
-    def _service_set_partner_remote(self, partner, remote):
-        if self.service != "asperion":
-            return super()._service_set_partner_remote(partner, remote)
-        partner.with_company(self.company_id).write(
-            {
-                "asperion_debtor_id": str(remote["remote_id"])
-                if remote.get("remote_id")
-                else False,
-                "asperion_customer_number": remote.get("code") or False,
-            }
-        )
-
-    def _service_partner_remote_field(self):
-        if self.service != "asperion":
-            return super()._service_partner_remote_field()
-        return "asperion_debtor_id"
-
     def _service_partner_match_keys(self):
         if self.service != "asperion":
             return super()._service_partner_match_keys()
@@ -1011,7 +1017,7 @@ class BookkeepingBackend(models.Model):
         if self.service != "asperion":
             return super()._service_push_partner(client, partner, vals, update)
         partner = partner.commercial_partner_id
-        remote_id = self._service_partner_remote_id(partner)
+        remote_id = self._partner_remote_id(partner)
         if remote_id:
             debtor = client.debtor(remote_id)
             if debtor and not update:

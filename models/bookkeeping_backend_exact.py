@@ -723,7 +723,7 @@ class BookkeepingBackend(models.Model):
                 or not move.bookkeeping_remote_id:
             move._bookkeeping_pdf_done(False)  # Exact makes its own PDF of its invoices
             return
-        customer = self._service_partner_remote_id(move.partner_id.commercial_partner_id)
+        customer = self._partner_remote_id(move.partner_id.commercial_partner_id)
         document_id = self._exact_pdf_document(client, move, customer or None)
         if not document_id:
             return
@@ -956,24 +956,6 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ partners
 
-    def _service_partner_remote_id(self, partner):
-        if self.service != "exact":
-            return super()._service_partner_remote_id(partner)
-        return partner.with_company(self.company_id).exact_account_id or False
-
-    def _service_set_partner_remote(self, partner, remote):
-        if self.service != "exact":
-            return super()._service_set_partner_remote(partner, remote)
-        partner.with_company(self.company_id).write({
-            "exact_account_id": remote["remote_id"],
-            "exact_account_code": (remote.get("code") or "").strip() or False,
-        })
-
-    def _service_partner_remote_field(self):
-        if self.service != "exact":
-            return super()._service_partner_remote_field()
-        return "exact_account_id"
-
     def _service_partner_vals(self, partner):
         """The account fields that Odoo has a value for. An empty Odoo field is left out, so
         it never blanks what the accountant entered in Exact."""
@@ -999,11 +981,11 @@ class BookkeepingBackend(models.Model):
         """
         if self.service != "exact":
             return super()._service_push_partner(client, partner, vals, update)
-        remote_id = self._service_partner_remote_id(partner)
+        remote_id = self._partner_remote_id(partner)
         if remote_id and update:
             try:
                 client.update_account(remote_id, vals)
-                code = partner.with_company(self.company_id).exact_account_code
+                code = self._partner_link(partner).remote_code
                 return {"remote_id": remote_id, "code": code, "outcome": "updated"}
             except client_errors.NotFound:
                 pass  # deleted in Exact: find it again, or create it again

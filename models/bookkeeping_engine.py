@@ -80,7 +80,8 @@ class BookkeepingEngine(models.AbstractModel):
             return self._push_with(client, moves)
 
     def _push_with(self, client, moves):
-        cache_ctx = self.with_context(bookkeeping_mapping_cache=self._mapping_cache())
+        cache_ctx = self.with_context(bookkeeping_mapping_cache=self._mapping_cache(),
+                                      bookkeeping_partner_cache={})
         # Read once: every commit empties the cache, a re-read per invoice costs a query.
         healthy = self.state == "linked"
         retry = {"enabled": True}
@@ -88,6 +89,7 @@ class BookkeepingEngine(models.AbstractModel):
         for start in range(0, len(moves), PUSH_CHUNK):
             chunk = self._claim(moves[start:start + PUSH_CHUNK])
             try:
+                cache_ctx._cache_partner_links(chunk.partner_id)
                 fresh = cache_ctx._mark_sending(chunk)
                 for move in chunk:
                     # Prefetch this invoice only: each commit empties the cache, and the

@@ -37,9 +37,6 @@ SERVICE_HOOKS = (
     "sync_numbers",
     "sync_payments",
     "remote_url",
-    "partner_remote_id",
-    "partner_remote_field",
-    "set_partner_remote",
     "partner_vals",
     "push_partner",
     "fetch_customers",
@@ -51,7 +48,7 @@ SERVICE_HOOKS = (
     "suggest_defaults",
     "setup_check",
 )
-SERVICE_HOOKS_WITH_DEFAULT = ("vat_code_fits",)
+SERVICE_HOOKS_WITH_DEFAULT = ("vat_code_fits", "partner_url")
 
 # What a service can do; the engine and the screens only offer what a service declares.
 CAPABILITIES = {
@@ -203,23 +200,16 @@ class BookkeepingServiceContract(models.AbstractModel):
 
     # ------------------------------------------------------------------ customers
 
-    def _service_partner_remote_id(self, partner):
-        """Local: the remote customer id of the commercial ``partner`` for this link, or
-        False."""
-        return self._service_unsupported("partner_remote_id")
-
-    def _service_partner_remote_field(self):
-        """Local: the name of the partner field that holds that id (to find the partners
-        linked to a remote id)."""
-        return self._service_unsupported("partner_remote_field")
-
-    def _service_set_partner_remote(self, partner, remote):
-        """Local: store ``remote`` (``{remote_id, code}``) as the partner's link."""
-        return self._service_unsupported("set_partner_remote")
+    def _service_partner_url(self, link):
+        """Local: the URL of the linked customer (``bookkeeping.partner.link``) in the
+        service's web app, or False."""
+        return False
 
     def _service_partner_vals(self, partner):
         """Local: the remote customer fields Odoo has a value for (never an empty one, so
-        that remote data is never blanked). Also the digest of 'changed since sent'."""
+        that remote data is never blanked). Also the digest of 'changed since sent'. The
+        core keeps the link itself (``bookkeeping.partner.link``): read it with
+        ``self._partner_remote_id(partner)`` / ``self._partner_link(partner)``."""
         return self._service_unsupported("partner_vals")
 
     def _service_push_partner(self, client, partner, vals, update):

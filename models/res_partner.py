@@ -1,5 +1,5 @@
-"""Customer link state. The remote ids themselves are company-dependent fields added by
-each service (``res_partner_<service>.py``)."""
+"""The customer's links to the bookkeeping administrations (``bookkeeping.partner.link``),
+one per link, with the Sync button."""
 
 from odoo import fields, models
 from odoo.exceptions import UserError
@@ -10,17 +10,41 @@ from ..clients import errors as client_errors
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
+    bookkeeping_link_ids = fields.One2many(
+        "bookkeeping.partner.link", "partner_id", "Bookkeeping links",
+        groups="account_bookkeeping_link.group_bookkeeping_user",
+    )
     bookkeeping_sync_state = fields.Selection(
         [("linked", "Linked"), ("error", "Error")],
         "Bookkeeping sync",
-        company_dependent=True,
-        copy=False,
-        readonly=True,
+        compute="_compute_bookkeeping_sync_state",
+        search="_search_bookkeeping_sync_state",
+        help="Over the links of the current company: Error when one of them failed, Linked "
+        "when the customer is linked.",
     )
-    bookkeeping_sync_error = fields.Char(company_dependent=True, copy=False, readonly=True)
-    # What Odoo last sent ("<link id>:<digest>"): an invoice re-sends a linked customer
-    # only after it changed (with the link's "Update existing customers from Odoo").
-    bookkeeping_sync_hash = fields.Char(company_dependent=True, copy=False, readonly=True)
+
+    def _compute_bookkeeping_sync_state(self):
+        links = self.env["bookkeeping.partner.link"].sudo().search([
+            ("partner_id", "in", self.commercial_partner_id.ids),
+            ("company_id", "=", self.env.company.id),
+        ])
+        for partner in self:
+            states = set(links.filtered(
+                lambda link, p=partner: link.partner_id == p.commercial_partner_id
+            ).mapped("state"))
+            partner.bookkeeping_sync_state = (
+                "error" if "error" in states else "linked" if "linked" in states else False
+            )
+
+    def _search_bookkeeping_sync_state(self, operator, value):
+        if operator not in ("=", "in"):
+            return NotImplemented
+        states = [value] if operator == "=" else list(value)
+        links = self.env["bookkeeping.partner.link"].sudo()._search([
+            ("state", "in", [s for s in states if s]),
+            ("company_id", "=", self.env.company.id),
+        ])
+        return [("id", "in", links.subselect("partner_id"))]
 
     def action_bookkeeping_sync_partner(self):
         """Sync button on the partner form: create or update the customer in every active

@@ -1,5 +1,7 @@
-"""Local simulators of Exact Online, Asperion and Timewax (not imported by Odoo).
+"""Local simulators of the remote services (not imported by Odoo): one package per service
+(``sandbox/<name>/``, listed in ``sandbox/registry.py``) on the shared layers of
+``sandbox/core/``.
 
 Run ``python -m sandbox --port 8069 --db var/sandbox.sqlite3``; in tests use
-``sandbox.server.start_in_thread()``.
+``sandbox.core.server.start_in_thread()``.
 """

@@ -1,10 +1,10 @@
-"""python -m sandbox --port N [--db FILE] [--host 127.0.0.1]: serve all three simulators."""
+"""python -m sandbox --port N [--db FILE] [--host 127.0.0.1]: serve every registered simulator."""
 
 import argparse
 import errno
 import sys
 
-from .server import SandboxServer
+from .core.server import SandboxServer
 
 
 def main(argv=None):

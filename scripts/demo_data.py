@@ -1,7 +1,8 @@
-"""Demo data: two Dutch companies, one linked to the Exact Online sandbox ("Odoo numbers the
-invoice") and one to the Asperion sandbox ("Asperion numbers the invoice"), with customers and
-invoices in every state a user meets: booked, paid remotely, waiting for a number, to send,
-and one in error with the message that says what to fix.
+"""Demo data: a Dutch company per sandbox service that has a demo recipe
+(``sandbox/<service>/recipe.py`` ``DEMO``: today Exact Online, "Odoo numbers the invoice",
+and Asperion, "Asperion numbers the invoice"), with customers and invoices in every state a
+user meets: booked, paid or finalised remotely, waiting for a number, to send, and one in
+error with the message that says what to fix.
 
 Usage: python scripts/demo_data.py DB SANDBOX_URL ODOO_URL   (run by ./run demo)
 Running it again adds nothing twice.
@@ -128,7 +129,22 @@ def outcome(env, moves):
     return text
 
 
-def demo_company(env, url, name, service, mode):
+def remote_actions(url, recipe, booked):
+    """What the demo user does in the remote package (the recipe's control-API paths)."""
+    for action in recipe["remote_actions"]:
+        moves = booked
+        if action["state"]:
+            moves = moves.filtered(lambda m, s=action["state"]: m.bookkeeping_state == s)
+        for move in moves[: action["limit"]]:
+            path = action["path"].format(remote_id=move.bookkeeping_remote_id,
+                                         remote_ref=move.bookkeeping_remote_ref)
+            sandbox_link.control(url, "POST", path, {})
+
+
+def demo_company(env, url, service):
+    recipe = sandbox_link.registry.recipe(service)
+    demo, income_code = recipe.DEMO, recipe.LINK["income_account"]
+    name, mode = demo["company"], demo["invoice_mode"]
     company = ensure_company(env, name)
     env = env(context=dict(env.context, allowed_company_ids=company.ids))
     taxes = sale_taxes(env, company)
@@ -139,7 +155,7 @@ def demo_company(env, url, name, service, mode):
     # Every income account of the chart goes to the same remote revenue account.
     incomes = env["account.account"].search(
         [("account_type", "=", "income"), ("company_ids", "in", company.id)])
-    remote = sandbox_link.option(env, backend, "gl_account", "8000")
+    remote = sandbox_link.option(env, backend, "gl_account", income_code)
     for account in incomes - backend.account_mapping_ids.account_id:
         env["bookkeeping.mapping"].create({"backend_id": backend.id, "mapping_type": "account",
                                            "account_id": account.id, "option_id": remote.id})
@@ -154,14 +170,7 @@ def demo_company(env, url, name, service, mode):
         say(f"  {name}: {outcome(env, sendable)}; "
             f"{len(left.filtered(lambda m: m.bookkeeping_state == 'to_send'))} left to send")
         booked = sendable.filtered(lambda m: m.bookkeeping_remote_id)
-        if service == "exact":
-            for move in booked[:2]:
-                sandbox_link.control(url, "POST", f"/exact/receivables/"
-                                     f"{move.bookkeeping_remote_id}/pay", {})
-        else:
-            for move in booked.filtered(lambda m: m.bookkeeping_state == "sent_draft")[:3]:
-                sandbox_link.control(url, "POST", f"/asperion/drafts/"
-                                     f"{move.bookkeeping_remote_ref}/finalize", {})
+        remote_actions(url, demo, booked)
         summary = backend._sync_remote_state()
         say(f"  {name}: sync: {summary['numbers']} numbers received, {summary['payments']} "
             f"payments updated" + "".join(f"; {f}" for f in summary.get("failed", [])))
@@ -183,11 +192,14 @@ def main(db, url, odoo_url):
         env = api.Environment(cr, SUPERUSER_ID, {})
         env["ir.config_parameter"].set_param("web.base.url", odoo_url)
         env["ir.config_parameter"].set_param("web.base.url.freeze", "True")
-        exact = demo_company(env, url, "Demo BV (Exact Online)", "exact", "odoo")
-        cr.commit()
-        demo_company(env, url, "Demo BV (Asperion)", "asperion", "remote")
-        admin = env.ref("base.user_admin")
-        admin.company_id = exact
+        services = [name for name in sandbox_link.registry.link_services()
+                    if getattr(sandbox_link.registry.recipe(name), "DEMO", None)]
+        companies = []
+        for service in services:
+            companies.append(demo_company(env, url, service))
+            cr.commit()
+        # The admin opens on the first demo company (the registry's order).
+        env.ref("base.user_admin").company_id = companies[0]
         cr.commit()
     say("Demo data ready.")
     return 0

@@ -243,7 +243,7 @@ def cmd_demo():
         cwd=ROOT,
     )
     try:
-        _wait_http(sandbox_url + "/_sandbox/state/exact", sandbox)
+        _wait_http(sandbox_url + "/_sandbox/clock", sandbox)
         new_db = _db_missing(db)
         if new_db:
             print(f"Creating the demo database {db} (a few minutes) ...", flush=True)
@@ -264,8 +264,7 @@ def cmd_demo():
         if result.returncode:
             raise SetupError("Loading the demo data failed (see above).")
         print(f"\nOdoo: http://localhost:{odoo_port}  (login admin / password admin)\n"
-              f"Sandbox: {sandbox_url}  (Exact under /exact, Asperion under /asperion, "
-              "Timewax under /timewax)\nStop with Ctrl-C.", flush=True)
+              f"Sandbox: {sandbox_url}  ({_mounts()})\nStop with Ctrl-C.", flush=True)
         server = subprocess.run(
             odoo_env.odoo_base_args(src, db)
             + [f"--http-port={odoo_port}", "--http-interface=127.0.0.1"],
@@ -306,9 +305,18 @@ def _wait_http(url, proc, seconds=20):
     raise SetupError(f"The sandbox did not answer on {url}.")
 
 
+def _mounts():
+    """'Exact Online under /exact, ...' for every registered sandbox service."""
+    sys.path.insert(0, ROOT)
+    from sandbox import registry  # noqa: PLC0415
+
+    return ", ".join(f"{recipe.LABEL} under /{name}"
+                     for name, recipe in registry.recipes().items())
+
+
 def main(argv):
     if not argv or argv[0] not in ("demo", "test", "sandbox", "bench"):
-        print("usage: ./run demo | test | sandbox [--port N] | bench exact|asperion|sandbox")
+        print("usage: ./run demo | test | sandbox [--port N] | bench SERVICE|sandbox")
         return 2
     try:
         if argv[0] == "test":

@@ -5,32 +5,24 @@ load the lists, choose the defaults and map taxes and income accounts.
 Used by the demo (scripts/demo_data.py) and the benchmarks (bench/).
 """
 
+import os
+import sys
+
 import requests
 
-SERVICES = {
-    "exact": {
-        "label": "Exact Online",
-        "backend": lambda url: {"exact_location": "sandbox", "exact_base_url": f"{url}/exact"},
-        "consent": "/exact/consent",
-        "administration": ("exact_division_id", "1001"),
-        "defaults": {"exact_journal_id": ("journal", "70"), "exact_item_id": ("item", "CONSULT")},
-        "taxes": {21.0: "2", 9.0: "1", 0.0: "0"},
-        "account": "8000",
-    },
-    "asperion": {
-        "label": "Asperion",
-        "backend": lambda url: {"asperion_environment": "sandbox",
-                                "asperion_identity_url": f"{url}/asperion/identity",
-                                "asperion_api_url": f"{url}/asperion/api"},
-        "consent": "/asperion/consent",
-        "administration": ("asperion_administration_option_id", "101"),
-        "defaults": {"asperion_debtor_kind_id": ("debtor_kind", "DEB"),
-                     "asperion_sales_type_id": ("sales_type", "1"),
-                     "asperion_payment_condition_id": ("payment_condition", "2")},
-        "taxes": {21.0: "VH", 9.0: "VL", 0.0: "V0"},
-        "account": "8000",
-    },
-}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from sandbox import registry  # noqa: E402
+
+
+def link_recipe(service):
+    """The ``LINK`` part of the service's sandbox recipe (``sandbox/<service>/recipe.py``)."""
+    conf = registry.recipe(service).LINK
+    if not conf:
+        raise RuntimeError(f"The sandbox service {service} cannot be linked (its recipe says so).")
+    return conf
 
 
 def control(url, method, path, body=None):
@@ -55,26 +47,27 @@ def register_redirect(url, service, redirect_uri):
 
 def connect(env, backend, url):
     """The OAuth code flow: consent at the sandbox, then our callback's code exchange."""
-    conf = SERVICES[backend.service]
+    conf = link_recipe(backend.service)
     register_redirect(url, backend.service, backend.redirect_uri)
-    consent = control(url, "POST", conf["consent"], {
+    consent = control(url, "POST", conf["consent_path"], {
         "client_id": "sandbox-client", "redirect_uri": backend.redirect_uri,
-        "state": backend._oauth_state()})
+        "state": backend._oauth_state(), **conf["consent_params"]})
     backend._finish_oauth(consent["code"])
 
 
 def link(env, company, service, url, taxes, revenue, **vals):
     """Create (or reuse) the company's link to the sandbox and make it ready to send.
     ``taxes``: {rate: account.tax}; ``revenue``: the income account to map."""
-    conf = SERVICES[service]
+    conf = link_recipe(service)
+    label = registry.recipe(service).LABEL
     Backend = env["bookkeeping.backend"].with_company(company)
     backend = Backend.search([("company_id", "=", company.id), ("service", "=", service)],
                              limit=1)
     if not backend:
-        values = {"name": f"{conf['label']} (sandbox)", "service": service,
+        values = {"name": f"{label} (sandbox)", "service": service,
                   "company_id": company.id, "client_id": "sandbox-client",
                   "client_secret": "sandbox-secret"}
-        values.update(conf["backend"](url))
+        values.update(conf["fields"](url))
         values.update(vals)
         backend = Backend.create(values)
     if backend.state != "linked":
@@ -87,7 +80,7 @@ def link(env, company, service, url, taxes, revenue, **vals):
                    for f, (kind, code) in conf["defaults"].items() if not backend[f]})
     Mapping = env["bookkeeping.mapping"]
     for rate, tax in taxes.items():
-        code = conf["taxes"].get(rate)
+        code = conf["vat_codes"].get(rate)
         if not code:
             continue
         mapping = backend.tax_mapping_ids.filtered(lambda m, t=tax: m.tax_id == t)
@@ -100,5 +93,5 @@ def link(env, company, service, url, taxes, revenue, **vals):
     if not backend.account_mapping_ids.filtered(lambda m: m.account_id == revenue):
         Mapping.create({"backend_id": backend.id, "mapping_type": "account",
                         "account_id": revenue.id,
-                        "option_id": option(env, backend, "gl_account", conf["account"]).id})
+                        "option_id": option(env, backend, "gl_account", conf["income_account"]).id})
     return backend

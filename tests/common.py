@@ -3,7 +3,7 @@
 import requests
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
-from odoo.addons.account_bookkeeping_link.sandbox.server import start_in_thread
+from odoo.addons.account_bookkeeping_link.sandbox.core.server import start_in_thread
 
 
 class SandboxCase(AccountTestInvoicingCommon):

@@ -10,7 +10,7 @@ from odoo import SUPERUSER_ID, Command, api, fields
 from odoo.orm.environments import Transaction
 
 from odoo.addons.account_bookkeeping_link.clients.ratelimit import reset_registry
-from odoo.addons.account_bookkeeping_link.sandbox.exact_seed import seed_guid
+from odoo.addons.account_bookkeeping_link.sandbox.exact.seed import seed_guid
 from odoo.addons.account_bookkeeping_link.tests.common import SandboxCase
 
 DIVISION = 1001

@@ -234,8 +234,8 @@ class TestAsperionLink(AsperionCommon):
             ),
         )
         linked = partner.with_company(self.backend.company_id)
-        self.assertEqual(linked.asperion_debtor_id, remote["remote_id"])
-        self.assertEqual(linked.asperion_customer_number, "K777")
+        self.assertEqual(self.backend._partner_remote_id(linked), remote["remote_id"])
+        self.assertEqual(self.backend._partner_link(linked).remote_code, "K777")
         # With updates on, a second push updates the same debtor (read, merge, write).
         partner.city = "Amersfoort"
         self.backend.update_remote_partners = True

@@ -5,7 +5,7 @@ import uuid
 from odoo import SUPERUSER_ID, Command, api
 from odoo.tests import tagged
 
-from odoo.addons.account_bookkeeping_link.sandbox.exact_seed import seed_guid
+from odoo.addons.account_bookkeeping_link.sandbox.exact.seed import seed_guid
 
 from .common_exact import DIVISION, INVOICE_DATE, ExactCommon
 
@@ -34,7 +34,7 @@ class TestExactInvoices(ExactCommon):
         # The customer was created once, with its address and VAT number.
         accounts = self.remote_rows("crm/Accounts", VATNumber=self.partner_a.vat)
         self.assertEqual(len(accounts), 1)
-        self.assertEqual(self.partner_a.exact_account_id, accounts[0]["ID"])
+        self.assertEqual(self.backend._partner_remote_id(self.partner_a), accounts[0]["ID"])
         # PDF: a sales invoice document with the file, linked to the entry.
         self.assertTrue(entry["Document"])
         docs = self.remote_rows("documents/Documents", ID=entry["Document"])
@@ -205,62 +205,6 @@ class TestExactInvoices(ExactCommon):
 
     # ------------------------------------------------------------------ no duplicates
 
-    def test_no_duplicate_after_lost_response(self):
-        self.backend.attach_pdf = False
-        move = self.invoice([(10.0, 1.0)])
-        self.backend._push_partner(self.backend._client(), self.partner_a)
-        self.faults(lose_next_creates=1)
-        # One try in this run: the next run's look-up is what this test is about.
-        self.backend.with_context(bookkeeping_retries_in_run=0)._push_moves(move)
-        self.assertEqual(move.bookkeeping_state, "error")
-        self.assertTrue(move.bookkeeping_outcome_unknown)
-        self.assertTrue(move.bookkeeping_error_retryable)
-        self.send(move)
-        self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
-        entries = self.remote_rows("salesentry/SalesEntries", YourRef=move.name)
-        self.assertEqual(len(entries), 1)
-        self.assertEqual(move.bookkeeping_remote_id, entries[0]["EntryID"])
-
-    def test_no_duplicate_customer_after_lost_response(self):
-        self.backend.attach_pdf = False
-        move = self.invoice([(10.0, 1.0)])
-        self.faults(lose_next_creates=1)  # the customer POST comes first
-        # One try in this run: the next run's look-up is what this test is about.
-        self.backend.with_context(bookkeeping_retries_in_run=0)._push_moves(move)
-        self.assertEqual(move.bookkeeping_state, "error")
-        self.send(move)
-        self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
-        self.assertEqual(len(self.remote_rows("crm/Accounts", VATNumber=self.partner_a.vat)), 1)
-
-    def test_no_duplicate_after_5xx(self):
-        self.backend.attach_pdf = False
-        move = self.invoice([(10.0, 1.0)])
-        self.backend._push_partner(self.backend._client(), self.partner_a)
-        self.faults(fail_next=1)
-        # One try in this run: the next run's look-up is what this test is about.
-        self.backend.with_context(bookkeeping_retries_in_run=0)._push_moves(move)
-        self.assertEqual(move.bookkeeping_state, "error")
-        self.assertTrue(move.bookkeeping_error_retryable)
-        self.send(move)
-        self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
-        self.assertEqual(len(self.remote_rows("salesentry/SalesEntries", YourRef=move.name)), 1)
-
-    def test_no_duplicate_after_crash_between_call_and_commit(self):
-        self.backend.attach_pdf = False
-        move = self.invoice([(10.0, 1.0)])
-        self.send(move)
-        entry_id = move.bookkeeping_remote_id
-        # What a crash after the POST but before our commit leaves behind.
-        move.write({"bookkeeping_state": "sending", "bookkeeping_remote_id": False,
-                    "bookkeeping_outcome_unknown": True})
-        self.clear_stats()
-        self.send(move)
-        self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
-        self.assertEqual(move.bookkeeping_remote_id, entry_id)
-        self.assertNotIn("POST /api/v1/{division}/salesentry/SalesEntries",
-                         " ".join(self.stats()["requests"]))
-        self.assertEqual(len(self.remote_rows("salesentry/SalesEntries", YourRef=move.name)), 1)
-
     # ------------------------------------------------------------------ limits and link
 
     def test_429_waits_without_storm(self):
@@ -286,22 +230,6 @@ class TestExactInvoices(ExactCommon):
         self.clear_stats()
         self.send(moves.filtered(lambda m: m.bookkeeping_state == "to_send"))
         self.assertEqual(self.calls(), 0)
-
-    def test_dead_token_needs_reconnect(self):
-        self.backend.attach_pdf = False
-        move = self.invoice([(10.0, 1.0)])
-        self.faults(revoked=True)
-        self.send(move)
-        self.assertEqual(self.backend.state, "needs_reconnect")
-        self.assertEqual(move.bookkeeping_state, "to_send")
-        activity_type = self.env.ref("account_bookkeeping_link.mail_activity_reconnect")
-        self.assertIn(activity_type, self.backend.activity_ids.activity_type_id)
-        # Reconnect: the same invoice goes, nothing was lost.
-        self.faults(revoked=False)
-        self.link()
-        self.assertEqual(self.backend.state, "linked")
-        self.send(move)
-        self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
 
     # ------------------------------------------------------------------ sync back
 

@@ -70,9 +70,10 @@ class TestExactLink(ExactCommon):
         self.assertEqual(account["ChamberOfCommerce"], "12345678")
         self.assertEqual(account["Country"].strip(), "NL")
         self.assertEqual(account["Status"], "C")
-        self.assertEqual(partner.exact_account_id, remote["remote_id"])
-        self.assertTrue(partner.exact_account_code)
-        self.assertEqual(partner.exact_account_code, partner.exact_account_code.strip())
+        self.assertEqual(self.backend._partner_remote_id(partner), remote["remote_id"])
+        code = self.backend._partner_link(partner).remote_code
+        self.assertTrue(code)
+        self.assertEqual(code, code.strip())
         partner.city = "Amersfoort"
         self.backend.update_remote_partners = True  # off: a linked customer is left alone
         self.clear_stats()
@@ -89,7 +90,7 @@ class TestExactLink(ExactCommon):
             "country_id": self.nl.id})
         remote = self.backend._push_partner(self.backend._client(), partner)
         self.assertEqual(remote["code"].strip(), "1")
-        self.assertEqual(partner.exact_account_code, "1")
+        self.assertEqual(self.backend._partner_link(partner).remote_code, "1")
         self.assertEqual(len(self.remote_rows("crm/Accounts", VATNumber="NL111111111B01")), 1)
 
     def test_fetch_customers(self):

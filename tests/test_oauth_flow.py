@@ -7,7 +7,7 @@ import requests
 
 from odoo.tests import HttpCase, tagged
 
-from odoo.addons.account_bookkeeping_link.sandbox.server import start_in_thread
+from odoo.addons.account_bookkeeping_link.sandbox.core.server import start_in_thread
 
 
 @tagged("post_install", "-at_install")

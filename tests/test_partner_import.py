@@ -61,7 +61,7 @@ class TestPartnerImport(AsperionCommon):
         self.assertEqual(acme.name, "Acme BV")
         self.assertFalse(acme.vat)
         self.assertEqual(acme.company_registry, "12345678")
-        self.assertEqual(acme.with_company(self.backend.company_id).asperion_debtor_id, "1")
+        self.assertEqual(self.backend._partner_remote_id(acme), "1")
         self.assertIn("NL001234567B01", lines["1001"].warning)
         notes = acme.message_ids.filtered(lambda m: "NL001234567B01" in (m.body or ""))
         self.assertEqual(len(notes), 1, acme.message_ids.mapped("body"))

@@ -74,17 +74,17 @@ class TestPartnerSync(ExactCommon):
         self.assertFalse(wizard.line_ids.filtered("error"), wizard.line_ids.mapped("error"))
 
         self.assertEqual(
-            jansen.with_company(self.backend.company_id).exact_account_id, jansen_line.remote_id
+            self.backend._partner_remote_id(jansen), jansen_line.remote_id
         )
         self.assertEqual(
-            twins[1].with_company(self.backend.company_id).exact_account_id, devries_line.remote_id
+            self.backend._partner_remote_id(twins[1]), devries_line.remote_id
         )
-        self.assertFalse(twins[0].with_company(self.backend.company_id).exact_account_id)
+        self.assertFalse(self.backend._partner_remote_id(twins[0]))
         imported = mueller_line.partner_id
         self.assertEqual(imported.name, "Müller GmbH")
         self.assertEqual(imported.country_id.code, "DE")
-        self.assertEqual(imported.with_company(self.backend.company_id).exact_account_code, "3")
-        created = newcomer.with_company(self.backend.company_id).exact_account_id
+        self.assertEqual(self.backend._partner_link(imported).remote_code, "3")
+        created = self.backend._partner_remote_id(newcomer)
         self.assertTrue(created)
         rows = self.remote_rows("crm/Accounts", ID=created)
         self.assertEqual(rows[0]["Name"], "Nieuwe Klant BV")
@@ -106,7 +106,7 @@ class TestPartnerSync(ExactCommon):
             }
         )
         partner.action_bookkeeping_sync_partner()
-        account_id = partner.with_company(self.backend.company_id).exact_account_id
+        account_id = self.backend._partner_remote_id(partner)
         self.assertTrue(account_id)
         self.assertEqual(partner.bookkeeping_sync_state, "linked")
         partner.email = "boekhouding@knoppen.example"
@@ -172,8 +172,8 @@ class TestPartnerSync(ExactCommon):
         self.assertEqual(mueller_line.action, "import")
         # Someone links the remote customer to another contact before Apply.
         other = self.env["res.partner"].create({"name": "Müller (oud)", "is_company": True})
-        self.backend._service_set_partner_remote(
-            other, {"remote_id": mueller_line.remote_id, "code": "3"}
+        self.backend._store_partner_link(
+            other, {"remote_id": mueller_line.remote_id, "remote_code": "3", "state": "linked"}
         )
         wizard.action_apply()
 
@@ -182,7 +182,7 @@ class TestPartnerSync(ExactCommon):
         self.assertFalse(self.env["res.partner"].search([("name", "=", "Müller GmbH")]))
         self.assertEqual(self.backend._partners_linked_to(mueller_line.remote_id), other)
         self.assertEqual(
-            jansen.with_company(self.backend.company_id).exact_account_id,
+            self.backend._partner_remote_id(jansen),
             self._line(wizard, remote_code="1").remote_id,
         )
         self.assertIn("1 failed", wizard.summary)

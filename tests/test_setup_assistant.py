@@ -14,7 +14,7 @@ from odoo.tests import HttpCase, tagged
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.addons.account_bookkeeping_link.clients.ratelimit import reset_registry
-from odoo.addons.account_bookkeeping_link.sandbox.server import start_in_thread
+from odoo.addons.account_bookkeeping_link.sandbox.core.server import start_in_thread
 
 
 class SetupCommon(AccountTestInvoicingCommon, HttpCase):

@@ -12,7 +12,7 @@ import requests
 from odoo.tests import HttpCase, tagged
 from odoo.tests.common import ChromeBrowser
 
-from odoo.addons.account_bookkeeping_link.sandbox.server import start_in_thread
+from odoo.addons.account_bookkeeping_link.sandbox.core.server import start_in_thread
 
 BROWSERS = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
 

@@ -106,8 +106,9 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
         )
         linked = {}
         index = {key: {} for key in keys}
+        remote_ids = backend._partner_remote_ids()
         for partner in partners:
-            remote_id = backend._partner_remote_id(partner)
+            remote_id = remote_ids.get(partner.id)
             if remote_id:
                 linked[str(remote_id)] = partner
             for key in keys:
@@ -143,7 +144,7 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
                     )
                 )
                 continue
-            match, key = self._match(index, keys, row, linked)
+            match, key = self._match(index, keys, row, remote_ids)
             label = self._match_label(key)
             if len(match) == 1:
                 used |= match
@@ -183,7 +184,7 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
                 lambda p: (
                     p.customer_rank > 0
                     and p not in used
-                    and str(backend._partner_remote_id(p) or "") not in linked
+                    and p.id not in remote_ids
                 )
             )
             for partner in customers - used:
@@ -218,7 +219,7 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
             "code": partner.ref,
         }.get(key)
 
-    def _match(self, index, keys, row, linked):
+    def _match(self, index, keys, row, remote_ids):
         """First key that finds anything decides; only a unique hit links."""
         for key in keys:
             value = _norm(key, row.get(key))
@@ -226,7 +227,8 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
                 continue
             hits = index[key].get(value)
             if hits:
-                hits = hits.filtered(lambda p: not self.backend_id._partner_remote_id(p))
+                # A contact linked to another remote customer is not matched again.
+                hits = hits.filtered(lambda p: p.id not in remote_ids)
                 if hits:
                     return hits, key
         return self.env["res.partner"], False
@@ -381,10 +383,9 @@ class BookkeepingPartnerSyncLine(models.TransientModel):
                     partner=others[0].display_name,
                 )
             )
-        backend._service_set_partner_remote(
-            partner, {"remote_id": self.remote_id, "code": self.remote_code}
-        )
-        partner.with_company(backend.company_id).bookkeeping_sync_state = "linked"
+        backend._store_partner_link(partner, {
+            "remote_id": self.remote_id, "remote_code": self.remote_code, "state": "linked",
+            "error": False, "last_sync": fields.Datetime.now()})
 
     def _import_partner(self, backend):
         """Create the Odoo contact of a remote customer and link it. A VAT number that

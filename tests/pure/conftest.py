@@ -26,7 +26,7 @@ def pytest_collect_directory(path, parent):
 @pytest.fixture(scope="module")
 def server():
     """The three simulators on a loopback port, for one test module."""
-    from sandbox.server import start_in_thread  # noqa: PLC0415
+    from sandbox.core.server import start_in_thread  # noqa: PLC0415
 
     srv = start_in_thread()
     yield srv

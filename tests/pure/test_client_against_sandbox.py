@@ -16,7 +16,7 @@ from clients.ratelimit import RateLimiter
 from clients.timewax import TimewaxClient
 
 try:
-    from sandbox.server import start_in_thread
+    from sandbox.core.server import start_in_thread
 except Exception as exc:  # pragma: no cover - the sandbox is built in parallel
     pytest.skip(f"sandbox not importable: {exc}", allow_module_level=True)
 

@@ -8,6 +8,7 @@ import pytest
 from test_client_support import FakeClock, LocalServer, json_response
 
 from clients.errors import RateLimited
+from clients.exact import RATE_POLICY as EXACT_RATE_POLICY
 from clients.exact import ExactClient
 from clients.oauth import MemoryTokenStore
 from clients.ratelimit import RateLimiter, limiter_for, parse_retry_after, reset_registry
@@ -148,12 +149,13 @@ def test_out_of_order_headers_keep_the_lowest_remaining():
 
 def test_exact_headers_in_milliseconds_and_minutely_only_429():
     limiter = RateLimiter("k", now=lambda: 1_700_000_000.0)
-    limiter.update_from_exact_headers(
+    limiter.update_from_headers(
         {
             "X-RateLimit-Minutely-Limit": "60",
             "X-RateLimit-Minutely-Remaining": "0",
             "X-RateLimit-Minutely-Reset": "1700000040000",
-        }
+        },
+        EXACT_RATE_POLICY,
     )
     snap = limiter.snapshot()
     assert snap["minute_reset"] == 1_700_000_040.0 and snap["minute_remaining"] == 0

@@ -6,7 +6,7 @@ read-back total check trip."""
 import pytest
 import requests
 
-from sandbox.exact_seed import seed_guid
+from sandbox.exact.seed import seed_guid
 
 REDIRECT = "http://localhost:8069/callback"
 GL_8000 = seed_guid(1001, "GLAccounts", "8000")
@@ -124,7 +124,7 @@ def test_fault_ignore_vat_amounts_rounds_per_line(exact):
 
 
 def test_asperion_fault_ignore_vat_amounts(server):
-    from sandbox.asperion_seed import REACHABLE  # noqa: PLC0415
+    from sandbox.asperion.seed import REACHABLE  # noqa: PLC0415
 
     requests.post(f"{server.url}/_sandbox/reset", json={"service": "asperion"})
     token = _token(server, "asperion", "/asperion/identity/connect/token")

@@ -8,11 +8,11 @@ import sys
 import pytest
 import requests
 
-from sandbox.app import make_app
-from sandbox.clock import Clock
-from sandbox.faults import Faults
-from sandbox.server import start_in_thread
-from sandbox.store import Store
+from sandbox.core.app import make_app
+from sandbox.core.clock import Clock
+from sandbox.core.faults import Faults
+from sandbox.core.server import start_in_thread
+from sandbox.core.store import Store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -219,3 +219,15 @@ def test_consent_page_form_posts_back_under_its_prefix(mount, service, path, sub
     assert answer.status_code == 302, answer.get_data(as_text=True)
     assert answer.headers["Location"].startswith(REDIRECT + "?code=")
     assert answer.headers["Location"].endswith("state=st")
+
+
+def test_fixed_windows_count_per_key_and_reset_on_the_window_boundary():
+    from sandbox.core.ratewindow import FixedWindows  # noqa: PLC0415
+
+    windows = FixedWindows()
+    assert FixedWindows.bounds(125.0, 60) == (120.0, 180.0)
+    assert [windows.add("a", 121.0, 60) for _ in range(3)] == [1, 2, 3]
+    assert windows.used("a", 179.9, 60) == 3 and windows.used("b", 150.0, 60) == 0
+    assert windows.used("a", 180.0, 60) == 0  # a new window, not a sliding one
+    assert windows.add("a", 180.0, 60) == 1
+    assert windows.add("a", 180.0, 86400) == 1  # another length is another budget

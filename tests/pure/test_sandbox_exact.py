@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from sandbox.exact_seed import seed_guid
+from sandbox.exact.seed import seed_guid
 
 REDIRECT = "http://localhost:8069/callback"
 CLIENT = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}

@@ -25,7 +25,7 @@ from exactonline.resource import GET
 from exactonline.storage.base import ExactOnlineConfig, MissingSetting
 from requests_oauthlib import OAuth2Session
 
-from sandbox.exact_seed import seed_guid
+from sandbox.exact.seed import seed_guid
 
 REDIRECT = "http://localhost:8069/bookkeeping_link/oauth/callback"
 CLIENT_ID, SECRET = "sandbox-client", "sandbox-secret"

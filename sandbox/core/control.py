@@ -8,7 +8,7 @@ import json
 
 from werkzeug.wrappers import Request
 
-from .common import json_response
+from .http import json_response
 
 
 class Control:

@@ -1,6 +1,7 @@
 """The WSGI application mounting the simulators and the test-only control API.
 
-Each service is ``<Name>Service(store, faults, clock)`` in ``sandbox/<name>.py``, a WSGI
+Each service named in ``sandbox/registry.py`` is a package ``sandbox/<name>/`` whose
+``__init__.py`` exports ``SERVICE_CLASS``: ``cls(store, faults, clock)``, a WSGI
 callable receiving PATH_INFO with its prefix stripped. It may also expose:
 
 - ``reset()``: restore its seed (control ``POST /_sandbox/reset``);
@@ -10,7 +11,7 @@ callable receiving PATH_INFO with its prefix stripped. It may also expose:
 - ``fault_response(kind, environ) -> Response|None`` to shape injected faults
   (kind ``"throttle"`` for throttle_next, ``"fail"`` for fail_next; None = generic answer;
   Exact adds its minutely rate-limit headers to the 429);
-- ``path_pattern(path) -> str`` to group stats (default: common.path_pattern).
+- ``path_pattern(path) -> str`` to group stats (default: core.http.path_pattern).
 
 Service modules are imported lazily and tolerantly: while one is missing or broken its
 prefix answers 404 and the rest keeps working. Injected faults (latency, error_rate,
@@ -24,47 +25,14 @@ import random
 import socket
 import threading
 import time
-from collections import Counter
 
+from ..registry import SERVICES
 from .clock import Clock
-from .common import json_response, path_pattern
 from .faults import Faults
+from .http import json_response, path_pattern
+from .stats import Stats
 
-SERVICES = ("exact", "asperion", "timewax")
 MAX_BODY = 24 * 1024 * 1024  # above Exact's 10 MB binary (13.4 MB base64) so its own check answers
-
-
-class Stats:
-    """Request counters of one service: per 'METHOD pattern', per status and both."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.clear()
-
-    def clear(self):
-        with self._lock:
-            self.total = 0
-            self.requests = Counter()
-            self.status = Counter()
-            self.detail = Counter()
-
-    def record(self, method, pattern, status):
-        key = f"{method} {pattern}"
-        with self._lock:
-            self.total += 1
-            self.requests[key] += 1
-            self.status[str(status)] += 1
-            self.detail[f"{key} {status}"] += 1
-
-    def to_dict(self):
-        with self._lock:
-            return {
-                "total": self.total,
-                "requests": dict(self.requests),
-                "status": dict(self.status),
-                "detail": dict(self.detail),
-                "throttled": self.status.get("429", 0),
-            }
 
 
 class SandboxApp:
@@ -90,8 +58,8 @@ class SandboxApp:
             if name in self.services:
                 return self.services[name]
             try:
-                module = importlib.import_module(f".{name}", __package__)
-                cls = getattr(module, name.capitalize() + "Service")
+                module = importlib.import_module(f"..{name}", __package__)
+                cls = module.SERVICE_CLASS
             except Exception:  # a module still being written must not break the others
                 return None
             svc = cls(self.store, self.faults[name], self.clock)

@@ -6,7 +6,7 @@ every request of the service (a service may shape the 429 itself through
 ``path_status`` where they support it (Exact: one endpoint, e.g. a ``bulk/`` one that an
 administration does not offer, answers 404 or 5xx while the others work), and
 ``ignore_vat_amounts`` where invoice lines take a VAT amount; ``expire_tokens_after`` is
-honoured in their token checks (``common.access_token_dead``).
+honoured in their token checks (``core.oauth.access_token_dead``).
 
 ``expire_tokens_after`` (seconds, 0 = off): access tokens die that long after they were
 issued, whatever ``expires_in`` promised, as a server that expires or flushes tokens
@@ -61,8 +61,10 @@ class Faults:
                 setattr(self, name, FIELDS[name](value))
 
     def to_dict(self):
-        return {name: (dict(getattr(self, name)) if name == "path_status" else getattr(self, name))
-                for name in FIELDS}
+        return {
+            name: (dict(getattr(self, name)) if name == "path_status" else getattr(self, name))
+            for name in FIELDS
+        }
 
     def status_for(self, path, method=None):
         """The status injected for the endpoint ``path`` (``path_status``), or None. A key

@@ -1,38 +1,11 @@
-"""Helpers shared by the sandbox services: JSON responses, paging, OAuth codes and tokens."""
+"""OAuth layers shared by the sandbox services: the app registration (client ids, secrets,
+redirect URIs), client authentication, authorization codes, token pairs and their death."""
 
-import json
-import re
 import secrets
 from urllib.parse import unquote_plus, urlsplit
 
-from werkzeug.wrappers import Response
-
 SANDBOX_CLIENT_ID = "sandbox-client"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"
-
-
-def json_response(data, status=200, headers=None):
-    """A JSON response with an explicit Content-Length (needed for keep-alive)."""
-    body = b"" if data is None else json.dumps(data).encode()
-    resp = Response(body, status=status, headers=headers)
-    if data is not None:
-        resp.headers["Content-Type"] = "application/json; charset=utf-8"
-    return resp
-
-
-def empty_response(status=204, headers=None):
-    return Response(b"", status=status, headers=headers)
-
-
-def read_json(request):
-    """The request body as JSON, or None when it is empty or malformed."""
-    raw = request.get_data(cache=True)
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
 
 
 class ClientRegistry:
@@ -127,6 +100,13 @@ def client_credentials(request):
     return form.get("client_id"), form.get("client_secret")
 
 
+def authenticated_client(request, clients):
+    """The client id of a token request whose credentials are right (RFC 6749 §3.2), or
+    None: unknown client, wrong secret, or both credential methods at once."""
+    client_id, secret = client_credentials(request)
+    return client_id if clients.secret_ok(client_id, secret) else None
+
+
 def access_token_dead(rec, now, faults):
     """True when the access token of ``rec`` is refused: unknown, revoked, past its
     expiry, or past the ``expire_tokens_after`` fault (an early server-side expiry)."""
@@ -134,25 +114,6 @@ def access_token_dead(rec, now, faults):
         return True
     early = faults.expire_tokens_after
     return bool(early) and now >= rec["issued_at"] + early
-
-
-def page(rows, skip, size):
-    """Slice one page; returns (rows, next_skip or None)."""
-    chunk = rows[skip : skip + size]
-    more = skip + size < len(rows)
-    return chunk, (skip + size if more else None)
-
-
-_GUID_KEY = re.compile(r"\(guid'[^']*'\)|\('[^']*'\)|\(\d+L?\)")
-_NUMBER_SEGMENT = re.compile(r"/\d+(?=/|$)")
-_UUID_SEGMENT = re.compile(r"/[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}(?=/|$)")
-
-
-def path_pattern(path):
-    """Collapse keys and numbers so stats group requests per endpoint."""
-    path = _GUID_KEY.sub("({key})", path)
-    path = _UUID_SEGMENT.sub("/{id}", path)
-    return _NUMBER_SEGMENT.sub("/{n}", path)
 
 
 class OAuthStore:
@@ -196,6 +157,29 @@ class OAuthStore:
         if redirect_uri != rec["redirect_uri"]:
             return None
         return rec
+
+    def redeem_code(self, form, client_id, faults):
+        """The code record of a token request's ``code`` (form), or None: unknown, used,
+        expired, for another client or redirect URI, or every grant revoked."""
+        rec = self.take_code(form.get("code") or "", client_id, form.get("redirect_uri"))
+        return None if rec is None or faults.revoked else rec
+
+    def refresh_problem(self, rec, client_id, now, faults):
+        """Why the token pair ``rec`` may not be refreshed by ``client_id``, or None:
+        ``"unknown"`` (no such token, another client's, or revoked), ``"used"`` (rotated
+        already) or ``"expired"``. Each service answers these in its own words."""
+        if rec is None or faults.revoked or rec["client_id"] != client_id:
+            return "unknown"
+        if rec["refresh_used"]:
+            return "used"
+        if rec["refresh_expires_at"] is not None and now >= rec["refresh_expires_at"]:
+            return "expired"
+        return None
+
+    def rotate(self, rec):
+        """Use up the refresh token of ``rec``: a rotated refresh token never works again."""
+        rec["refresh_used"] = True
+        self.save(rec)
 
     def issue_tokens(self, client_id, grant, access_ttl, refresh_ttl=None, family=None):
         access = "AAEAA" + secrets.token_urlsafe(32)

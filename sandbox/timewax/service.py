@@ -14,6 +14,8 @@ from xml.sax.saxutils import escape
 from lxml import etree
 from werkzeug.wrappers import Request, Response
 
+from ..core.ratewindow import FixedWindows
+
 SERVICE = "timewax"
 CLIENT, USERNAME, PASSWORD = "sandbox", "api-user", "secret"
 DEFAULT_CONFIG = {
@@ -24,6 +26,7 @@ DEFAULT_CONFIG = {
     # (well-formed, other case); "doc": seed 003 verbatim, <Lines> .. </line></lines>
     # with <line> never opened (not well-formed: clients must parse leniently)
     "lines_style": "clean",
+    # T8: both decimal formats and both credit-note signs
     "decimal_comma": False,  # undocumented decimal format: "1234.50" or "1234,50"
     "credit_note_sign": "positive",  # undocumented credit-note sign: positive | negative
 }
@@ -347,7 +350,7 @@ class TimewaxService:
     def __init__(self, store, faults, clock):
         self.store, self.faults, self.clock = store, faults, clock
         self._lock = threading.Lock()
-        self._buckets = {}  # client -> (second, count) for the 10/s fair-use limit
+        self._buckets = FixedWindows()  # per client, for the 10/s fair-use limit
         self.config = dict(DEFAULT_CONFIG)
         if store.kv_get(f"{SERVICE}:seeded") is None:
             self.reset()
@@ -407,6 +410,7 @@ class TimewaxService:
         handler = ROUTES.get(path)
         if handler is None:
             return Response(b"Not Found", status=404, content_type="text/plain")
+        # T1: every service is an XML POST to its own URL
         if request.method != "POST":  # every Timewax service is POST-only
             return Response(b"Method Not Allowed", status=405, headers={"Allow": "POST"})
         try:
@@ -421,19 +425,17 @@ class TimewaxService:
         }
         return handler(self, fields)
 
+    # T5: 10 requests per second per client environment
     def _limited(self, client):
         """HTTP 429 once a client makes more than N requests in the same clock second."""
         if not self.config["rate_limit_enabled"]:
             return None
-        second = int(self.clock.now())
-        with self._lock:
-            last, count = self._buckets.get(client, (second, 0))
-            count = count + 1 if last == second else 1
-            self._buckets[client] = (second, count)
+        count = self._buckets.add(client, self.clock.now(), 1)
         if count > self.config["rate_limit_per_second"]:
             return Response(b"Too Many Requests", status=429, content_type="text/plain")
         return None
 
+    # T4: the token travels in the body
     def _session(self, fields):
         """(client, error response) for a request carrying <token>."""
         rec = self.store.get(SERVICE, "tokens", fields.get("token") or "-")
@@ -447,6 +449,7 @@ class TimewaxService:
             return client, _fail("token_expired")
         return client, None
 
+    # T3: token/get; a token lasts 60 minutes
     def _token_get(self, fields):
         client = fields.get("client", "")
         limited = self._limited(client or "?")
@@ -467,6 +470,7 @@ class TimewaxService:
         until = dt.datetime.fromtimestamp(expires, dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
         return _ok("yes", _el("token", token) + _el("validUntil", until))
 
+    # T6: dateFrom and dateTo are required
     def _invoicing_list(self, fields):
         _client, error = self._session(fields)
         if error is not None:
@@ -499,6 +503,7 @@ class TimewaxService:
             out.append(self._invoice_xml(inv))
         return _ok("true", "<invoices>" + "".join(out) + "</invoices>")
 
+    # T9: the invoice header, lines and items
     def _invoice_xml(self, inv):
         negate = inv.get("creditNote") == "Yes" and self.config["credit_note_sign"] == "negative"
         amount = lambda v: _fmt_amount(v, self.config, negate)  # noqa: E731
@@ -570,6 +575,7 @@ class TimewaxService:
         return str(text).replace(".", ",") if self.config["decimal_comma"] else text
 
     def _wrap_lines(self, lines):
+        # T7: the documented broken <Lines> shape
         style = self.config["lines_style"]
         if style == "doc":  # seed 003 verbatim: one <Lines> opener, </line></lines> closers
             return "".join("<Lines>" + body + "</line></lines>" for body in lines)
@@ -577,6 +583,7 @@ class TimewaxService:
             return "<Lines>" + "".join(f"<Line>{b}</Line>" for b in lines) + "</Lines>"
         return "<lines>" + "".join(f"<line>{b}</line>" for b in lines) + "</lines>"
 
+    # T10: company/list and project/list
     def _company_list(self, fields):
         _client, error = self._session(fields)
         if error is not None:
@@ -635,5 +642,6 @@ def _ok(valid, body):
     return _xml(_el("valid", valid) + body)
 
 
+# T2: failures are HTTP 200 with valid=no
 def _fail(reason):
     return _xml("<valid>no</valid><errors><![CDATA[" + reason + "]]></errors>")

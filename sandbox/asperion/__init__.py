@@ -1,0 +1,5 @@
+"""Asperion simulator, mounted at /asperion (facts: doc/api/asperion.md)."""
+
+from .service import AsperionService
+
+SERVICE_CLASS = AsperionService
