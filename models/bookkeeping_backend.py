@@ -185,16 +185,19 @@ class BookkeepingBackend(models.Model):
             backend.redirect_uri = f"{base}/bookkeeping_link/oauth/callback"
 
     def _compute_move_counts(self):
+        # _origin: shown inside another form (the Settings block), the links are new
+        # records whose ids are not the database ids.
         groups = self.env["account.move"]._read_group(
-            [("bookkeeping_backend_id", "in", self.ids)],
+            [("bookkeeping_backend_id", "in", self._origin.ids)],
             ["bookkeeping_backend_id", "bookkeeping_state"],
             ["__count"],
         )
         counts = {(backend.id, state): count for backend, state, count in groups}
         for backend in self:
-            backend.move_count_to_send = counts.get((backend.id, "to_send"), 0)
-            backend.move_count_error = counts.get((backend.id, "error"), 0)
-            backend.move_count_waiting = counts.get((backend.id, "sent_draft"), 0)
+            key = backend._origin.id
+            backend.move_count_to_send = counts.get((key, "to_send"), 0)
+            backend.move_count_error = counts.get((key, "error"), 0)
+            backend.move_count_waiting = counts.get((key, "sent_draft"), 0)
 
     # ------------------------------------------------------------------ service
 

@@ -42,7 +42,11 @@ class Odoo:
         if answer.json().get("error"):
             raise SystemExit(f"login failed: {answer.json()['error']}")
 
+    lang = "en_US"
+
     def call(self, model, method, *args, **kwargs):
+        # What a user in that language does: the texts written now are in it.
+        kwargs.setdefault("context", {"lang": self.lang})
         answer = self.session.post(
             f"{self.url}/web/dataset/call_kw",
             json={
@@ -77,6 +81,7 @@ class Odoo:
             )
             self.call("base.language.install", "lang_install", [wizard])
         self.call("res.users", "write", [self.uid()], {"lang": code})
+        self.lang = code
 
     def uid(self):
         return self.call("res.users", "search", [("login", "=", "admin")])[0]
@@ -245,13 +250,18 @@ def screens(odoo):
 def retell_in_dutch(odoo):
     """What the demo wrote ran in English: a Dutch user sends an invoice again and the
     error invoice again, so the chatter shows what a Dutch user sees."""
-    booked = odoo.call("account.move", "search", [("bookkeeping_state", "=", "done"),
-                                                  ("move_type", "=", "out_invoice")], limit=1)
+    booked = odoo.call(
+        "account.move",
+        "search",
+        [("bookkeeping_state", "=", "done"), ("move_type", "=", "out_invoice")],
+        limit=1,
+    )
     if booked:
         copy = odoo.call("account.move", "copy", booked)
-        odoo.call("account.move", "write", [copy], {"invoice_date": False})
-        odoo.call("account.move", "action_post", [copy])
-        odoo.call("account.move", "action_bookkeeping_send", [copy])
+        copy = copy if isinstance(copy, list) else [copy]
+        odoo.call("account.move", "write", copy, {"invoice_date": False})
+        odoo.call("account.move", "action_post", copy)
+        odoo.call("account.move", "action_bookkeeping_send", copy)
     failed = odoo.call("account.move", "search", [("bookkeeping_state", "=", "error")], limit=1)
     if failed:
         odoo.call("account.move", "action_bookkeeping_send", failed)

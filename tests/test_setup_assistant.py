@@ -322,6 +322,23 @@ class TestSettingsBlock(SetupCommon):
         )
         settings = self.env["res.config.settings"].create({})
         self.assertIn(backend, settings.bookkeeping_backend_ids)
+        # As the Settings form shows it (a new record): the invoices in error are counted,
+        # so the link is not plain green.
+        move = self.invoices(self.tax_21)
+        move.bookkeeping_backend_id = backend
+        move.bookkeeping_state = "error"
+        spec = {"bookkeeping_backend_ids": {"fields": {"state": {}, "move_count_error": {}}}}
+        commands = self.env["res.config.settings"].onchange({}, [], spec)["value"][
+            "bookkeeping_backend_ids"
+        ]
+        counts = {}
+        for command in commands:  # (4, id, values) then updates (1, id, values)
+            counts.update(
+                {command[1]: command[2]["move_count_error"]}
+                if "move_count_error" in command[2]
+                else {}
+            )
+        self.assertEqual(counts[backend.id], 1, commands)
         arch = etree.fromstring(
             self.env["res.config.settings"].get_view(
                 self.env.ref("base.res_config_settings_view_form").id
