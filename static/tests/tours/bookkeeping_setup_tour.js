@@ -8,7 +8,7 @@ import { rpc } from "@web/core/network/rpc";
  * then an invoice posted, sent, its number synced, and the story read in its chatter.
  * The consent page lives on the sandbox's origin, where no tour runs: the test
  * (tests/test_tour_setup.py) acts as the user there (one click: Allow).
- * Steps that are a user's click say so with run: "click"; the test counts them.
+ * The steps that are a click of the user run a click; the test counts them.
  */
 async function param(key) {
     return rpc("/web/dataset/call_kw/ir.config_parameter/get_param", {
