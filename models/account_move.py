@@ -8,7 +8,7 @@ import hashlib
 import json
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
 SYNC_STATES = [
@@ -129,8 +129,22 @@ class AccountMove(models.Model):
             or "bookkeeping_remote_payment_state" in vals) else {}
         result = models.Model.write(self, vals)
         for move, body in notes.items():
-            move._message_log(body=body)
+            move._bookkeeping_note(body)
         return result
+
+    def _bookkeeping_note(self, body):
+        """A line in the chatter (a note, no notification, as account_peppol logs). The
+        author comes from a cache: every invoice of a run is committed on its own, which
+        empties the ORM cache, and reading the author again would cost queries each time."""
+        self.ensure_one()
+        author_id, email_from = self._bookkeeping_note_author(self.env.uid)
+        return self._message_log(body=body, author_id=author_id, email_from=email_from)
+
+    @api.model
+    @tools.ormcache("uid")
+    def _bookkeeping_note_author(self, uid):
+        partner = self.env["res.users"].sudo().browse(uid).partner_id
+        return partner.id, partner.email_formatted
 
     def _bookkeeping_sync_notes(self, vals):
         """{move: text} for a remote number that arrives and a remote payment state that
@@ -201,7 +215,7 @@ class AccountMove(models.Model):
             repeated = move.bookkeeping_error_retryable and move.bookkeeping_error == message
             move._bookkeeping_write(vals)
             if not repeated:
-                move._message_log(body=self.env._(
+                move._bookkeeping_note(self.env._(
                     "Not sent to %(service)s: %(error)s",
                     service=move.bookkeeping_backend_id._service_label()
                     or self.env._("bookkeeping"), error=message))
@@ -231,7 +245,7 @@ class AccountMove(models.Model):
         # A send attempt, whether from the button, the Send dialog or the cron.
         vals["bookkeeping_attempts"] = self.bookkeeping_attempts + 1
         models.Model.write(self, vals)
-        self._message_log(body=self._bookkeeping_sent_note(vals))
+        self._bookkeeping_note(self._bookkeeping_sent_note(vals))
 
     def _bookkeeping_sent_note(self, vals):
         backend = self.bookkeeping_backend_id
@@ -350,7 +364,7 @@ class AccountMove(models.Model):
         """Booked without its PDF: flag it (visible on the invoice) for a later run."""
         for move in self:
             if move.bookkeeping_pdf_state != "pending":
-                move._message_log(body=self.env._(
+                move._bookkeeping_note(self.env._(
                     "Booked in %(service)s without its PDF: %(reason)s The PDF is attached "
                     "automatically as soon as it can be made.",
                     service=move.bookkeeping_backend_id._service_label(), reason=reason))
