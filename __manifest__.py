@@ -21,6 +21,8 @@
         "wizards/bookkeeping_partner_sync_wizard_views.xml",
         "wizards/bookkeeping_timewax_import_wizard_views.xml",
         "views/bookkeeping_backend_views.xml",
+        "views/bookkeeping_backend_setup_views.xml",
+        "views/res_config_settings_views.xml",
         "views/bookkeeping_backend_asperion_views.xml",
         "views/bookkeeping_backend_exact_views.xml",
         "views/bookkeeping_backend_visma_views.xml",

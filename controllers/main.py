@@ -28,11 +28,14 @@ class BookkeepingOAuthController(http.Controller):
         backend = backend.sudo()
         if error or not code:
             return self._error(backend, error_description or error or "no code received")
+        in_setup = backend.setup_step != "done"
         try:
             backend._finish_oauth(code)
         except (BookkeepingError, UserError) as exc:
             return self._error(backend, str(exc))
-        return request.redirect(self._backend_url(backend))
+        # "Connected to <administration>" on the form the manager comes back to.
+        backend._after_connect_message()
+        return request.redirect(backend._setup_url() if in_setup else self._backend_url(backend))
 
     def _error(self, backend, message):
         return request.render("account_bookkeeping_link.oauth_error", {

@@ -1,9 +1,11 @@
 from . import (
     account_move,
+    account_move_send,
     account_move_timewax,
     bookkeeping_backend,
     bookkeeping_backend_asperion,
     bookkeeping_backend_exact,
+    bookkeeping_backend_setup,
     bookkeeping_backend_timewax,
     bookkeeping_backend_visma,
     bookkeeping_document,
@@ -25,5 +27,6 @@ from . import (
     bookkeeping_timewax_run,
     bookkeeping_timewax_vat_code,
     bookkeeping_token,
+    res_config_settings,
     res_partner,
 )

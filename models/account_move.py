@@ -8,7 +8,7 @@ import hashlib
 import json
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
 SYNC_STATES = [
@@ -120,9 +120,56 @@ class AccountMove(models.Model):
     def _bookkeeping_write(self, vals):
         """Write sync fields only. They are no accounting data, so this skips
         ``account.move.write`` (balance checks, dynamic-line sync, lock dates) and mail
-        tracking, which would cost dozens of queries per invoice on a posted move."""
+        tracking, which would cost dozens of queries per invoice on a posted move. What
+        an auditor must see (a number received, a payment seen remotely) goes to the
+        chatter here, whichever service or run wrote it."""
         assert all(key.startswith("bookkeeping_") for key in vals), vals
-        return models.Model.write(self, vals)
+        notes = self._bookkeeping_sync_notes(vals) if (
+            "bookkeeping_remote_number" in vals
+            or "bookkeeping_remote_payment_state" in vals) else {}
+        result = models.Model.write(self, vals)
+        for move, body in notes.items():
+            move._bookkeeping_note(body)
+        return result
+
+    def _bookkeeping_note(self, body):
+        """A line in the chatter (a note, no notification, as account_peppol logs). The
+        author comes from a cache: every invoice of a run is committed on its own, which
+        empties the ORM cache, and reading the author again would cost queries each time."""
+        self.ensure_one()
+        author_id, email_from = self._bookkeeping_note_author(self.env.uid)
+        return self._message_log(body=body, author_id=author_id, email_from=email_from)
+
+    @api.model
+    @tools.ormcache("uid")
+    def _bookkeeping_note_author(self, uid):
+        partner = self.env["res.users"].sudo().browse(uid).partner_id
+        return partner.id, partner.email_formatted
+
+    def _bookkeeping_sync_notes(self, vals):
+        """{move: text} for a remote number that arrives and a remote payment state that
+        changes (read before the write)."""
+        notes = {}
+        number = vals.get("bookkeeping_remote_number")
+        payment = vals.get("bookkeeping_remote_payment_state")
+        labels = dict(self._fields["bookkeeping_remote_payment_state"]
+                      ._description_selection(self.env))
+        for move in self:
+            service = move.bookkeeping_backend_id._service_label()
+            lines = []
+            if number and number != move.bookkeeping_remote_number:
+                lines.append(self.env._("Number received from %(service)s: %(number)s.",
+                                        service=service, number=number))
+            if payment and payment != move.bookkeeping_remote_payment_state and (
+                    payment != "open" or move.bookkeeping_remote_payment_state):
+                if payment == "paid":
+                    lines.append(self.env._("Paid in %(service)s.", service=service))
+                else:
+                    lines.append(self.env._("Payment in %(service)s: %(state)s.",
+                                            service=service, state=labels.get(payment)))
+            if lines:
+                notes[move] = " ".join(lines)
+        return notes
 
     def _bookkeeping_default_backend(self):
         """The company's first link that receives invoices (an import link never does)."""
@@ -165,7 +212,15 @@ class AccountMove(models.Model):
                 vals["bookkeeping_outcome_unknown"] = outcome_unknown
             elif not retryable:
                 vals["bookkeeping_outcome_unknown"] = False
+            # Every error in the chatter; an automatic retry that fails the same way as the
+            # last one adds none (an outage would fill the chatter every few minutes).
+            repeated = move.bookkeeping_error_retryable and move.bookkeeping_error == message
             move._bookkeeping_write(vals)
+            if not repeated:
+                move._bookkeeping_note(self.env._(
+                    "Not sent to %(service)s: %(error)s",
+                    service=move.bookkeeping_backend_id._service_label()
+                    or self.env._("bookkeeping"), error=message))
 
     def _bookkeeping_set_result(self, result):
         """Store what the remote package answered. ``result`` keys: remote_id, state
@@ -189,7 +244,23 @@ class AccountMove(models.Model):
                 vals[f"bookkeeping_{key}"] = result[key]
         if result.get("remote_payment_state"):
             vals["bookkeeping_remote_payment_state"] = result["remote_payment_state"]
-        self._bookkeeping_write(vals)
+        # A send attempt, whether from the button, the Send dialog or the cron.
+        vals["bookkeeping_attempts"] = self.bookkeeping_attempts + 1
+        models.Model.write(self, vals)
+        self._bookkeeping_note(self._bookkeeping_sent_note(vals))
+
+    def _bookkeeping_sent_note(self, vals):
+        backend = self.bookkeeping_backend_id
+        if vals["bookkeeping_state"] == "sent_draft":
+            return self.env._(
+                "Sent to %(admin)s as draft %(ref)s; %(service)s gives it its number.",
+                admin=backend._admin_label(), service=backend._service_label(),
+                ref=self.bookkeeping_remote_ref or self.bookkeeping_remote_id)
+        number = self.bookkeeping_remote_number or self.bookkeeping_remote_ref
+        if number:
+            return self.env._("Booked in %(admin)s as %(number)s.",
+                              admin=backend._admin_label(), number=number)
+        return self.env._("Booked in %(admin)s.", admin=backend._admin_label())
 
     # ------------------------------------------------------------------ ORM hooks
 
@@ -295,7 +366,7 @@ class AccountMove(models.Model):
         """Booked without its PDF: flag it (visible on the invoice) for a later run."""
         for move in self:
             if move.bookkeeping_pdf_state != "pending":
-                move._message_log(body=self.env._(
+                move._bookkeeping_note(self.env._(
                     "Booked in %(service)s without its PDF: %(reason)s The PDF is attached "
                     "automatically as soon as it can be made.",
                     service=move.bookkeeping_backend_id._service_label(), reason=reason))

@@ -9,6 +9,7 @@ in ``bookkeeping_service_contract.py``. The engine (push, sync, crons) is in
 import hashlib
 import json
 import logging
+import re
 import secrets
 import time
 from collections import defaultdict
@@ -135,6 +136,12 @@ class BookkeepingBackend(models.Model):
         "bookkeeping.mapping", "backend_id", domain=[("mapping_type", "=", "account")],
         string="Account mapping",
     )
+    default_income_option_id = fields.Many2one(
+        "bookkeeping.remote.option", "Default income account",
+        domain="[('backend_id', '=', id), ('kind', '=', 'gl_account'), ('is_income', '=', True)]",
+        help="Chosen once: every Odoo income account without a remote account of the same "
+        "code is mapped to it; refine per account on the Accounts tab.",
+    )
     payment_term_mapping_ids = fields.One2many(
         "bookkeeping.mapping", "backend_id", domain=[("mapping_type", "=", "payment_term")],
         string="Payment term mapping",
@@ -178,16 +185,19 @@ class BookkeepingBackend(models.Model):
             backend.redirect_uri = f"{base}/bookkeeping_link/oauth/callback"
 
     def _compute_move_counts(self):
+        # _origin: shown inside another form (the Settings block), the links are new
+        # records whose ids are not the database ids.
         groups = self.env["account.move"]._read_group(
-            [("bookkeeping_backend_id", "in", self.ids)],
+            [("bookkeeping_backend_id", "in", self._origin.ids)],
             ["bookkeeping_backend_id", "bookkeeping_state"],
             ["__count"],
         )
         counts = {(backend.id, state): count for backend, state, count in groups}
         for backend in self:
-            backend.move_count_to_send = counts.get((backend.id, "to_send"), 0)
-            backend.move_count_error = counts.get((backend.id, "error"), 0)
-            backend.move_count_waiting = counts.get((backend.id, "sent_draft"), 0)
+            key = backend._origin.id
+            backend.move_count_to_send = counts.get((key, "to_send"), 0)
+            backend.move_count_error = counts.get((key, "error"), 0)
+            backend.move_count_waiting = counts.get((key, "sent_draft"), 0)
 
     # ------------------------------------------------------------------ service
 
@@ -355,17 +365,23 @@ class BookkeepingBackend(models.Model):
     def _load_options(self):
         self._service_load_options()
         self.options_loaded_at = fields.Datetime.now()
-        self._suggest_tax_mappings()
+        filled = self._apply_suggestions()
+        return self._notification(
+            self.env._("Loaded from %(admin)s: %(lists)s.", admin=self._admin_label(),
+                       lists=self._options_summary())
+            + " " + self._mapping_summary(filled),
+            title=self.env._("Lists loaded"))
+
+    def _options_summary(self):
+        """'5 VAT codes, 4 journals, 8 ledger accounts, ...' (active entries)."""
         counts = defaultdict(int)
         for option in self.option_ids:
             counts[option.kind] += 1
-        kinds = dict(self.env["bookkeeping.remote.option"]._fields["kind"]
-                     ._description_selection(self.env))
-        return self._notification(self.env._(
-            "Lists loaded from %(admin)s: %(lists)s.", admin=self._admin_label(),
-            lists=", ".join(f"{kinds.get(kind, kind)}: {count}"
-                            for kind, count in sorted(counts.items()))),
-            title=self.env._("Lists loaded"))
+        plural = self.env["bookkeeping.remote.option"]._kind_plurals()
+        return ", ".join(
+            self.env._("%(count)s %(kind)s", count=counts[kind], kind=label)
+            for kind, label in plural.items() if counts.get(kind)
+        ) or self.env._("nothing")
 
     def action_test_connection(self):
         self.ensure_one()
@@ -391,12 +407,17 @@ class BookkeepingBackend(models.Model):
         domain = [("bookkeeping_backend_id", "=", self.id)]
         if state:
             domain.append(("bookkeeping_state", "=", state))
+        labels = dict(self.env["account.move"]._fields["bookkeeping_state"]
+                      ._description_selection(self.env))
         return {
             "type": "ir.actions.act_window",
-            "name": self.env._("Invoices"),
+            "name": labels.get(state) or self.env._("Invoices"),
             "res_model": "account.move",
             "view_mode": "list,form",
+            "views": [(self.env.ref("account_bookkeeping_link.view_move_list_bookkeeping").id,
+                       "list"), (False, "form")],
             "domain": domain,
+            "context": {"default_move_type": "out_invoice", "create": False},
         }
 
     def action_send_pending(self):
@@ -499,33 +520,181 @@ class BookkeepingBackend(models.Model):
     # ------------------------------------------------------------------ mappings
 
     def _suggest_tax_mappings(self):
-        """Create a tax mapping line for every sale tax, suggesting the remote VAT code with
-        the same rate. When several codes fit (0% often has domestic, EU and export codes),
-        the line stays empty and lists the candidates, so the manager chooses explicitly."""
+        """A tax mapping line for every sale tax, and a remote VAT code on every line that
+        has none yet, where one clearly fits: the same rate, the service's fit (price
+        including or excluding VAT) and, for 0%, the same scope (domestic, EU, export,
+        reverse charge) as Odoo knows it from the tax's report tags and names. When
+        several still fit, the line lists them and waits for the manager's choice.
+        Returns the number of lines that got a code."""
         Mapping = self.env["bookkeeping.mapping"]
+        filled = 0
         for backend in self:
             taxes = self.env["account.tax"].search([
                 ("company_id", "parent_of", backend.company_id.id),
                 ("type_tax_use", "=", "sale"),
                 ("amount_type", "=", "percent"),
             ])
-            mapped = backend.tax_mapping_ids.tax_id
             codes = backend.option_ids.filtered(lambda o: o.kind == "vat_code" and o.active)
+            Mapping.create([{"backend_id": backend.id, "mapping_type": "tax", "tax_id": tax.id}
+                            for tax in taxes - backend.tax_mapping_ids.tax_id])
+            for mapping in backend.tax_mapping_ids.filtered(lambda m: not m.option_id):
+                candidates = backend._vat_code_candidates(mapping.tax_id, codes)
+                vals = {"candidate_ids": [fields.Command.set(candidates.ids)]}
+                if len(candidates) == 1:
+                    vals["option_id"] = candidates.id
+                    filled += 1
+                mapping.write(vals)
+        return filled
+
+    def _vat_code_candidates(self, tax, codes):
+        """The remote VAT codes that fit ``tax``; narrowed by scope when Odoo knows it."""
+        candidates = codes.filtered(
+            lambda c: tools.float_compare(c.percentage, tax.amount, 2) == 0
+            and self._service_vat_code_fits(tax, c))
+        if len(candidates) > 1:
+            scope = self._tax_scope(tax)
+            same = candidates.filtered(lambda c: c.vat_scope == scope) if scope else None
+            if same:
+                candidates = same
+        return candidates
+
+    # Tags of the Dutch VAT return (l10n_nl): the box says where a 0% sale applies.
+    TAX_TAG_SCOPES = (("3a", "export"), ("3b", "eu"), ("3c", "eu"))
+
+    @api.model
+    def _tax_scope(self, tax):
+        """Where an Odoo sale tax applies: "domestic", "eu", "export", "reverse_charge",
+        or False when Odoo does not say. Read from the VAT return tags of its base lines
+        (3a export, 3b/3c EU), then from the words of its name and labels."""
+        tags = tax.invoice_repartition_line_ids.filtered(
+            lambda line: line.repartition_type == "base").tag_ids
+        for tag in tags:
+            for box, scope in self.TAX_TAG_SCOPES:
+                if re.search(rf"(^|[^0-9a-z]){box}", (tag.name or "").lower()):
+                    return scope
+        words = " ".join(filter(None, [
+            tax.name, tax.description, tax.invoice_label,
+            tax.with_context(lang="en_US").name])).lower()
+        scope = self._scope_from_words(words)
+        if scope:
+            return scope
+        return "domestic" if tags and not tax.amount else False
+
+    @api.model
+    def _scope_from_words(self, text):
+        """The scope a VAT code or tax description names, in Dutch or English, or False."""
+        text = (text or "").lower()
+        if re.search(r"verlegd|reverse|referred", text):
+            return "reverse_charge"
+        if re.search(r"buiten (de )?eu|outside (the )?eu|non-eu", text):
+            return "export"
+        if re.search(r"intra|icp|binnen (de )?eu|within (the )?eu|\beu\b", text):
+            return "eu"
+        if re.search(r"\bexport", text):
+            return "export"
+        if re.search(r"binnenland|domestic|nationaal", text):
+            return "domestic"
+        return False
+
+    def _suggest_account_mappings(self):
+        """Map every income account of the company: to the remote ledger account with the
+        same code when there is one, else to the link's default income account (chosen
+        once, refined per line afterwards). Never changes a chosen mapping. Returns the
+        number of lines that got an account."""
+        filled = 0
+        for backend in self:
+            accounts = self.env["account.account"].with_company(backend.company_id).search([
+                ("company_ids", "in", backend.company_id.id),
+                ("account_type", "in", ("income", "income_other")),
+            ])
+            remote = backend.option_ids.filtered(
+                lambda o: o.kind == "gl_account" and o.active and o.is_income)
+            by_code = {o.code: o for o in remote}
+            default = backend.default_income_option_id
+            existing = {m.account_id: m for m in backend.account_mapping_ids}
             vals_list = []
-            for tax in taxes - mapped:
-                candidates = codes.filtered(
-                    lambda c, tax=tax, backend=backend:
-                    tools.float_compare(c.percentage, tax.amount, 2) == 0
-                    and backend._service_vat_code_fits(tax, c)
-                )
-                vals_list.append({
-                    "backend_id": backend.id,
-                    "mapping_type": "tax",
-                    "tax_id": tax.id,
-                    "option_id": candidates.id if len(candidates) == 1 else False,
-                    "candidate_ids": [fields.Command.set(candidates.ids)],
-                })
-            Mapping.create(vals_list)
+            for account in accounts:
+                option = by_code.get(account.code) or default
+                mapping = existing.get(account)
+                if mapping:
+                    if not mapping.option_id and option:
+                        mapping.option_id = option
+                        filled += 1
+                    continue
+                vals_list.append({"backend_id": backend.id, "mapping_type": "account",
+                                  "account_id": account.id,
+                                  "option_id": option.id if option else False})
+                filled += bool(option)
+            self.env["bookkeeping.mapping"].create(vals_list)
+        return filled
+
+    def _suggest_payment_term_mappings(self):
+        """Map payment terms to the remote payment condition with the same number of
+        days (when the remote list says its days and exactly one fits)."""
+        filled = 0
+        for backend in self:
+            conditions = backend.option_ids.filtered(
+                lambda o: o.kind == "payment_condition" and o.active)
+            by_days = defaultdict(list)
+            for option in conditions:
+                days = (option.extra or {}).get("days")
+                if days is not None:
+                    by_days[int(days)].append(option)
+            terms = self.env["account.payment.term"].search(
+                [("company_id", "in", (False, backend.company_id.id))])
+            mapped = backend.payment_term_mapping_ids.payment_term_id
+            vals_list = []
+            for term in terms - mapped:
+                days = {int(line.nb_days) for line in term.line_ids}
+                fit = by_days.get(days.pop()) if len(days) == 1 else None
+                if fit and len(fit) == 1:
+                    vals_list.append({"backend_id": backend.id, "mapping_type": "payment_term",
+                                      "payment_term_id": term.id, "option_id": fit[0].id})
+            self.env["bookkeeping.mapping"].create(vals_list)
+            filled += len(vals_list)
+        return filled
+
+    def _suggest_default_income(self):
+        """The remote income account to map Odoo's income accounts to, when none is
+        chosen: the one with the code of the company's default income account, else the
+        first income account of the remote list."""
+        for backend in self.filtered(lambda b: not b.default_income_option_id):
+            remote = backend.option_ids.filtered(
+                lambda o: o.kind == "gl_account" and o.active and o.is_income)
+            if not remote:
+                continue
+            income = self.env["account.account"].with_company(backend.company_id).search([
+                ("company_ids", "in", backend.company_id.id), ("account_type", "=", "income"),
+            ], order="code", limit=1)
+            backend.default_income_option_id = remote.filtered(
+                lambda o, income=income: o.code == income.code)[:1] or remote[:1]
+
+    def action_apply_suggestions(self):
+        """Button: fill every empty mapping with what clearly fits, and say what is left."""
+        self.ensure_one()
+        self._check_manager()
+        filled = self._apply_suggestions()
+        return self._notification(self._mapping_summary(filled),
+                                  title=self.env._("Suggestions applied"))
+
+    def _apply_suggestions(self):
+        self._service_suggest_defaults()
+        self._suggest_default_income()
+        return (self._suggest_tax_mappings() + self._suggest_account_mappings()
+                + self._suggest_payment_term_mappings())
+
+    def _mapping_summary(self, filled=None):
+        """'12 mappings filled in. 2 taxes need your choice: 0% EU, 0% EX.'"""
+        parts = []
+        if filled is not None:
+            parts.append(self.env._("%(count)s mappings filled in.", count=filled))
+        choose = self.tax_mapping_ids.filtered("needs_choice")
+        if choose:
+            parts.append(self.env._(
+                "%(count)s taxes fit several remote VAT codes and need your choice: "
+                "%(taxes)s.", count=len(choose),
+                taxes=", ".join(choose.tax_id.mapped("display_name"))))
+        return " ".join(parts) or self.env._("Every mapping is filled in.")
 
     def _remote_option(self, kind, code):
         return self.option_ids.filtered(lambda o: o.kind == kind and o.code == code)[:1]

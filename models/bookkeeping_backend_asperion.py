@@ -378,6 +378,61 @@ class BookkeepingBackend(models.Model):
         )
         self._asperion_suggest_defaults()
 
+    # ------------------------------------------------------------------ the screens
+
+    def _service_vat_code_scope(self, option):
+        # A sales code with the administration's country is domestic unless its words say
+        # reverse charge; codes without a country say their scope only in words.
+        if self.service != "asperion":
+            return super()._service_vat_code_scope(option)
+        scope = self._scope_from_words(option.name)
+        if scope:
+            return scope
+        return "domestic" if option.remote_type else False
+
+    def _service_option_is_income(self, option):
+        # Ledger account type 2 is revenue ([I] in asperion.md); the RGS code says it too.
+        if self.service != "asperion":
+            return super()._service_option_is_income(option)
+        extra = option.extra or {}
+        return option.remote_type == "2" or str(extra.get("rcsfi") or "").startswith("WOmz")
+
+    def _service_option_type_label(self, option):
+        if self.service != "asperion":
+            return super()._service_option_type_label(option)
+        _ = self.env._
+        if option.kind == "vat_code":
+            country = self.env["res.country"].search(
+                [("code", "=", (option.remote_type or "").upper())], limit=1)
+            return country.name or option.remote_type
+        labels = {
+            "journal": {"V": _("Sales journal"), "I": _("Purchase journal"), "K": _("Cash"),
+                        "B": _("Bank"), "M": _("General journal")},
+            "gl_account": {"1": _("Balance sheet"), "2": _("Revenue"), "3": _("Costs")},
+        }
+        return labels.get(option.kind, {}).get(option.remote_type) or option.remote_type
+
+    def _service_suggest_defaults(self):
+        if self.service != "asperion":
+            return super()._service_suggest_defaults()
+        self._asperion_suggest_defaults()
+
+    def _service_setup_check(self):
+        if self.service != "asperion":
+            return super()._service_setup_check()
+        missing = []
+        if not self.administration_code:
+            return [self.env._("Choose the Asperion administration.")]
+        if self.invoice_mode == "remote":
+            if self.asperion_line_type == "A" and not self.asperion_article_id:
+                missing.append(self.env._("Choose the default Asperion article."))
+            if self.asperion_line_type == "V" and not self.asperion_sales_type_id:
+                missing.append(self.env._("Choose the default Asperion sales type."))
+        if self.auto_create_partner and not self.asperion_debtor_kind_id:
+            missing.append(self.env._(
+                "Choose the debtor kind for new customers (Asperion requires one)."))
+        return missing
+
     def _asperion_suggest_defaults(self):
         """Fill empty defaults when the choice is obvious, so a fresh link works at once."""
         vals = {}
@@ -390,6 +445,21 @@ class BookkeepingBackend(models.Model):
             options = self.option_ids.filtered(lambda o, k=kind: o.kind == k and o.active)
             if not self[field] and len(options) == 1:
                 vals[field] = options.id
+        if not self.asperion_debtor_kind_id and "asperion_debtor_kind_id" not in vals:
+            # Several kinds: the one on the first debtors account (the domestic one).
+            kinds = self.option_ids.filtered(lambda o: o.kind == "debtor_kind" and o.active)
+            kinds = kinds.sorted(lambda o: (o.extra or {}).get("ledgerAccountId") or 10**9)
+            if kinds:
+                vals["asperion_debtor_kind_id"] = kinds[0].id
+        if not self.asperion_sales_type_id and "asperion_sales_type_id" not in vals:
+            # Several sales types: the one booked with the default sales VAT code.
+            default_vat = self.option_ids.filtered(
+                lambda o: o.kind == "vat_code" and (o.extra or {}).get("isDefault"))[:1]
+            types = self.option_ids.filtered(
+                lambda o: o.kind == "sales_type" and o.active and default_vat
+                and (o.extra or {}).get("vatCode") == default_vat.code)
+            if types:
+                vals["asperion_sales_type_id"] = types[0].id
         if not self.asperion_journal_id:
             sales = self.option_ids.filtered(
                 lambda o: o.kind == "journal" and o.remote_type == "V" and o.active

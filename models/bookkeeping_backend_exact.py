@@ -44,6 +44,8 @@ EXACT_LOCATIONS = [
 ]
 SANDBOX_DEFAULT_URL = "http://localhost:8079/exact"  # ./run sandbox (port 8079)
 SALES_JOURNAL = "20"
+# GLAccounts Type 110 is revenue (exact-online.md, financial/GLAccounts).
+EXACT_INCOME_TYPES = ("110",)
 PROCESSED = 50  # SalesInvoices Status: 10 draft, 20 open, 50 processed
 REMOTE_CREDIT_NOTE = 8021
 REMOTE_INVOICE = 8020
@@ -386,10 +388,7 @@ class BookkeepingBackend(models.Model):
             Option._sync_kind(self, "currency", [
                 {"code": code, "name": name or code, "remote_type": origin}
                 for code, (name, origin) in currencies.items()])
-        if not self.exact_journal_id:
-            journals = self.option_ids.filtered(
-                lambda o: o.kind == "journal" and o.remote_type == SALES_JOURNAL)
-            self.exact_journal_id = journals[:1]
+        self._service_suggest_defaults()
 
     def _service_capabilities(self):
         if self.service != "exact":
@@ -401,6 +400,67 @@ class BookkeepingBackend(models.Model):
         if self.service != "exact":
             return super()._service_vat_code_fits(tax, option)
         return option.remote_type != ("E" if tax.price_include else "I")
+
+    # ------------------------------------------------------------------ the screens
+
+    def _service_vat_code_scope(self, option):
+        # Exact's VAT codes say their scope only in words (sandbox and real lists alike);
+        # EUSalesListing, when read, marks the codes of the EU sales listing (ICP).
+        if self.service != "exact":
+            return super()._service_vat_code_scope(option)
+        extra = option.extra or {}
+        if extra.get("EUSalesListing") in ("L", "S", "T"):
+            return "eu"
+        return self._scope_from_words(option.name)
+
+    def _service_option_is_income(self, option):
+        if self.service != "exact":
+            return super()._service_option_is_income(option)
+        return option.remote_type in EXACT_INCOME_TYPES
+
+    def _service_option_type_label(self, option):
+        if self.service != "exact":
+            return super()._service_option_type_label(option)
+        _ = self.env._
+        labels = {
+            "journal": {"10": _("Cash"), "12": _("Bank"), "20": _("Sales journal"),
+                        "21": _("Return invoices"), "22": _("Purchase journal"),
+                        "23": _("Return purchase invoices"), "90": _("General journal")},
+            "vat_code": {"E": _("Excluding VAT"), "I": _("Including VAT"),
+                         "B": _("Zero rate or reverse charge"), "N": _("No VAT")},
+            "gl_account": {"10": _("Cash"), "12": _("Bank"), "20": _("Accounts receivable"),
+                           "22": _("Accounts payable"), "24": _("VAT"),
+                           "110": _("Revenue"),
+                           "121": _("Other costs"), "90": _("General")},
+            "currency": {"exact": _("Currency list of the division"),
+                         "division": _("Currency of the division")},
+        }
+        return labels.get(option.kind, {}).get(option.remote_type) or option.remote_type
+
+    def _service_suggest_defaults(self):
+        if self.service != "exact":
+            return super()._service_suggest_defaults()
+        if not self.exact_journal_id:
+            journals = self.option_ids.filtered(
+                lambda o: o.kind == "journal" and o.remote_type == SALES_JOURNAL and o.active)
+            self.exact_journal_id = journals[:1]
+        if not self.exact_item_id:
+            items = self.option_ids.filtered(lambda o: o.kind == "item" and o.active)
+            if len(items) == 1:
+                self.exact_item_id = items
+
+    def _service_setup_check(self):
+        if self.service != "exact":
+            return super()._service_setup_check()
+        missing = []
+        if not self.administration_code:
+            missing.append(self.env._("Choose the Exact division."))
+        elif not self.exact_journal_id:
+            missing.append(self.env._("Choose the Exact sales journal."))
+        if self.invoice_mode == "remote" and self.administration_code and not self.exact_item_id:
+            missing.append(self.env._(
+                "Choose the Exact default item (for lines whose product has no item)."))
+        return missing
 
     def _service_test_connection(self):
         if self.service != "exact":

@@ -36,17 +36,20 @@ class BookkeepingMapping(models.Model):
     )
     uom_id = fields.Many2one("uom.uom", "Unit", ondelete="cascade")
     option_kind = fields.Char(compute="_compute_option_kind")
+    tax_rate = fields.Float(related="tax_id.amount", string="Rate")
+    # Drop-downs offer only what fits: sales VAT codes of the tax's rate, income accounts.
     option_id = fields.Many2one(
-        "bookkeeping.remote.option",
-        "Remote code",
-        domain="[('backend_id', '=', backend_id), ('kind', '=', option_kind)]",
+        "bookkeeping.remote.option", "Remote code",
+        domain="[('backend_id', '=', backend_id), ('kind', '=', option_kind)]"
+        " + (mapping_type == 'tax' and [('percentage', '=', tax_rate)] or [])"
+        " + (mapping_type == 'account' and [('is_income', '=', True)] or [])",
     )
     candidate_ids = fields.Many2many(
         "bookkeeping.remote.option",
         string="Suggestions",
         help="Remote codes with the same rate. When there are several, choose one.",
     )
-    needs_choice = fields.Boolean(compute="_compute_needs_choice")
+    needs_choice = fields.Boolean(compute="_compute_needs_choice", store=True)
 
     _unique_tax = models.UniqueIndex(
         "(backend_id, tax_id) WHERE tax_id IS NOT NULL", "A tax is mapped only once per link."

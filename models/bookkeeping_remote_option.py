@@ -40,6 +40,16 @@ class BookkeepingRemoteOption(models.Model):
     remote_type = fields.Char(help="The remote type, e.g. the type of a journal or VAT code.")
     extra = fields.Json()
     active = fields.Boolean(default=True)
+    # Readable lists and drop-downs that offer only what fits (the service says which).
+    type_label = fields.Char("Type", compute="_compute_type_label")
+    is_income = fields.Boolean(
+        "Income account", compute="_compute_is_income", store=True,
+        help="A revenue ledger account: only these are offered for Odoo's income accounts.")
+    vat_scope = fields.Selection(
+        [("domestic", "Domestic"), ("eu", "Within the EU"), ("export", "Outside the EU"),
+         ("reverse_charge", "Reverse charge")],
+        "Applies to", compute="_compute_vat_scope",
+        help="Where the VAT code applies; a 0% tax gets the code of its own kind.")
 
     _unique_code = models.Constraint(
         "unique(backend_id, kind, code)", "A remote entry is loaded only once per link.")
@@ -51,6 +61,47 @@ class BookkeepingRemoteOption(models.Model):
             if option.kind == "vat_code":
                 label += f" ({option.percentage:g}%)"
             option.display_name = label
+
+    def _compute_type_label(self):
+        for option in self:
+            option.type_label = (
+                option.backend_id._service_option_type_label(option) or False
+                if option.remote_type and option.backend_id.service else False
+            )
+
+    @api.depends("kind", "remote_type", "extra", "backend_id.service")
+    def _compute_is_income(self):
+        for option in self:
+            option.is_income = bool(
+                option.kind == "gl_account" and option.backend_id.service
+                and option.backend_id._service_option_is_income(option))
+
+    @api.depends("kind", "name", "remote_type", "extra", "backend_id.service")
+    def _compute_vat_scope(self):
+        for option in self:
+            option.vat_scope = (
+                option.backend_id._service_vat_code_scope(option) or False
+                if option.kind == "vat_code" and option.backend_id.service else False
+            )
+
+    @api.model
+    def _kind_plurals(self):
+        """The lists in words, for 'Loaded: 5 VAT codes, 4 journals, ...'."""
+        _ = self.env._
+        plurals = {
+            "administration": _("administrations"),
+            "vat_code": _("VAT codes"),
+            "journal": _("journals"),
+            "gl_account": _("ledger accounts"),
+            "item": _("items"),
+            "payment_condition": _("payment conditions"),
+            "country": _("countries"),
+            "currency": _("currencies"),
+        }
+        # Lists a service adds: their selection label.
+        for kind, label in self._fields["kind"]._description_selection(self.env):
+            plurals.setdefault(kind, label.lower())
+        return plurals
 
     def _as_value(self):
         self.ensure_one()

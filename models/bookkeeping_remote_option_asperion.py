@@ -1,6 +1,6 @@
 """The remote lists only Asperion has."""
 
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class BookkeepingRemoteOption(models.Model):
@@ -10,3 +10,10 @@ class BookkeepingRemoteOption(models.Model):
         selection_add=[("sales_type", "Sales type"), ("debtor_kind", "Debtor kind")],
         ondelete={"sales_type": "cascade", "debtor_kind": "cascade"},
     )
+
+    @api.model
+    def _kind_plurals(self):
+        plurals = super()._kind_plurals()
+        plurals.update(sales_type=self.env._("sales types"),
+                       debtor_kind=self.env._("debtor kinds"))
+        return plurals

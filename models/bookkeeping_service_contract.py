@@ -41,6 +41,12 @@ SERVICE_HOOKS = (
     "push_partner",
     "fetch_customers",
     "partner_match_keys",
+    # The screens: setup assistant, mapping and readable lists.
+    "vat_code_scope",
+    "option_is_income",
+    "option_type_label",
+    "suggest_defaults",
+    "setup_check",
 )
 SERVICE_HOOKS_WITH_DEFAULT = ("vat_code_fits", "partner_url")
 
@@ -118,6 +124,36 @@ class BookkeepingServiceContract(models.AbstractModel):
         rate already matches). Default: yes; a service whose codes carry more (a price
         excluding or including VAT) narrows it."""
         return True
+
+    # ------------------------------------------------------------------ the screens
+
+    def _service_vat_code_scope(self, option):
+        """Local: where the remote VAT code ``option`` applies, so that a 0% tax gets the
+        code of its own kind: "domestic", "eu" (intra-community), "export" (outside the
+        EU), "reverse_charge" (domestic reverse charge) or False when the service does not
+        say. Read from the remote list's own data (type, country, description)."""
+        return self._service_unsupported("vat_code_scope")
+
+    def _service_option_is_income(self, option):
+        """Local: whether the remote ledger account ``option`` is an income (revenue)
+        account: only those are offered for Odoo's income accounts."""
+        return self._service_unsupported("option_is_income")
+
+    def _service_option_type_label(self, option):
+        """Local: the remote type of ``option`` in words for the Remote lists tab (e.g.
+        "Sales journal", "Excluding VAT", "Revenue"), or False when it has none."""
+        return self._service_unsupported("option_type_label")
+
+    def _service_suggest_defaults(self):
+        """Local, after the lists were loaded: fill the link's empty defaults (journal,
+        item, sales type, debtor kind, ...) where the choice is obvious, so a fresh link
+        can send at once. Never overwrites a choice. Returns nothing."""
+        return self._service_unsupported("suggest_defaults")
+
+    def _service_setup_check(self):
+        """Local: what the link still needs before invoices can go, as sentences that
+        name the field to fill (empty: ready). The setup assistant shows them."""
+        return self._service_unsupported("setup_check")
 
     # ------------------------------------------------------------------ invoices
 

@@ -126,6 +126,10 @@ class ExactCommon(SandboxCase):
                 Mapping.create({"backend_id": backend.id, "mapping_type": "tax",
                                 "tax_id": tax.id, "option_id": cls.option("vat_code", code).id})
         backend.tax_mapping_ids.filtered(lambda m: m.tax_id == cls.tax_unmapped).unlink()
+        # Loading the lists mapped every income account to the default income account:
+        # the tests choose their own, and keep one account unmapped.
+        backend.account_mapping_ids.filtered(
+            lambda m: m.account_id in (cls.revenue, cls.revenue_unmapped)).unlink()
         Mapping.create({"backend_id": backend.id, "mapping_type": "account",
                         "account_id": cls.revenue.id,
                         "option_id": cls.option("gl_account", "8000").id})

@@ -185,6 +185,9 @@ class TestExactInvoices(ExactCommon):
             "backend_id": self.backend.id, "kind": "payment_condition", "code": "99",
             "name": "Vervallen conditie"})
         term = self.env.ref("account.account_payment_term_30days")
+        # Loading the lists suggested Exact's own 30-day condition: replace it.
+        self.backend.payment_term_mapping_ids.filtered(
+            lambda m: m.payment_term_id == term).unlink()
         self.env["bookkeeping.mapping"].create({
             "backend_id": self.backend.id, "mapping_type": "payment_term",
             "payment_term_id": term.id, "option_id": stale.id})

@@ -42,7 +42,7 @@ class TestExactBookedWithoutPdf(ExactCommon):
         self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
         self.assertEqual(move.bookkeeping_pdf_state, "pending")
         self.assertIn("Wkhtmltopdf", move.bookkeeping_pdf_error)
-        self.assertIn("without its PDF", move.message_ids[0].body)
+        self.assertIn("without its PDF", " ".join(move.message_ids.mapped("body")))
         entry = self.remote_rows("salesentry/SalesEntries", YourRef=move.name)[0]
         self.assertFalse(entry.get("Document"))
         self.assertFalse(self.remote_rows("documents/Documents"))

@@ -3,6 +3,7 @@ the way back to Odoo's callback, as a manager goes through them."""
 
 import json
 import shutil
+from contextlib import contextmanager
 from unittest.mock import patch
 from urllib.parse import urlsplit
 
@@ -36,8 +37,10 @@ CONSENT_USER_JS = """
 """
 
 
-@tagged("post_install", "-at_install")
-class TestConnectTour(HttpCase):
+class TourCase(HttpCase):
+    """A sandbox for the class; ``consenting()`` makes the browser act as the user on the
+    sandbox's consent page."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -63,6 +66,24 @@ class TestConnectTour(HttpCase):
         response.raise_for_status()
         return response.json()
 
+    @contextmanager
+    def consenting(self):
+        parts = urlsplit(self.sandbox.url)
+        script = CONSENT_USER_JS % {"origin": json.dumps(f"{parts.scheme}://{parts.netloc}")}
+        navigate = ChromeBrowser.navigate_to
+
+        def navigate_to(browser, url, wait_stop=False):
+            browser._websocket_request(
+                "Page.addScriptToEvaluateOnNewDocument", params={"source": script}
+            )
+            return navigate(browser, url, wait_stop=wait_stop)
+
+        with patch.object(ChromeBrowser, "navigate_to", navigate_to):
+            yield
+
+
+@tagged("post_install", "-at_install")
+class TestConnectTour(TourCase):
     def test_exact_connect_through_the_sandbox_consent_page(self):
         self.env.ref("base.user_admin").group_ids |= self.env.ref(
             "account_bookkeeping_link.group_bookkeeping_manager"
@@ -83,17 +104,7 @@ class TestConnectTour(HttpCase):
         )
         self._control("exact/clients", {"redirect_uri": backend.redirect_uri})
         self._control("stats/exact/reset")
-        parts = urlsplit(self.sandbox.url)
-        script = CONSENT_USER_JS % {"origin": json.dumps(f"{parts.scheme}://{parts.netloc}")}
-        navigate = ChromeBrowser.navigate_to
-
-        def navigate_to(browser, url, wait_stop=False):
-            browser._websocket_request(
-                "Page.addScriptToEvaluateOnNewDocument", params={"source": script}
-            )
-            return navigate(browser, url, wait_stop=wait_stop)
-
-        with patch.object(ChromeBrowser, "navigate_to", navigate_to):
+        with self.consenting():
             self.start_tour(
                 f"/odoo/bookkeeping-links/{backend.id}",
                 "account_bookkeeping_link_exact_connect",

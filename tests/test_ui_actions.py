@@ -63,6 +63,7 @@ class TestEveryActionAnswers(ExactCommon):
             "account.move": self.sent | self.waiting,
             "bookkeeping.backend": self.backend,
             "res.partner": self.partner_a,
+            "res.config.settings": self.env["res.config.settings"].create({}),
             "bookkeeping.log": self.env["bookkeeping.log"].search(
                 [("backend_id", "=", self.backend.id), ("res_id", "!=", False)], limit=1
             ),
