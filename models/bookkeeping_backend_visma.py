@@ -175,6 +175,63 @@ class BookkeepingBackend(models.Model):
             return super()._service_capabilities()
         return frozenset({"push", "partners", "oauth"})
 
+    # ------------------------------------------------------------------ screens
+
+    def _service_vat_code_scope(self, option):
+        # Visma's VAT codes say their scope only in their description (V-facts: no type).
+        if self.service != "visma":
+            return super()._service_vat_code_scope(option)
+        return self._scope_from_words(option.name) or (
+            "domestic" if option.percentage else False
+        )
+
+    def _service_option_is_income(self, option):
+        # Inferred (doc/api/visma.md): the revenue accounts are those the article codings
+        # book on; a Dutch chart keeps revenue in 8000-8999 when no coding names one.
+        if self.service != "visma":
+            return super()._service_option_is_income(option)
+        revenue = set()
+        for coding in self.option_ids.filtered(lambda o: o.kind == "article_coding"):
+            revenue |= {
+                str(value)
+                for key, value in (coding.extra or {}).items()
+                if value
+                and key.startswith(("DomesticSales", "ForeignSales"))
+                and key.endswith("AccountNumber")
+            }
+        if revenue:
+            return option.code in revenue
+        return option.code[:1] == "8" and len(option.code) == 4
+
+    def _service_option_type_label(self, option):
+        if self.service != "visma":
+            return super()._service_option_type_label(option)
+        if option.kind == "vat_code":
+            return option.remote_type or False
+        if option.kind == "unit":
+            return (option.extra or {}).get("Abbreviation") or False
+        if option.kind == "gl_account" and self._service_option_is_income(option):
+            return self.env._("Revenue")
+        return False
+
+    def _service_suggest_defaults(self):
+        if self.service != "visma":
+            return super()._service_suggest_defaults()
+        self._visma_suggest_defaults()
+
+    def _service_setup_check(self):
+        if self.service != "visma":
+            return super()._service_setup_check()
+        if not self.administration_code:
+            return [self.env._("Connect the link to a Visma eAccounting company.")]
+        missing = []
+        if not self.visma_terms_of_payment_id:
+            missing.append(self.env._("Choose the terms of payment for new customers."))
+        if self.invoice_mode == "odoo" and not self.visma_journal_id:
+            missing.append(self.env._(
+                "Choose the numbered sales journal whose numbers eAccounting receives."))
+        return missing
+
     def _service_make_client(self, on_call=None, **options):
         if self.service != "visma":
             return super()._service_make_client(on_call=on_call, **options)

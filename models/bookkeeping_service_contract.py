@@ -19,35 +19,42 @@ whether it may call the remote package ("remote" below). Remote errors are the
 from odoo import models
 from odoo.exceptions import UserError
 
-# The hooks every service implements. Optional hooks with a shared default are listed in
-# SERVICE_HOOKS_WITH_DEFAULT: a service overrides them only when it needs to.
-SERVICE_HOOKS = (
-    "capabilities",
-    "make_client",
-    "authorization_url",
-    "exchange_code",
-    "after_connect",
-    "refresh_token",
-    "test_connection",
-    "load_options",
-    "check_move",
-    "push_move",
-    "find_move",
-    "attach_pdf",
-    "sync_numbers",
-    "sync_payments",
-    "remote_url",
-    "partner_vals",
-    "push_partner",
-    "fetch_customers",
-    "partner_match_keys",
-    # The screens: setup assistant, mapping and readable lists.
-    "vat_code_scope",
-    "option_is_income",
-    "option_type_label",
-    "suggest_defaults",
-    "setup_check",
-)
+# The hooks a service implements, by the capability that needs them (None: every service).
+# A service implements the hooks of every capability it declares; hooks with a shared
+# default (SERVICE_HOOKS_WITH_DEFAULT) only when it needs to.
+HOOKS_BY_CAPABILITY = {
+    None: ("capabilities", "make_client", "refresh_token", "test_connection", "setup_check"),
+    "oauth": ("authorization_url", "exchange_code", "after_connect"),
+    "push": (
+        "load_options",
+        "check_move",
+        "push_move",
+        "find_move",
+        "attach_pdf",
+        "sync_numbers",
+        "sync_payments",
+        "remote_url",
+        # The screens: mapping and readable lists.
+        "vat_code_scope",
+        "option_is_income",
+        "option_type_label",
+        "suggest_defaults",
+    ),
+    "partners": ("partner_vals", "push_partner", "fetch_customers", "partner_match_keys"),
+}
+SERVICE_HOOKS = tuple(hook for hooks in HOOKS_BY_CAPABILITY.values() for hook in hooks)
+
+
+def required_hooks(capabilities):
+    """The hooks a service with ``capabilities`` must implement in its own file."""
+    return tuple(
+        hook
+        for capability, hooks in HOOKS_BY_CAPABILITY.items()
+        if capability is None or capability in capabilities
+        for hook in hooks
+    )
+
+
 SERVICE_HOOKS_WITH_DEFAULT = ("vat_code_fits", "partner_url")
 
 # What a service can do; the engine and the screens only offer what a service declares.
