@@ -4,7 +4,6 @@ run, each measured. What differs per service comes from its recipe's ``BENCH``."
 # A standalone script owns its transaction: it commits like a cron would.
 # pylint: disable=invalid-commit
 
-
 import os
 import subprocess
 import sys
@@ -43,7 +42,12 @@ class Bench:
         odoo_env.drop_db(self.db)
         say(f"Creating database {self.db} ...")
         cmd = odoo_env.odoo_base_args(self.src, self.db) + [
-            "-i", odoo_env.MODULE, "--stop-after-init", "--http-port=0", "--log-level=warn"]
+            "-i",
+            odoo_env.MODULE,
+            "--stop-after-init",
+            "--http-port=0",
+            "--log-level=warn",
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode:
             sys.stderr.write(result.stdout[-2000:] + result.stderr[-2000:])
@@ -55,7 +59,10 @@ class Bench:
         os.unlink(self.sandbox_db)
         self.sandbox = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "--port", str(port), "--db", self.sandbox_db],
-            cwd=odoo_env.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=odoo_env.ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.url = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
@@ -66,8 +73,9 @@ class Bench:
         raise RuntimeError("the sandbox did not start")
 
     def control(self, method, path, body=None):
-        response = requests.request(method, f"{self.url}/_sandbox{path}", json=body or {},
-                                    timeout=30)
+        response = requests.request(
+            method, f"{self.url}/_sandbox{path}", json=body or {}, timeout=30
+        )
         response.raise_for_status()
         return response.json()
 
@@ -101,34 +109,67 @@ class Bench:
         company.currency_id = eur  # the sandbox divisions keep their books in EUR
         Tax = env["account.tax"]
         self.taxes = {
-            rate: Tax.create({"name": f"BTW {rate:g}% (bench)", "amount": rate,
-                              "type_tax_use": "sale", "company_id": company.id})
+            rate: Tax.create(
+                {
+                    "name": f"BTW {rate:g}% (bench)",
+                    "amount": rate,
+                    "type_tax_use": "sale",
+                    "company_id": company.id,
+                }
+            )
             for rate in (21.0, 9.0)
         }
         self.revenue = env["account.account"].search(
-            [("account_type", "=", "income"), ("company_ids", "in", company.id)], limit=1)
+            [("account_type", "=", "income"), ("company_ids", "in", company.id)], limit=1
+        )
         env["ir.config_parameter"].set_param("web.base.url", "http://localhost:8069")
         backend = sandbox_link.link(
-            env, company, self.service, self.url, self.taxes, self.revenue,
-            invoice_mode="odoo", push_on_post=False, attach_pdf=False)
+            env,
+            company,
+            self.service,
+            self.url,
+            self.taxes,
+            self.revenue,
+            invoice_mode="odoo",
+            push_on_post=False,
+            attach_pdf=False,
+        )
         self.backend = backend
-        self.partners = env["res.partner"].create([{
-            "name": f"Bench Klant {i:03d} BV", "is_company": True,
-            "email": f"klant{i:03d}@example.nl", "street": f"Kerkstraat {i}",
-            "zip": "1234 AB", "city": "Utrecht", "country_id": env.ref("base.nl").id,
-            "company_registry": f"{80000000 + i}", "customer_rank": 1,
-        } for i in range(self.args.partners)])
-        self.products = env["product.product"].create([
-            {"name": f"Bench product {i}", "list_price": 10.0 * (i + 1),
-             "taxes_id": [(6, 0, self.taxes[21.0].ids)]} for i in range(3)])
+        self.partners = env["res.partner"].create(
+            [
+                {
+                    "name": f"Bench Klant {i:03d} BV",
+                    "is_company": True,
+                    "email": f"klant{i:03d}@example.nl",
+                    "street": f"Kerkstraat {i}",
+                    "zip": "1234 AB",
+                    "city": "Utrecht",
+                    "country_id": env.ref("base.nl").id,
+                    "company_registry": f"{80000000 + i}",
+                    "customer_rank": 1,
+                }
+                for i in range(self.args.partners)
+            ]
+        )
+        self.products = env["product.product"].create(
+            [
+                {
+                    "name": f"Bench product {i}",
+                    "list_price": 10.0 * (i + 1),
+                    "taxes_id": [(6, 0, self.taxes[21.0].ids)],
+                }
+                for i in range(3)
+            ]
+        )
 
     def remote_documents(self):
         """The invoices the remote package holds now (the recipe reads the sandbox state)."""
         return self.recipe.remote_documents(self.control("GET", f"/state/{self.service}"))
 
     def _remote_path(self, template, move):
-        return template.format(remote_id=move.bookkeeping_remote_id,
-                               remote_ref=move.bookkeeping_remote_ref)
+        return template.format(
+            remote_id=move.bookkeeping_remote_id, remote_ref=move.bookkeeping_remote_ref
+        )
 
     def _invoices(self, env, count, offset, timed=False):
         Move = env["account.move"]
@@ -139,14 +180,28 @@ class Bench:
             for i in range(start, min(count, start + 100)):
                 n = offset + i
                 partner = self.partners[n % len(self.partners)]
-                lines = [(0, 0, {
-                    "product_id": product.id, "quantity": 1 + (n + j) % 3,
-                    "price_unit": round(9.99 + (n * 7 + j * 13) % 500 + 0.01 * (n % 97), 2),
-                    "tax_ids": [(6, 0, self.taxes[rates[(n + j) % len(rates)]].ids)],
-                    "account_id": self.revenue.id,
-                }) for j, product in enumerate(self.products)]
-                vals.append({"move_type": "out_invoice", "partner_id": partner.id,
-                             "invoice_date": date(2025, 6, 2), "invoice_line_ids": lines})
+                lines = [
+                    (
+                        0,
+                        0,
+                        {
+                            "product_id": product.id,
+                            "quantity": 1 + (n + j) % 3,
+                            "price_unit": round(9.99 + (n * 7 + j * 13) % 500 + 0.01 * (n % 97), 2),
+                            "tax_ids": [(6, 0, self.taxes[rates[(n + j) % len(rates)]].ids)],
+                            "account_id": self.revenue.id,
+                        },
+                    )
+                    for j, product in enumerate(self.products)
+                ]
+                vals.append(
+                    {
+                        "move_type": "out_invoice",
+                        "partner_id": partner.id,
+                        "invoice_date": date(2025, 6, 2),
+                        "invoice_line_ids": lines,
+                    }
+                )
             batch = Move.create(vals)
             started = time.perf_counter()
             batch.action_post()
@@ -161,8 +216,9 @@ class Bench:
     def _push_all(self, env, moves):
         """Push through the cron entry point (as production does) until nothing is left."""
         # What posting does when "Send on post" is on (the bench posts with it off).
-        moves._bookkeeping_write({"bookkeeping_state": "to_send",
-                                  "bookkeeping_backend_id": self.backend.id})
+        moves._bookkeeping_write(
+            {"bookkeeping_state": "to_send", "bookkeeping_backend_id": self.backend.id}
+        )
         env.cr.commit()
         Backend = env["bookkeeping.backend"]
         for _ in range(100):
@@ -170,7 +226,8 @@ class Bench:
             env.cr.commit()
             env.invalidate_all()
             left = env["account.move"].search_count(
-                [("id", "in", moves.ids), ("bookkeeping_state", "in", ("to_send", "sending"))])
+                [("id", "in", moves.ids), ("bookkeeping_state", "in", ("to_send", "sending"))]
+            )
             if not left:
                 break
         done = moves.filtered(lambda m: m.bookkeeping_state in ("done", "sent_draft"))
@@ -180,8 +237,11 @@ class Bench:
         return done
 
     def _division_calls(self, stats):
-        return sum(count for key, count in stats.get("requests", {}).items()
-                   if "/oauth2/" not in key and "/connect/" not in key)
+        return sum(
+            count
+            for key, count in stats.get("requests", {}).items()
+            if "/oauth2/" not in key and "/connect/" not in key
+        )
 
     def run(self):
         self._create_db()
@@ -190,6 +250,7 @@ class Bench:
             self.control("POST", *self.hooks["rate_limit_off"])
         _odoo, self.registry = odoo_env.odoo_env(self.db, self.src)
         from odoo import SUPERUSER_ID, api, sql_db  # noqa: PLC0415
+
         result = {"service": self.service}
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -203,9 +264,13 @@ class Bench:
             cr.commit()
             main = self._invoices(env, self.args.invoices, 0, timed=True)
             pdf = self._invoices(env, self.args.pdf_invoices, self.args.invoices)
-            rate = self._invoices(env, self.args.rate_invoices,
-                                  self.args.invoices + self.args.pdf_invoices) \
-                if self.hooks["rate_limit_on"] else env["account.move"]
+            rate = (
+                self._invoices(
+                    env, self.args.rate_invoices, self.args.invoices + self.args.pdf_invoices
+                )
+                if self.hooks["rate_limit_on"]
+                else env["account.move"]
+            )
             cr.commit()
             # Warm-up: master data and mapping caches, the token, the first connections.
             warm = self._invoices(env, 5, 10_000)
@@ -240,23 +305,28 @@ class Bench:
             # machine where absolute times do not.
             ratio = elapsed / self.post_seconds if self.post_seconds else None
             created = len(self.remote_documents()) - documents_before
-            result.update({
-                "invoices": len(main), "invoices_sent": len(done),
-                "calls_per_invoice": round(calls / len(main), 3),
-                "queries_per_invoice": round(queries / len(main), 1),
-                "invoices_per_second": round(len(main) / elapsed, 1),
-                "ms_per_invoice": round(1000 * elapsed / len(main), 1),
-                "ms_per_invoice_post": round(1000 * self.post_seconds / len(main), 1),
-                "push_to_post_ratio": round(ratio, 2) if ratio else None,
-                "remote_documents_created": created,
-                "remote_duplicates": created - len(done),
-                "memory_growth_mb": round((rss1 - rss0) / 2**20, 1),
-                "http_429": stats.get("status", {}).get("429", 0),
-            })
-            say(f"  {result['invoices_per_second']} invoices/s, "
+            result.update(
+                {
+                    "invoices": len(main),
+                    "invoices_sent": len(done),
+                    "calls_per_invoice": round(calls / len(main), 3),
+                    "queries_per_invoice": round(queries / len(main), 1),
+                    "invoices_per_second": round(len(main) / elapsed, 1),
+                    "ms_per_invoice": round(1000 * elapsed / len(main), 1),
+                    "ms_per_invoice_post": round(1000 * self.post_seconds / len(main), 1),
+                    "push_to_post_ratio": round(ratio, 2) if ratio else None,
+                    "remote_documents_created": created,
+                    "remote_duplicates": created - len(done),
+                    "memory_growth_mb": round((rss1 - rss0) / 2**20, 1),
+                    "http_429": stats.get("status", {}).get("429", 0),
+                }
+            )
+            say(
+                f"  {result['invoices_per_second']} invoices/s, "
                 f"{result['calls_per_invoice']} calls and {result['queries_per_invoice']} "
                 f"queries per invoice, memory +{result['memory_growth_mb']} MB; push/post "
-                f"time ratio {result['push_to_post_ratio']}; {created} remote documents")
+                f"time ratio {result['push_to_post_ratio']}; {created} remote documents"
+            )
 
             say("Paying a third of them remotely, then syncing numbers and payments ...")
             self._pay_some(done[: len(done) // 3])
@@ -277,7 +347,8 @@ class Bench:
             self.reset_stats()
             self._push_all(env, pdf)
             result["calls_per_invoice_pdf"] = round(
-                self._division_calls(self.stats()) / len(pdf), 3)
+                self._division_calls(self.stats()) / len(pdf), 3
+            )
             self.backend.attach_pdf = False
             cr.commit()
 
@@ -318,11 +389,17 @@ class Bench:
         calls = self._division_calls(stats)
         windows = int(ended // window) - int(started // window) + 1
         rate_use = round(calls / (windows * limit), 3)
-        say(f"  {calls} calls in {windows} windows ({ended - started:.0f} s), "
-            f"{stats.get('status', {}).get('429', 0)} x 429")
-        return {"rate_use": rate_use, "rate_http_429": stats.get("status", {}).get("429", 0),
-                "rate_calls": calls, "rate_windows": windows, "rate_seconds": round(
-                    ended - started, 1)}
+        say(
+            f"  {calls} calls in {windows} windows ({ended - started:.0f} s), "
+            f"{stats.get('status', {}).get('429', 0)} x 429"
+        )
+        return {
+            "rate_use": rate_use,
+            "rate_http_429": stats.get("status", {}).get("429", 0),
+            "rate_calls": calls,
+            "rate_windows": windows,
+            "rate_seconds": round(ended - started, 1),
+        }
 
 
 class _QueryProfile:

@@ -22,8 +22,10 @@ class BookkeepingOAuthController(http.Controller):
             raise Forbidden()
         # The signed state names the link; the user must still be allowed to manage it.
         backend = backend.with_user(request.env.user)
-        if not request.env.user.has_group("account_bookkeeping_link.group_bookkeeping_manager") \
-                or backend.company_id not in request.env.user.company_ids:
+        if (
+            not request.env.user.has_group("account_bookkeeping_link.group_bookkeeping_manager")
+            or backend.company_id not in request.env.user.company_ids
+        ):
             raise Forbidden()
         backend = backend.sudo()
         if error or not code:
@@ -38,10 +40,13 @@ class BookkeepingOAuthController(http.Controller):
         return request.redirect(backend._setup_url() if in_setup else self._backend_url(backend))
 
     def _error(self, backend, message):
-        return request.render("account_bookkeeping_link.oauth_error", {
-            "error": message,
-            "redirect_url": self._backend_url(backend),
-        })
+        return request.render(
+            "account_bookkeeping_link.oauth_error",
+            {
+                "error": message,
+                "redirect_url": self._backend_url(backend),
+            },
+        )
 
     def _backend_url(self, backend):
         return f"/odoo/bookkeeping-links/{backend.id}"

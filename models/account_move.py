@@ -45,47 +45,68 @@ REMOTE_STATUSES = [
     ("other", "Other"),
 ]
 
+
 class AccountMove(models.Model):
     _inherit = "account.move"
 
     bookkeeping_backend_id = fields.Many2one(
-        "bookkeeping.backend", "Bookkeeping link", copy=False, index="btree_not_null",
+        "bookkeeping.backend",
+        "Bookkeeping link",
+        copy=False,
+        index="btree_not_null",
         check_company=True,
     )
     # tracking=False: a related field would inherit the tracking of the link's service and
     # post a chatter message on every invoice sent.
-    bookkeeping_service = fields.Selection(related="bookkeeping_backend_id.service",
-                                           tracking=False)
+    bookkeeping_service = fields.Selection(related="bookkeeping_backend_id.service", tracking=False)
     bookkeeping_state = fields.Selection(
-        SYNC_STATES, "Bookkeeping", default="not_applicable", required=True, copy=False,
+        SYNC_STATES,
+        "Bookkeeping",
+        default="not_applicable",
+        required=True,
+        copy=False,
         index=True,
     )
-    bookkeeping_remote_id = fields.Char("Remote ID", copy=False, index="btree_not_null",
-                                        readonly=True)
+    bookkeeping_remote_id = fields.Char(
+        "Remote ID", copy=False, index="btree_not_null", readonly=True
+    )
     bookkeeping_remote_ref = fields.Char(
-        "Remote draft / order", copy=False, readonly=True,
+        "Remote draft / order",
+        copy=False,
+        readonly=True,
         help="What the remote package shows before its number exists (an order number or a "
-        "draft id).")
+        "draft id).",
+    )
     bookkeeping_remote_number = fields.Char("Remote number", copy=False, readonly=True)
     bookkeeping_remote_status = fields.Selection(
-        REMOTE_STATUSES, "Remote status", copy=False, readonly=True,
+        REMOTE_STATUSES,
+        "Remote status",
+        copy=False,
+        readonly=True,
         help="The invoice's status in the remote package, in the same words for every "
-        "service; each service maps its own status codes to these.")
+        "service; each service maps its own status codes to these.",
+    )
     bookkeeping_remote_payment_state = fields.Selection(
         [("open", "Open"), ("partial", "Partially paid"), ("paid", "Paid")],
-        "Remote payment", copy=False, readonly=True,
+        "Remote payment",
+        copy=False,
+        readonly=True,
     )
-    bookkeeping_remote_residual = fields.Monetary("Remote open amount", copy=False,
-                                                  readonly=True)
+    bookkeeping_remote_residual = fields.Monetary("Remote open amount", copy=False, readonly=True)
     bookkeeping_remote_amount = fields.Monetary(
-        "Remote total", copy=False, readonly=True,
-        help="The total including VAT that the remote package read back after booking.")
+        "Remote total",
+        copy=False,
+        readonly=True,
+        help="The total including VAT that the remote package read back after booking.",
+    )
     bookkeeping_error = fields.Text("Sync error", copy=False, readonly=True)
     bookkeeping_error_retryable = fields.Boolean(copy=False, readonly=True)
     bookkeeping_outcome_unknown = fields.Boolean(
-        copy=False, readonly=True,
+        copy=False,
+        readonly=True,
         help="A send attempt may have reached the remote package: look it up by reference "
-        "before sending again.")
+        "before sending again.",
+    )
     bookkeeping_attempts = fields.Integer("Send attempts", copy=False, readonly=True)
     bookkeeping_next_attempt = fields.Datetime(copy=False, readonly=True)
     bookkeeping_sent_date = fields.Datetime("Sent on", copy=False, readonly=True)
@@ -93,18 +114,28 @@ class AccountMove(models.Model):
     # The link's mode may change later; what was sent stays what it was (number and payment
     # sync, look-ups and the remote link follow this one).
     bookkeeping_invoice_mode = fields.Selection(
-        INVOICE_MODES, "Sent as", copy=False, readonly=True,
-        help="The invoice mode of the link when this invoice was sent.")
+        INVOICE_MODES,
+        "Sent as",
+        copy=False,
+        readonly=True,
+        help="The invoice mode of the link when this invoice was sent.",
+    )
     bookkeeping_pdf_state = fields.Selection(
-        PDF_STATES, "Invoice PDF", copy=False, readonly=True,
+        PDF_STATES,
+        "Invoice PDF",
+        copy=False,
+        readonly=True,
         help="To attach: the invoice was booked without its PDF (it could not be made, e.g. "
-        "no PDF renderer on the server); a later run attaches it.")
+        "no PDF renderer on the server); a later run attaches it.",
+    )
     bookkeeping_pdf_error = fields.Text("PDF problem", copy=False, readonly=True)
     bookkeeping_pdf_remote_id = fields.Char(
-        "Remote PDF document", copy=False, readonly=True,
-        help="The remote document made for the PDF, reused when attaching it again.")
-    bookkeeping_remote_url = fields.Char("Open remotely",
-                                         compute="_compute_bookkeeping_remote_url")
+        "Remote PDF document",
+        copy=False,
+        readonly=True,
+        help="The remote document made for the PDF, reused when attaching it again.",
+    )
+    bookkeeping_remote_url = fields.Char("Open remotely", compute="_compute_bookkeeping_remote_url")
 
     @api.depends("bookkeeping_remote_id", "bookkeeping_backend_id")
     def _compute_bookkeeping_remote_url(self):
@@ -112,7 +143,8 @@ class AccountMove(models.Model):
             backend = move.bookkeeping_backend_id
             move.bookkeeping_remote_url = (
                 backend._service_remote_url(move)
-                if backend and move.bookkeeping_remote_id else False
+                if backend and move.bookkeeping_remote_id
+                else False
             )
 
     # ------------------------------------------------------------------ helpers
@@ -124,9 +156,11 @@ class AccountMove(models.Model):
         an auditor must see (a number received, a payment seen remotely) goes to the
         chatter here, whichever service or run wrote it."""
         assert all(key.startswith("bookkeeping_") for key in vals), vals
-        notes = self._bookkeeping_sync_notes(vals) if (
-            "bookkeeping_remote_number" in vals
-            or "bookkeeping_remote_payment_state" in vals) else {}
+        notes = (
+            self._bookkeeping_sync_notes(vals)
+            if ("bookkeeping_remote_number" in vals or "bookkeeping_remote_payment_state" in vals)
+            else {}
+        )
         result = models.Model.write(self, vals)
         for move, body in notes.items():
             move._bookkeeping_note(body)
@@ -152,21 +186,35 @@ class AccountMove(models.Model):
         notes = {}
         number = vals.get("bookkeeping_remote_number")
         payment = vals.get("bookkeeping_remote_payment_state")
-        labels = dict(self._fields["bookkeeping_remote_payment_state"]
-                      ._description_selection(self.env))
+        labels = dict(
+            self._fields["bookkeeping_remote_payment_state"]._description_selection(self.env)
+        )
         for move in self:
             service = move.bookkeeping_backend_id._service_label()
             lines = []
             if number and number != move.bookkeeping_remote_number:
-                lines.append(self.env._("Number received from %(service)s: %(number)s.",
-                                        service=service, number=number))
-            if payment and payment != move.bookkeeping_remote_payment_state and (
-                    payment != "open" or move.bookkeeping_remote_payment_state):
+                lines.append(
+                    self.env._(
+                        "Number received from %(service)s: %(number)s.",
+                        service=service,
+                        number=number,
+                    )
+                )
+            if (
+                payment
+                and payment != move.bookkeeping_remote_payment_state
+                and (payment != "open" or move.bookkeeping_remote_payment_state)
+            ):
                 if payment == "paid":
                     lines.append(self.env._("Paid in %(service)s.", service=service))
                 else:
-                    lines.append(self.env._("Payment in %(service)s: %(state)s.",
-                                            service=service, state=labels.get(payment)))
+                    lines.append(
+                        self.env._(
+                            "Payment in %(service)s: %(state)s.",
+                            service=service,
+                            state=labels.get(payment),
+                        )
+                    )
             if lines:
                 notes[move] = " ".join(lines)
         return notes
@@ -174,9 +222,11 @@ class AccountMove(models.Model):
     def _bookkeeping_default_backend(self):
         """The company's first link that receives invoices (an import link never does)."""
         self.ensure_one()
-        return self.env["bookkeeping.backend"].search(
-            [("company_id", "=", self.company_id.id)]
-        ).filtered(lambda backend: "push" in backend._service_capabilities())[:1]
+        return (
+            self.env["bookkeeping.backend"]
+            .search([("company_id", "=", self.company_id.id)])
+            .filtered(lambda backend: "push" in backend._service_capabilities())[:1]
+        )
 
     def _bookkeeping_applicable(self):
         self.ensure_one()
@@ -186,16 +236,30 @@ class AccountMove(models.Model):
         """A fingerprint of what was sent, to detect a change after sending."""
         self.ensure_one()
         lines = [
-            (line.account_id.id, line.display_type, round(line.price_subtotal, 2),
-             round(line.price_total, 2), line.tax_ids.ids, line.name or "")
+            (
+                line.account_id.id,
+                line.display_type,
+                round(line.price_subtotal, 2),
+                round(line.price_total, 2),
+                line.tax_ids.ids,
+                line.name or "",
+            )
             for line in self.invoice_line_ids
         ]
-        data = [self.partner_id.id, str(self.invoice_date), self.currency_id.name,
-                round(self.amount_total, 2), round(self.amount_tax, 2), self.name, lines]
+        data = [
+            self.partner_id.id,
+            str(self.invoice_date),
+            self.currency_id.name,
+            round(self.amount_total, 2),
+            round(self.amount_tax, 2),
+            self.name,
+            lines,
+        ]
         return hashlib.sha1(json.dumps(data, default=str).encode()).hexdigest()
 
-    def _bookkeeping_set_error(self, message, *, retryable, outcome_unknown=None,
-                               count_attempt=True):
+    def _bookkeeping_set_error(
+        self, message, *, retryable, outcome_unknown=None, count_attempt=True
+    ):
         now = fields.Datetime.now()
         for move in self:
             attempts = move.bookkeeping_attempts + (1 if count_attempt else 0)
@@ -205,8 +269,7 @@ class AccountMove(models.Model):
                 "bookkeeping_error": message,
                 "bookkeeping_error_retryable": retryable,
                 "bookkeeping_attempts": attempts,
-                "bookkeeping_next_attempt": now + timedelta(minutes=delay) if retryable
-                else False,
+                "bookkeeping_next_attempt": now + timedelta(minutes=delay) if retryable else False,
             }
             if outcome_unknown is not None:
                 vals["bookkeeping_outcome_unknown"] = outcome_unknown
@@ -217,10 +280,14 @@ class AccountMove(models.Model):
             repeated = move.bookkeeping_error_retryable and move.bookkeeping_error == message
             move._bookkeeping_write(vals)
             if not repeated:
-                move._bookkeeping_note(self.env._(
-                    "Not sent to %(service)s: %(error)s",
-                    service=move.bookkeeping_backend_id._service_label()
-                    or self.env._("bookkeeping"), error=message))
+                move._bookkeeping_note(
+                    self.env._(
+                        "Not sent to %(service)s: %(error)s",
+                        service=move.bookkeeping_backend_id._service_label()
+                        or self.env._("bookkeeping"),
+                        error=message,
+                    )
+                )
 
     def _bookkeeping_set_result(self, result):
         """Store what the remote package answered. ``result`` keys: remote_id, state
@@ -254,12 +321,15 @@ class AccountMove(models.Model):
         if vals["bookkeeping_state"] == "sent_draft":
             return self.env._(
                 "Sent to %(admin)s as draft %(ref)s; %(service)s gives it its number.",
-                admin=backend._admin_label(), service=backend._service_label(),
-                ref=self.bookkeeping_remote_ref or self.bookkeeping_remote_id)
+                admin=backend._admin_label(),
+                service=backend._service_label(),
+                ref=self.bookkeeping_remote_ref or self.bookkeeping_remote_id,
+            )
         number = self.bookkeeping_remote_number or self.bookkeeping_remote_ref
         if number:
-            return self.env._("Booked in %(admin)s as %(number)s.",
-                              admin=backend._admin_label(), number=number)
+            return self.env._(
+                "Booked in %(admin)s as %(number)s.", admin=backend._admin_label(), number=number
+            )
         return self.env._("Booked in %(admin)s.", admin=backend._admin_label())
 
     # ------------------------------------------------------------------ ORM hooks
@@ -275,9 +345,17 @@ class AccountMove(models.Model):
                 # Re-posted after a reset to draft: it is already booked remotely.
                 if move.bookkeeping_sent_hash == move._bookkeeping_hash():
                     mode = move.bookkeeping_invoice_mode or backend.invoice_mode
-                    move._bookkeeping_write({"bookkeeping_state": "sent_draft" if (
-                        move.bookkeeping_remote_ref and not move.bookkeeping_remote_number
-                        and mode == "remote") else "done"})
+                    move._bookkeeping_write(
+                        {
+                            "bookkeeping_state": "sent_draft"
+                            if (
+                                move.bookkeeping_remote_ref
+                                and not move.bookkeeping_remote_number
+                                and mode == "remote"
+                            )
+                            else "done"
+                        }
+                    )
                 else:
                     move._bookkeeping_write({"bookkeeping_backend_id": backend.id})
                     move._bookkeeping_set_error(
@@ -286,9 +364,12 @@ class AccountMove(models.Model):
                             "%(ref)s. The booked version cannot be changed from Odoo: make a "
                             "credit note and a new invoice instead.",
                             service=backend._service_label(),
-                            ref=move.bookkeeping_remote_number or move.bookkeeping_remote_ref
-                            or move.bookkeeping_remote_id),
-                        retryable=False)
+                            ref=move.bookkeeping_remote_number
+                            or move.bookkeeping_remote_ref
+                            or move.bookkeeping_remote_id,
+                        ),
+                        retryable=False,
+                    )
                 continue
             if backend.date_from and move.invoice_date and move.invoice_date < backend.date_from:
                 continue
@@ -296,8 +377,9 @@ class AccountMove(models.Model):
                 to_queue |= move
                 move._bookkeeping_write({"bookkeeping_backend_id": backend.id})
         if to_queue:
-            to_queue._bookkeeping_write({"bookkeeping_state": "to_send",
-                                         "bookkeeping_error": False})
+            to_queue._bookkeeping_write(
+                {"bookkeeping_state": "to_send", "bookkeeping_error": False}
+            )
             self.env.ref("account_bookkeeping_link.ir_cron_bookkeeping_push")._trigger()
         return posted
 
@@ -306,8 +388,10 @@ class AccountMove(models.Model):
         draft waits there, it is being sent, or an earlier send may have reached it."""
         self.ensure_one()
         return bool(
-            self.bookkeeping_remote_id or self.bookkeeping_outcome_unknown
-            or self.bookkeeping_state in ("sending", "sent_draft", "done"))
+            self.bookkeeping_remote_id
+            or self.bookkeeping_outcome_unknown
+            or self.bookkeeping_state in ("sending", "sent_draft", "done")
+        )
 
     @api.depends("bookkeeping_state", "bookkeeping_remote_id", "bookkeeping_outcome_unknown")
     def _compute_show_reset_to_draft_button(self):
@@ -323,28 +407,45 @@ class AccountMove(models.Model):
             if not move._bookkeeping_booked_remotely():
                 continue
             backend = move.bookkeeping_backend_id
-            ref = (move.bookkeeping_remote_number or move.bookkeeping_remote_ref
-                   or move.bookkeeping_remote_id)
+            ref = (
+                move.bookkeeping_remote_number
+                or move.bookkeeping_remote_ref
+                or move.bookkeeping_remote_id
+            )
             if move.bookkeeping_state == "sending" or (
-                    move.bookkeeping_outcome_unknown and not move.bookkeeping_remote_id):
-                raise UserError(self.env._(
-                    "%(move)s is being sent to %(service)s, or an earlier attempt may have "
-                    "reached it. Press Send to bookkeeping first: it looks the invoice up. "
-                    "Once it is booked there, correct it with a credit note and a new "
-                    "invoice.",
-                    move=move.display_name, service=backend._service_label()))
-            raise UserError(self.env._(
-                "%(move)s is booked in %(service)s (%(ref)s), so it cannot be reset to "
-                "draft: the booked version would no longer match Odoo's. Make a credit note "
-                "(the Credit Note button; it goes to %(service)s like any invoice) and, if "
-                "needed, a new invoice.",
-                move=move.display_name, service=backend._service_label(), ref=ref))
+                move.bookkeeping_outcome_unknown and not move.bookkeeping_remote_id
+            ):
+                raise UserError(
+                    self.env._(
+                        "%(move)s is being sent to %(service)s, or an earlier attempt may have "
+                        "reached it. Press Send to bookkeeping first: it looks the invoice up. "
+                        "Once it is booked there, correct it with a credit note and a new "
+                        "invoice.",
+                        move=move.display_name,
+                        service=backend._service_label(),
+                    )
+                )
+            raise UserError(
+                self.env._(
+                    "%(move)s is booked in %(service)s (%(ref)s), so it cannot be reset to "
+                    "draft: the booked version would no longer match Odoo's. Make a credit note "
+                    "(the Credit Note button; it goes to %(service)s like any invoice) and, if "
+                    "needed, a new invoice.",
+                    move=move.display_name,
+                    service=backend._service_label(),
+                    ref=ref,
+                )
+            )
         for move in self.filtered(lambda m: m.bookkeeping_state in ("to_send", "error")):
             # Not sent: back to not applicable; posting it again queues it again.
-            move._bookkeeping_write({"bookkeeping_state": "not_applicable",
-                                     "bookkeeping_error": False,
-                                     "bookkeeping_error_retryable": False,
-                                     "bookkeeping_next_attempt": False})
+            move._bookkeeping_write(
+                {
+                    "bookkeeping_state": "not_applicable",
+                    "bookkeeping_error": False,
+                    "bookkeeping_error_retryable": False,
+                    "bookkeeping_next_attempt": False,
+                }
+            )
         return super().button_draft()
 
     def button_cancel(self):
@@ -352,12 +453,16 @@ class AccountMove(models.Model):
         res = super().button_cancel()
         for move in sent:
             # Never delete or cancel remotely: a remote number is never reused.
-            move._message_log(body=self.env._(
-                "Cancelled in Odoo only. The invoice stays booked in %(service)s as %(ref)s; "
-                "book a credit note there if needed.",
-                service=move.bookkeeping_backend_id._service_label(),
-                ref=move.bookkeeping_remote_number or move.bookkeeping_remote_ref
-                or move.bookkeeping_remote_id))
+            move._message_log(
+                body=self.env._(
+                    "Cancelled in Odoo only. The invoice stays booked in %(service)s as %(ref)s; "
+                    "book a credit note there if needed.",
+                    service=move.bookkeeping_backend_id._service_label(),
+                    ref=move.bookkeeping_remote_number
+                    or move.bookkeeping_remote_ref
+                    or move.bookkeeping_remote_id,
+                )
+            )
         return res
 
     # ------------------------------------------------------------------ PDF
@@ -366,16 +471,20 @@ class AccountMove(models.Model):
         """Booked without its PDF: flag it (visible on the invoice) for a later run."""
         for move in self:
             if move.bookkeeping_pdf_state != "pending":
-                move._bookkeeping_note(self.env._(
-                    "Booked in %(service)s without its PDF: %(reason)s The PDF is attached "
-                    "automatically as soon as it can be made.",
-                    service=move.bookkeeping_backend_id._service_label(), reason=reason))
-            move._bookkeeping_write({"bookkeeping_pdf_state": "pending",
-                                     "bookkeeping_pdf_error": reason})
+                move._bookkeeping_note(
+                    self.env._(
+                        "Booked in %(service)s without its PDF: %(reason)s The PDF is attached "
+                        "automatically as soon as it can be made.",
+                        service=move.bookkeeping_backend_id._service_label(),
+                        reason=reason,
+                    )
+                )
+            move._bookkeeping_write(
+                {"bookkeeping_pdf_state": "pending", "bookkeeping_pdf_error": reason}
+            )
 
     def _bookkeeping_pdf_done(self, state="attached", reason=False):
-        self._bookkeeping_write({"bookkeeping_pdf_state": state,
-                                 "bookkeeping_pdf_error": reason})
+        self._bookkeeping_write({"bookkeeping_pdf_state": state, "bookkeeping_pdf_error": reason})
 
     # ------------------------------------------------------------------ actions
 
@@ -387,24 +496,35 @@ class AccountMove(models.Model):
             raise UserError(self.env._("Select posted customer invoices or credit notes."))
         not_posted = moves.filtered(lambda m: m.state != "posted")
         if not_posted:
-            raise UserError(self.env._(
-                "Post these invoices before sending them: %(names)s",
-                names=", ".join(not_posted.mapped("display_name"))))
+            raise UserError(
+                self.env._(
+                    "Post these invoices before sending them: %(names)s",
+                    names=", ".join(not_posted.mapped("display_name")),
+                )
+            )
         for move in moves.filtered(lambda m: not m.bookkeeping_backend_id):
             backend = move._bookkeeping_default_backend()
             if not backend:
-                raise UserError(self.env._(
-                    "No bookkeeping link is set up for %(company)s. Create one under "
-                    "Accounting > Configuration > Bookkeeping links.",
-                    company=move.company_id.name))
+                raise UserError(
+                    self.env._(
+                        "No bookkeeping link is set up for %(company)s. Create one under "
+                        "Accounting > Configuration > Bookkeeping links.",
+                        company=move.company_id.name,
+                    )
+                )
             move._bookkeeping_write({"bookkeeping_backend_id": backend.id})
         pending = moves.filtered(lambda m: m.bookkeeping_state not in ("done", "sent_draft"))
-        pdfs = moves.filtered(lambda m: m.bookkeeping_state == "done"
-                              and m.bookkeeping_pdf_state == "pending")
+        pdfs = moves.filtered(
+            lambda m: m.bookkeeping_state == "done" and m.bookkeeping_pdf_state == "pending"
+        )
         if not pending and not pdfs:
-            return self._bookkeeping_notify(self.env._(
-                "These invoices were sent already: %(names)s",
-                names=", ".join(moves.mapped("display_name"))), kind="info")
+            return self._bookkeeping_notify(
+                self.env._(
+                    "These invoices were sent already: %(names)s",
+                    names=", ".join(moves.mapped("display_name")),
+                ),
+                kind="info",
+            )
         for backend in (pending | pdfs).bookkeeping_backend_id:
             if reason := backend._not_ready_message():
                 raise UserError(reason)
@@ -412,16 +532,20 @@ class AccountMove(models.Model):
             self.env["bookkeeping.backend"]._attach_pending_pdfs(pdfs)
         if not pending:
             done = pdfs.filtered(lambda m: m.bookkeeping_pdf_state == "attached")
-            return self._bookkeeping_notify(self.env._(
-                "%(ok)s of %(count)s PDFs attached.", ok=len(done), count=len(pdfs)),
-                kind="success" if done == pdfs else "warning")
+            return self._bookkeeping_notify(
+                self.env._("%(ok)s of %(count)s PDFs attached.", ok=len(done), count=len(pdfs)),
+                kind="success" if done == pdfs else "warning",
+            )
         pending._bookkeeping_write({"bookkeeping_state": "to_send"})
         if len(pending) > 20:
             # Large selections go through the cron, which commits per invoice.
             self.env.ref("account_bookkeeping_link.ir_cron_bookkeeping_push")._trigger()
-            return self._bookkeeping_notify(self.env._(
-                "%(count)s invoices are queued and will be sent in the background.",
-                count=len(pending)))
+            return self._bookkeeping_notify(
+                self.env._(
+                    "%(count)s invoices are queued and will be sent in the background.",
+                    count=len(pending),
+                )
+            )
         return pending._bookkeeping_push_and_report()
 
     def _bookkeeping_push_and_report(self):
@@ -432,16 +556,15 @@ class AccountMove(models.Model):
         waiting = self - failed - sent
         if len(self) == 1 and failed:
             return self._bookkeeping_notify(failed.bookkeeping_error, kind="danger")
-        message = self.env._("%(ok)s of %(count)s invoices sent.", ok=len(sent),
-                             count=len(self))
+        message = self.env._("%(ok)s of %(count)s invoices sent.", ok=len(sent), count=len(self))
         for backend in waiting.bookkeeping_backend_id:
             # The link stopped the run (dead token, access refused, budget): say so.
             if reason := backend._stop_reason():
                 message += " " + self.env._(
                     "%(count)s still waiting: %(reason)s",
-                    count=len(waiting.filtered(
-                        lambda m, b=backend: m.bookkeeping_backend_id == b)),
-                    reason=reason)
+                    count=len(waiting.filtered(lambda m, b=backend: m.bookkeeping_backend_id == b)),
+                    reason=reason,
+                )
         kind = "success" if sent == self else ("warning" if sent else "danger")
         return self._bookkeeping_notify(message, kind=kind)
 
@@ -451,21 +574,24 @@ class AccountMove(models.Model):
         backends = self.bookkeeping_backend_id
         if not backends:
             return self._bookkeeping_notify(
-                self.env._("None of these invoices was sent to a bookkeeping link."),
-                kind="info")
+                self.env._("None of these invoices was sent to a bookkeeping link."), kind="info"
+            )
         return backends.action_sync_numbers()
 
     def action_bookkeeping_open_remote(self):
         self.ensure_one()
         if not self.bookkeeping_remote_url:
             raise UserError(self.env._("This invoice has not been sent yet."))
-        return {"type": "ir.actions.act_url", "url": self.bookkeeping_remote_url,
-                "target": "new"}
+        return {"type": "ir.actions.act_url", "url": self.bookkeeping_remote_url, "target": "new"}
 
     def _bookkeeping_notify(self, message, kind="success"):
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"message": message, "type": kind, "sticky": kind == "danger",
-                       "next": {"type": "ir.actions.act_window_close"}},
+            "params": {
+                "message": message,
+                "type": kind,
+                "sticky": kind == "danger",
+                "next": {"type": "ir.actions.act_window_close"},
+            },
         }

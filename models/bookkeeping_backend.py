@@ -30,6 +30,7 @@ from .bookkeeping_token import BackendTokenStore
 
 _logger = logging.getLogger(__name__)
 
+
 class BookkeepingBackend(models.Model):
     _name = "bookkeeping.backend"
     _description = "Bookkeeping link"
@@ -74,12 +75,15 @@ class BookkeepingBackend(models.Model):
         "Refresh token renewed", compute="_compute_token_info", groups="base.group_system"
     )
     redirect_uri = fields.Char(
-        "Redirect URL", compute="_compute_redirect_uri",
+        "Redirect URL",
+        compute="_compute_redirect_uri",
         help="Register this URL as the redirect URL of your app at the remote package.",
     )
 
     administration_code = fields.Char(
-        "Administration", copy=False, tracking=True,
+        "Administration",
+        copy=False,
+        tracking=True,
         help="The remote administration (division, administration or company) this link books in.",
     )
     administration_name = fields.Char(copy=False, tracking=True)
@@ -94,7 +98,8 @@ class BookkeepingBackend(models.Model):
         tracking=True,
     )
     push_on_post = fields.Boolean(
-        "Send on post", default=True,
+        "Send on post",
+        default=True,
         help="Queue customer invoices for sending as soon as they are posted; the cron sends "
         "them within a minute.",
     )
@@ -106,12 +111,14 @@ class BookkeepingBackend(models.Model):
         required=True,
     )
     auto_create_partner = fields.Boolean(
-        "Create missing customers", default=True,
+        "Create missing customers",
+        default=True,
         help="Create the customer remotely when an invoice is sent for a partner that is "
         "not linked yet. When off, such an invoice stops with an error.",
     )
     update_remote_partners = fields.Boolean(
-        "Update existing customers from Odoo", default=False,
+        "Update existing customers from Odoo",
+        default=False,
         help="When on, Odoo's data of a customer that is already linked (name, address, "
         "e-mail, VAT and Chamber of Commerce numbers) is sent to the remote package: with "
         "the Sync button on the contact, and when an invoice is sent after the contact "
@@ -129,21 +136,28 @@ class BookkeepingBackend(models.Model):
     partner_link_ids = fields.One2many("bookkeeping.partner.link", "backend_id", "Customers")
     options_loaded_at = fields.Datetime("Lists loaded", readonly=True, copy=False)
     tax_mapping_ids = fields.One2many(
-        "bookkeeping.mapping", "backend_id", domain=[("mapping_type", "=", "tax")],
+        "bookkeeping.mapping",
+        "backend_id",
+        domain=[("mapping_type", "=", "tax")],
         string="VAT code mapping",
     )
     account_mapping_ids = fields.One2many(
-        "bookkeeping.mapping", "backend_id", domain=[("mapping_type", "=", "account")],
+        "bookkeeping.mapping",
+        "backend_id",
+        domain=[("mapping_type", "=", "account")],
         string="Account mapping",
     )
     default_income_option_id = fields.Many2one(
-        "bookkeeping.remote.option", "Default income account",
+        "bookkeeping.remote.option",
+        "Default income account",
         domain="[('backend_id', '=', id), ('kind', '=', 'gl_account'), ('is_income', '=', True)]",
         help="Chosen once: every Odoo income account without a remote account of the same "
         "code is mapped to it; refine per account on the Accounts tab.",
     )
     payment_term_mapping_ids = fields.One2many(
-        "bookkeeping.mapping", "backend_id", domain=[("mapping_type", "=", "payment_term")],
+        "bookkeeping.mapping",
+        "backend_id",
+        domain=[("mapping_type", "=", "payment_term")],
         string="Payment term mapping",
     )
 
@@ -171,7 +185,8 @@ class BookkeepingBackend(models.Model):
             token = backend.sudo().token_ids[:1]
             backend.token_expires_at = (
                 datetime.fromtimestamp(token.expires_at, timezone.utc).replace(tzinfo=None)
-                if token.expires_at else False
+                if token.expires_at
+                else False
             )
             backend.refresh_token_renewed_at = token.refresh_obtained_at
 
@@ -244,7 +259,8 @@ class BookkeepingBackend(models.Model):
         service's ``_service_make_client`` (e.g. no administration chosen yet)."""
         self.ensure_one()
         if self.state == "needs_reconnect" and not self.env.context.get(
-                "bookkeeping_try_any_state"):
+            "bookkeeping_try_any_state"
+        ):
             raise UserError(self._reconnect_message())
         collector = self._log_collector()
         client = self._service_make_client(on_call=collector, **options)
@@ -281,7 +297,8 @@ class BookkeepingBackend(models.Model):
         if self.state not in ("linked", "error"):
             return self.state_message or self.env._(
                 "The link %(name)s is not connected yet: a manager must press Connect.",
-                name=self.name)
+                name=self.name,
+            )
         if self._is_paused():
             return self.pause_reason
         return False
@@ -297,7 +314,8 @@ class BookkeepingBackend(models.Model):
         return self.env._(
             "The link to %(service)s has expired or was revoked. A manager must press "
             "Connect on the link %(name)s to log in again; nothing is lost meanwhile.",
-            service=self._service_label(), name=self.name,
+            service=self._service_label(),
+            name=self.name,
         )
 
     def _log_collector(self):
@@ -367,10 +385,15 @@ class BookkeepingBackend(models.Model):
         self.options_loaded_at = fields.Datetime.now()
         filled = self._apply_suggestions()
         return self._notification(
-            self.env._("Loaded from %(admin)s: %(lists)s.", admin=self._admin_label(),
-                       lists=self._options_summary())
-            + " " + self._mapping_summary(filled),
-            title=self.env._("Lists loaded"))
+            self.env._(
+                "Loaded from %(admin)s: %(lists)s.",
+                admin=self._admin_label(),
+                lists=self._options_summary(),
+            )
+            + " "
+            + self._mapping_summary(filled),
+            title=self.env._("Lists loaded"),
+        )
 
     def _options_summary(self):
         """'5 VAT codes, 4 journals, 8 ledger accounts, ...' (active entries)."""
@@ -380,7 +403,8 @@ class BookkeepingBackend(models.Model):
         plural = self.env["bookkeeping.remote.option"]._kind_plurals()
         return ", ".join(
             self.env._("%(count)s %(kind)s", count=counts[kind], kind=label)
-            for kind, label in plural.items() if counts.get(kind)
+            for kind, label in plural.items()
+            if counts.get(kind)
         ) or self.env._("nothing")
 
     def action_test_connection(self):
@@ -390,16 +414,24 @@ class BookkeepingBackend(models.Model):
         backend = self.with_context(bookkeeping_try_any_state=True)
         return backend._remote_action(
             self.env._("Test connection"),
-            lambda: self._notification(backend._service_test_connection(),
-                                       title=self.env._("Connection works"), reload=False))
+            lambda: self._notification(
+                backend._service_test_connection(),
+                title=self.env._("Connection works"),
+                reload=False,
+            ),
+        )
 
     def action_disconnect(self):
         self._check_manager()
         self.sudo().token_ids.unlink()
         self.write({"state": "draft", "state_message": False})
-        return self._notification(self.env._(
-            "Disconnected: the tokens were removed. Press Connect to link again; invoices "
-            "and customers keep their links."), title=self.env._("Disconnected"))
+        return self._notification(
+            self.env._(
+                "Disconnected: the tokens were removed. Press Connect to link again; invoices "
+                "and customers keep their links."
+            ),
+            title=self.env._("Disconnected"),
+        )
 
     def action_open_moves(self):
         self.ensure_one()
@@ -407,15 +439,18 @@ class BookkeepingBackend(models.Model):
         domain = [("bookkeeping_backend_id", "=", self.id)]
         if state:
             domain.append(("bookkeeping_state", "=", state))
-        labels = dict(self.env["account.move"]._fields["bookkeeping_state"]
-                      ._description_selection(self.env))
+        labels = dict(
+            self.env["account.move"]._fields["bookkeeping_state"]._description_selection(self.env)
+        )
         return {
             "type": "ir.actions.act_window",
             "name": labels.get(state) or self.env._("Invoices"),
             "res_model": "account.move",
             "view_mode": "list,form",
-            "views": [(self.env.ref("account_bookkeeping_link.view_move_list_bookkeeping").id,
-                       "list"), (False, "form")],
+            "views": [
+                (self.env.ref("account_bookkeeping_link.view_move_list_bookkeeping").id, "list"),
+                (False, "form"),
+            ],
             "domain": domain,
             "context": {"default_move_type": "out_invoice", "create": False},
         }
@@ -426,8 +461,7 @@ class BookkeepingBackend(models.Model):
             [("bookkeeping_backend_id", "=", self.id), ("bookkeeping_state", "=", "to_send")]
         )
         if not moves:
-            return self._notification(self.env._("No invoice is waiting to be sent."),
-                                      kind="info")
+            return self._notification(self.env._("No invoice is waiting to be sent."), kind="info")
         return moves._bookkeeping_push_and_report()
 
     def action_sync_numbers(self):
@@ -437,18 +471,20 @@ class BookkeepingBackend(models.Model):
             summary = backend._in_company_context()._sync_remote_state()
             messages.append(backend._sync_summary_text(summary))
             if summary.get("failed"):
-                kind = "warning" if summary.get("numbers") or summary.get("payments") \
-                    else "danger"
-        return self._notification("\n".join(messages), kind=kind,
-                                  title=self.env._("Numbers and payments"))
+                kind = "warning" if summary.get("numbers") or summary.get("payments") else "danger"
+        return self._notification(
+            "\n".join(messages), kind=kind, title=self.env._("Numbers and payments")
+        )
 
     def _sync_summary_text(self, summary):
         """'Exact Online administration 1001 (Demo BV): 3 numbers received, 2 payments
         updated.' plus what failed."""
         text = self.env._(
             "%(admin)s: %(numbers)s numbers received, %(payments)s payments updated.",
-            admin=self._admin_label(), numbers=summary.get("numbers", 0),
-            payments=summary.get("payments", 0))
+            admin=self._admin_label(),
+            numbers=summary.get("numbers", 0),
+            payments=summary.get("payments", 0),
+        )
         if summary.get("skipped"):
             text += " " + summary["skipped"]
         for failure in summary.get("failed", []):
@@ -468,10 +504,14 @@ class BookkeepingBackend(models.Model):
         administration it concerns."""
         admin = self._admin_name()
         if not admin:
-            return self.env._("%(service)s (link %(name)s, no administration chosen yet)",
-                              service=self._service_label(), name=self.name)
-        return self.env._("%(service)s administration %(admin)s",
-                          service=self._service_label(), admin=admin)
+            return self.env._(
+                "%(service)s (link %(name)s, no administration chosen yet)",
+                service=self._service_label(),
+                name=self.name,
+            )
+        return self.env._(
+            "%(service)s administration %(admin)s", service=self._service_label(), admin=admin
+        )
 
     def _remote_failure_text(self, what, error):
         if isinstance(error, client_errors.AuthExpired):
@@ -480,8 +520,12 @@ class BookkeepingBackend(models.Model):
             detail = self.state_message or str(error)
         else:
             detail = str(error)
-        return self.env._("%(what)s failed for %(admin)s: %(detail)s", what=what,
-                          admin=self._admin_label(), detail=detail)
+        return self.env._(
+            "%(what)s failed for %(admin)s: %(detail)s",
+            what=what,
+            admin=self._admin_label(),
+            detail=detail,
+        )
 
     def _remote_action(self, what, func):
         """Run a button that calls the remote package. A remote failure becomes a clear
@@ -493,8 +537,9 @@ class BookkeepingBackend(models.Model):
             result = func()
         except client_errors.BookkeepingError as error:
             self._handle_backend_error(error)
-            return self._notification(self._remote_failure_text(what, error), kind="danger",
-                                      title=what)
+            return self._notification(
+                self._remote_failure_text(what, error), kind="danger", title=what
+            )
         self._link_works()
         return result
 
@@ -514,8 +559,11 @@ class BookkeepingBackend(models.Model):
         for backend in self.filtered(lambda b: b.state in ("error", "needs_reconnect")):
             backend.write({"state": "linked", "state_message": False})
             backend.activity_unlink(["account_bookkeeping_link.mail_activity_reconnect"])
-            backend.message_post(body=self.env._(
-                "The link works again: %(admin)s answered.", admin=backend._admin_label()))
+            backend.message_post(
+                body=self.env._(
+                    "The link works again: %(admin)s answered.", admin=backend._admin_label()
+                )
+            )
 
     # ------------------------------------------------------------------ mappings
 
@@ -529,14 +577,20 @@ class BookkeepingBackend(models.Model):
         Mapping = self.env["bookkeeping.mapping"]
         filled = 0
         for backend in self:
-            taxes = self.env["account.tax"].search([
-                ("company_id", "parent_of", backend.company_id.id),
-                ("type_tax_use", "=", "sale"),
-                ("amount_type", "=", "percent"),
-            ])
+            taxes = self.env["account.tax"].search(
+                [
+                    ("company_id", "parent_of", backend.company_id.id),
+                    ("type_tax_use", "=", "sale"),
+                    ("amount_type", "=", "percent"),
+                ]
+            )
             codes = backend.option_ids.filtered(lambda o: o.kind == "vat_code" and o.active)
-            Mapping.create([{"backend_id": backend.id, "mapping_type": "tax", "tax_id": tax.id}
-                            for tax in taxes - backend.tax_mapping_ids.tax_id])
+            Mapping.create(
+                [
+                    {"backend_id": backend.id, "mapping_type": "tax", "tax_id": tax.id}
+                    for tax in taxes - backend.tax_mapping_ids.tax_id
+                ]
+            )
             for mapping in backend.tax_mapping_ids.filtered(lambda m: not m.option_id):
                 candidates = backend._vat_code_candidates(mapping.tax_id, codes)
                 vals = {"candidate_ids": [fields.Command.set(candidates.ids)]}
@@ -549,8 +603,11 @@ class BookkeepingBackend(models.Model):
     def _vat_code_candidates(self, tax, codes):
         """The remote VAT codes that fit ``tax``; narrowed by scope when Odoo knows it."""
         candidates = codes.filtered(
-            lambda c: tools.float_compare(c.percentage, tax.amount, 2) == 0
-            and self._service_vat_code_fits(tax, c))
+            lambda c: (
+                tools.float_compare(c.percentage, tax.amount, 2) == 0
+                and self._service_vat_code_fits(tax, c)
+            )
+        )
         if len(candidates) > 1:
             scope = self._tax_scope(tax)
             same = candidates.filtered(lambda c: c.vat_scope == scope) if scope else None
@@ -567,14 +624,18 @@ class BookkeepingBackend(models.Model):
         or False when Odoo does not say. Read from the VAT return tags of its base lines
         (3a export, 3b/3c EU), then from the words of its name and labels."""
         tags = tax.invoice_repartition_line_ids.filtered(
-            lambda line: line.repartition_type == "base").tag_ids
+            lambda line: line.repartition_type == "base"
+        ).tag_ids
         for tag in tags:
             for box, scope in self.TAX_TAG_SCOPES:
                 if re.search(rf"(^|[^0-9a-z]){box}", (tag.name or "").lower()):
                     return scope
-        words = " ".join(filter(None, [
-            tax.name, tax.description, tax.invoice_label,
-            tax.with_context(lang="en_US").name])).lower()
+        words = " ".join(
+            filter(
+                None,
+                [tax.name, tax.description, tax.invoice_label, tax.with_context(lang="en_US").name],
+            )
+        ).lower()
         scope = self._scope_from_words(words)
         if scope:
             return scope
@@ -603,12 +664,19 @@ class BookkeepingBackend(models.Model):
         number of lines that got an account."""
         filled = 0
         for backend in self:
-            accounts = self.env["account.account"].with_company(backend.company_id).search([
-                ("company_ids", "in", backend.company_id.id),
-                ("account_type", "in", ("income", "income_other")),
-            ])
+            accounts = (
+                self.env["account.account"]
+                .with_company(backend.company_id)
+                .search(
+                    [
+                        ("company_ids", "in", backend.company_id.id),
+                        ("account_type", "in", ("income", "income_other")),
+                    ]
+                )
+            )
             remote = backend.option_ids.filtered(
-                lambda o: o.kind == "gl_account" and o.active and o.is_income)
+                lambda o: o.kind == "gl_account" and o.active and o.is_income
+            )
             by_code = {o.code: o for o in remote}
             default = backend.default_income_option_id
             existing = {m.account_id: m for m in backend.account_mapping_ids}
@@ -621,9 +689,14 @@ class BookkeepingBackend(models.Model):
                         mapping.option_id = option
                         filled += 1
                     continue
-                vals_list.append({"backend_id": backend.id, "mapping_type": "account",
-                                  "account_id": account.id,
-                                  "option_id": option.id if option else False})
+                vals_list.append(
+                    {
+                        "backend_id": backend.id,
+                        "mapping_type": "account",
+                        "account_id": account.id,
+                        "option_id": option.id if option else False,
+                    }
+                )
                 filled += bool(option)
             self.env["bookkeeping.mapping"].create(vals_list)
         return filled
@@ -634,22 +707,30 @@ class BookkeepingBackend(models.Model):
         filled = 0
         for backend in self:
             conditions = backend.option_ids.filtered(
-                lambda o: o.kind == "payment_condition" and o.active)
+                lambda o: o.kind == "payment_condition" and o.active
+            )
             by_days = defaultdict(list)
             for option in conditions:
                 days = (option.extra or {}).get("days")
                 if days is not None:
                     by_days[int(days)].append(option)
             terms = self.env["account.payment.term"].search(
-                [("company_id", "in", (False, backend.company_id.id))])
+                [("company_id", "in", (False, backend.company_id.id))]
+            )
             mapped = backend.payment_term_mapping_ids.payment_term_id
             vals_list = []
             for term in terms - mapped:
                 days = {int(line.nb_days) for line in term.line_ids}
                 fit = by_days.get(days.pop()) if len(days) == 1 else None
                 if fit and len(fit) == 1:
-                    vals_list.append({"backend_id": backend.id, "mapping_type": "payment_term",
-                                      "payment_term_id": term.id, "option_id": fit[0].id})
+                    vals_list.append(
+                        {
+                            "backend_id": backend.id,
+                            "mapping_type": "payment_term",
+                            "payment_term_id": term.id,
+                            "option_id": fit[0].id,
+                        }
+                    )
             self.env["bookkeeping.mapping"].create(vals_list)
             filled += len(vals_list)
         return filled
@@ -660,28 +741,43 @@ class BookkeepingBackend(models.Model):
         first income account of the remote list."""
         for backend in self.filtered(lambda b: not b.default_income_option_id):
             remote = backend.option_ids.filtered(
-                lambda o: o.kind == "gl_account" and o.active and o.is_income)
+                lambda o: o.kind == "gl_account" and o.active and o.is_income
+            )
             if not remote:
                 continue
-            income = self.env["account.account"].with_company(backend.company_id).search([
-                ("company_ids", "in", backend.company_id.id), ("account_type", "=", "income"),
-            ], order="code", limit=1)
-            backend.default_income_option_id = remote.filtered(
-                lambda o, income=income: o.code == income.code)[:1] or remote[:1]
+            income = (
+                self.env["account.account"]
+                .with_company(backend.company_id)
+                .search(
+                    [
+                        ("company_ids", "in", backend.company_id.id),
+                        ("account_type", "=", "income"),
+                    ],
+                    order="code",
+                    limit=1,
+                )
+            )
+            backend.default_income_option_id = (
+                remote.filtered(lambda o, income=income: o.code == income.code)[:1] or remote[:1]
+            )
 
     def action_apply_suggestions(self):
         """Button: fill every empty mapping with what clearly fits, and say what is left."""
         self.ensure_one()
         self._check_manager()
         filled = self._apply_suggestions()
-        return self._notification(self._mapping_summary(filled),
-                                  title=self.env._("Suggestions applied"))
+        return self._notification(
+            self._mapping_summary(filled), title=self.env._("Suggestions applied")
+        )
 
     def _apply_suggestions(self):
         self._service_suggest_defaults()
         self._suggest_default_income()
-        return (self._suggest_tax_mappings() + self._suggest_account_mappings()
-                + self._suggest_payment_term_mappings())
+        return (
+            self._suggest_tax_mappings()
+            + self._suggest_account_mappings()
+            + self._suggest_payment_term_mappings()
+        )
 
     def _mapping_summary(self, filled=None):
         """'12 mappings filled in. 2 taxes need your choice: 0% EU, 0% EX.'"""
@@ -690,10 +786,13 @@ class BookkeepingBackend(models.Model):
             parts.append(self.env._("%(count)s mappings filled in.", count=filled))
         choose = self.tax_mapping_ids.filtered("needs_choice")
         if choose:
-            parts.append(self.env._(
-                "%(count)s taxes fit several remote VAT codes and need your choice: "
-                "%(taxes)s.", count=len(choose),
-                taxes=", ".join(choose.tax_id.mapped("display_name"))))
+            parts.append(
+                self.env._(
+                    "%(count)s taxes fit several remote VAT codes and need your choice: %(taxes)s.",
+                    count=len(choose),
+                    taxes=", ".join(choose.tax_id.mapped("display_name")),
+                )
+            )
         return " ".join(parts) or self.env._("Every mapping is filled in.")
 
     def _remote_option(self, kind, code):
@@ -726,12 +825,16 @@ class BookkeepingBackend(models.Model):
         if isinstance(error, client_errors.AuthExpired):
             self._set_needs_reconnect(str(error))
         elif isinstance(error, client_errors.AccessDenied):
-            self._set_state_side("error", self.env._(
-                "%(service)s refused access to administration %(admin)s: %(msg)s. Check "
-                "that the user still has access to it, or choose another administration.",
-                service=self._service_label(), admin=self._admin_name() or self.name,
-                msg=error,
-            ))
+            self._set_state_side(
+                "error",
+                self.env._(
+                    "%(service)s refused access to administration %(admin)s: %(msg)s. Check "
+                    "that the user still has access to it, or choose another administration.",
+                    service=self._service_label(),
+                    admin=self._admin_name() or self.name,
+                    msg=error,
+                ),
+            )
         elif isinstance(error, client_errors.RateLimited):
             self._set_pause(error)
             if retry_cron:
@@ -742,15 +845,17 @@ class BookkeepingBackend(models.Model):
         retry_at = getattr(error, "retry_at", None) or time.time() + 60
         at = datetime.fromtimestamp(retry_at + 1, timezone.utc).replace(tzinfo=None)
         self.env.ref(cron_xmlid)._trigger(at=max(at, fields.Datetime.now()))
-        _logger.info("%s: rate limited, %s triggered again at %s UTC",
-                     self.display_name, cron_xmlid, at)
+        _logger.info(
+            "%s: rate limited, %s triggered again at %s UTC", self.display_name, cron_xmlid, at
+        )
 
     def _reconnect_managers(self):
         """Who gets the Reconnect activity: the link's managers of its company (the group
         directly or through Accounting administrator), real internal users only."""
         group = self.env.ref("account_bookkeeping_link.group_bookkeeping_manager")
         users = group.all_user_ids.filtered(
-            lambda u: u.active and not u.share and self.company_id in u.company_ids)
+            lambda u: u.active and not u.share and self.company_id in u.company_ids
+        )
         admin = self.env.ref("base.user_admin", raise_if_not_found=False)
         # The administrator first: most small companies have one manager, and that is it.
         return users.sorted(lambda u: (u != admin, u.id))
@@ -758,8 +863,7 @@ class BookkeepingBackend(models.Model):
     def _set_needs_reconnect(self, message):
         self._set_state_side("needs_reconnect", message)
         activity_type = self.env.ref("account_bookkeeping_link.mail_activity_reconnect")
-        existing = self.sudo().activity_ids.filtered(
-            lambda a: a.activity_type_id == activity_type)
+        existing = self.sudo().activity_ids.filtered(lambda a: a.activity_type_id == activity_type)
         if not existing:
             for user in self._reconnect_managers()[:5]:
                 self.sudo().activity_schedule(
@@ -776,9 +880,13 @@ class BookkeepingBackend(models.Model):
         self._commit()
 
     def _set_pause(self, error):
-        until = fields.Datetime.to_datetime(
-            fields.Datetime.now() + timedelta(seconds=max(1, error.retry_at - time.time()))
-        ) if getattr(error, "retry_at", None) else False
+        until = (
+            fields.Datetime.to_datetime(
+                fields.Datetime.now() + timedelta(seconds=max(1, error.retry_at - time.time()))
+            )
+            if getattr(error, "retry_at", None)
+            else False
+        )
         if error.scope == "day":
             reason = self.env._(
                 "Paused: the daily budget of API calls of %(service)s is almost used up. "
@@ -796,11 +904,20 @@ class BookkeepingBackend(models.Model):
             if remaining is None:
                 continue
             reset = snapshot.get(f"{scope}_reset")
-            when = datetime.fromtimestamp(reset, timezone.utc).strftime("%Y-%m-%d %H:%M:%S") \
-                if reset else "?"
-            parts.append(self.env._("%(scope)s: %(left)s of %(limit)s calls left (reset "
-                                    "%(when)s UTC)", scope=label, left=remaining,
-                                    limit=limit or "?", when=when))
+            when = (
+                datetime.fromtimestamp(reset, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+                if reset
+                else "?"
+            )
+            parts.append(
+                self.env._(
+                    "%(scope)s: %(left)s of %(limit)s calls left (reset %(when)s UTC)",
+                    scope=label,
+                    left=remaining,
+                    limit=limit or "?",
+                    when=when,
+                )
+            )
         return "; ".join(parts) or self.env._("No limit reported by the service.")
 
     def _store_rate_snapshot(self, snapshot):
@@ -810,8 +927,9 @@ class BookkeepingBackend(models.Model):
         if not snapshot:
             return
         text = self._rate_text(snapshot)
-        query = SQL("UPDATE bookkeeping_token SET rate_limit_info=%s WHERE backend_id=%s",
-                    text, self.id)
+        query = SQL(
+            "UPDATE bookkeeping_token SET rate_limit_info=%s WHERE backend_id=%s", text, self.id
+        )
         if not self._can_commit():
             self.env.cr.execute(query)
             self.env["bookkeeping.token"].invalidate_model(["rate_limit_info"])
@@ -832,9 +950,17 @@ class BookkeepingBackend(models.Model):
     def _partner_link(self, partner):
         """The customer link record of ``partner``'s commercial partner (may be empty)."""
         self.ensure_one()
-        return self.env["bookkeeping.partner.link"].sudo().search(
-            [("backend_id", "=", self.id), ("partner_id", "=", partner.commercial_partner_id.id)],
-            limit=1)
+        return (
+            self.env["bookkeeping.partner.link"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", self.id),
+                    ("partner_id", "=", partner.commercial_partner_id.id),
+                ],
+                limit=1,
+            )
+        )
 
     def _partner_remote_id(self, partner):
         """The remote customer id of ``partner`` for this link, or False. Inside a push
@@ -853,26 +979,39 @@ class BookkeepingBackend(models.Model):
         partners = partners.commercial_partner_id
         cache.update(dict.fromkeys(partners.ids, False))
         self.env["bookkeeping.partner.link"].flush_model()
-        self.env.cr.execute(SQL(
-            "SELECT partner_id, remote_id FROM bookkeeping_partner_link"
-            " WHERE backend_id = %s AND partner_id = ANY(%s)", self.id, partners.ids))
-        cache.update({partner_id: remote_id or False
-                      for partner_id, remote_id in self.env.cr.fetchall()})
+        self.env.cr.execute(
+            SQL(
+                "SELECT partner_id, remote_id FROM bookkeeping_partner_link"
+                " WHERE backend_id = %s AND partner_id = ANY(%s)",
+                self.id,
+                partners.ids,
+            )
+        )
+        cache.update(
+            {partner_id: remote_id or False for partner_id, remote_id in self.env.cr.fetchall()}
+        )
 
     def _partner_remote_ids(self):
         """{partner id: remote id} of every customer linked by this link."""
         self.ensure_one()
         self.env["bookkeeping.partner.link"].flush_model()
-        self.env.cr.execute(SQL(
-            "SELECT partner_id, remote_id FROM bookkeeping_partner_link"
-            " WHERE backend_id = %s AND remote_id IS NOT NULL", self.id))
+        self.env.cr.execute(
+            SQL(
+                "SELECT partner_id, remote_id FROM bookkeeping_partner_link"
+                " WHERE backend_id = %s AND remote_id IS NOT NULL",
+                self.id,
+            )
+        )
         return dict(self.env.cr.fetchall())
 
     def _partners_linked_to(self, remote_id):
         """The partners linked to the remote customer ``remote_id`` by this link."""
-        return self.env["bookkeeping.partner.link"].sudo().search(
-            [("backend_id", "=", self.id), ("remote_id", "=", str(remote_id))]
-        ).partner_id.sudo(False)
+        return (
+            self.env["bookkeeping.partner.link"]
+            .sudo()
+            .search([("backend_id", "=", self.id), ("remote_id", "=", str(remote_id))])
+            .partner_id.sudo(False)
+        )
 
     def _store_partner_link(self, partner, values):
         """Create or update the customer link of ``partner`` with ``values`` (remote_id,
@@ -893,7 +1032,8 @@ class BookkeepingBackend(models.Model):
     def _partner_fingerprint(self, vals):
         """A digest of what Odoo would send for a customer, to send it only once."""
         digest = hashlib.sha1(
-            json.dumps(vals, sort_keys=True, default=str).encode(), usedforsecurity=False)
+            json.dumps(vals, sort_keys=True, default=str).encode(), usedforsecurity=False
+        )
         return f"{self.id}:{digest.hexdigest()}"
 
     def _push_partner(self, client, partner, changed_only=False):
@@ -913,9 +1053,12 @@ class BookkeepingBackend(models.Model):
         remote_id = self._partner_remote_id(partner)
         update = self.update_remote_partners
         if not partner.country_id and not remote_id:
-            raise UserError(self.env._(
-                "The customer %(partner)s has no country: set it on the contact.",
-                partner=partner.display_name))
+            raise UserError(
+                self.env._(
+                    "The customer %(partner)s has no country: set it on the contact.",
+                    partner=partner.display_name,
+                )
+            )
         vals = self._service_partner_vals(partner)
         fingerprint = self._partner_fingerprint(vals)
         synced = self._partner_link(partner).sent_hash if remote_id and changed_only else None
@@ -926,13 +1069,18 @@ class BookkeepingBackend(models.Model):
         try:
             remote = self._service_push_partner(client, partner, vals, update)
         except client_errors.ValidationError as error:
-            self._store_partner_link(partner, {
-                "state": "error", "error": str(error.remote_message or error)[:250]})
+            self._store_partner_link(
+                partner, {"state": "error", "error": str(error.remote_message or error)[:250]}
+            )
             raise
         finally:
             log.record = invoice
-        link_vals = {"remote_id": str(remote["remote_id"]), "state": "linked", "error": False,
-                     "last_sync": fields.Datetime.now()}
+        link_vals = {
+            "remote_id": str(remote["remote_id"]),
+            "state": "linked",
+            "error": False,
+            "last_sync": fields.Datetime.now(),
+        }
         if "code" in remote:
             link_vals["remote_code"] = remote["code"]
         if remote["outcome"] in ("created", "updated", "unchanged"):
@@ -959,4 +1107,5 @@ class BookkeepingBackend(models.Model):
             "The customer %(partner)s is not linked to %(service)s yet. Link or create it "
             "with the Sync button on the contact, or turn on 'Create missing customers'.",
             partner=partner.commercial_partner_id.display_name,
-            service=self._service_label())
+            service=self._service_label(),
+        )

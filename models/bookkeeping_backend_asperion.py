@@ -348,7 +348,8 @@ class BookkeepingBackend(models.Model):
             ("payment_condition", client.payment_conditions()),
         ):
             Option._sync_kind(
-                self, kind,
+                self,
+                kind,
                 [{"code": r["id"], "name": r.get("description"), "extra": r} for r in rows],
             )
         Option._sync_kind(
@@ -403,11 +404,17 @@ class BookkeepingBackend(models.Model):
         _ = self.env._
         if option.kind == "vat_code":
             country = self.env["res.country"].search(
-                [("code", "=", (option.remote_type or "").upper())], limit=1)
+                [("code", "=", (option.remote_type or "").upper())], limit=1
+            )
             return country.name or option.remote_type
         labels = {
-            "journal": {"V": _("Sales journal"), "I": _("Purchase journal"), "K": _("Cash"),
-                        "B": _("Bank"), "M": _("General journal")},
+            "journal": {
+                "V": _("Sales journal"),
+                "I": _("Purchase journal"),
+                "K": _("Cash"),
+                "B": _("Bank"),
+                "M": _("General journal"),
+            },
             "gl_account": {"1": _("Balance sheet"), "2": _("Revenue"), "3": _("Costs")},
         }
         return labels.get(option.kind, {}).get(option.remote_type) or option.remote_type
@@ -429,8 +436,9 @@ class BookkeepingBackend(models.Model):
             if self.asperion_line_type == "V" and not self.asperion_sales_type_id:
                 missing.append(self.env._("Choose the default Asperion sales type."))
         if self.auto_create_partner and not self.asperion_debtor_kind_id:
-            missing.append(self.env._(
-                "Choose the debtor kind for new customers (Asperion requires one)."))
+            missing.append(
+                self.env._("Choose the debtor kind for new customers (Asperion requires one).")
+            )
         return missing
 
     def _asperion_suggest_defaults(self):
@@ -454,10 +462,16 @@ class BookkeepingBackend(models.Model):
         if not self.asperion_sales_type_id and "asperion_sales_type_id" not in vals:
             # Several sales types: the one booked with the default sales VAT code.
             default_vat = self.option_ids.filtered(
-                lambda o: o.kind == "vat_code" and (o.extra or {}).get("isDefault"))[:1]
+                lambda o: o.kind == "vat_code" and (o.extra or {}).get("isDefault")
+            )[:1]
             types = self.option_ids.filtered(
-                lambda o: o.kind == "sales_type" and o.active and default_vat
-                and (o.extra or {}).get("vatCode") == default_vat.code)
+                lambda o: (
+                    o.kind == "sales_type"
+                    and o.active
+                    and default_vat
+                    and (o.extra or {}).get("vatCode") == default_vat.code
+                )
+            )
             if types:
                 vals["asperion_sales_type_id"] = types[0].id
         if not self.asperion_journal_id:

@@ -55,7 +55,8 @@ EXACT_OWN_ACCOUNT_KINDS = ("cash_rounding", "discount")
 INVOICE_SELECT = "InvoiceID,InvoiceNumber,YourRef,Status,AmountFC"
 RECEIVABLE_SELECT = (
     "ID,TransactionEntryID,InvoiceNumber,YourRef,IsFullyPaid,Status,AmountDC,AmountFC,"
-    "LastPaymentDate")
+    "LastPaymentDate"
+)
 
 
 CENT = Decimal("0.01")
@@ -66,6 +67,7 @@ CENT = Decimal("0.01")
 # read-only): it computes each line as round(AmountFC x Rate) and the header as their sum.
 # So the Rate is derived such that those roundings give Odoo's balances: per income
 # account and per tax. A rate rounded to six decimals did not (289.62 instead of 289.63).
+
 
 def _cents(value):
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
@@ -106,8 +108,11 @@ def _pick_rate(low, high, hint, check):
         top = high.quantize(step, rounding=ROUND_FLOOR)
         if top >= high:
             top -= step
-        candidates = {hint.quantize(step, rounding=ROUND_HALF_UP),
-                      low.quantize(step, rounding=ROUND_CEILING), top}
+        candidates = {
+            hint.quantize(step, rounding=ROUND_HALF_UP),
+            low.quantize(step, rounding=ROUND_CEILING),
+            top,
+        }
         for rate in sorted(candidates, key=lambda c: abs(c - hint)):
             if low <= rate < high and check(rate):
                 return rate
@@ -125,11 +130,11 @@ def _spread_vat(vats, rate, target):
         best = None
         for k, to_line in enumerate(vats):
             for j, from_line in enumerate(vats):
-                if j == k or (from_line - CENT) * from_line <= 0 or (
-                        to_line + CENT) * to_line <= 0:
+                if j == k or (from_line - CENT) * from_line <= 0 or (to_line + CENT) * to_line <= 0:
                     continue  # never empty a line's VAT, put VAT on a line without, or flip it
                 gain = (_exact_dc(to_line + CENT, rate) - _exact_dc(to_line, rate)) - (
-                    _exact_dc(from_line, rate) - _exact_dc(from_line - CENT, rate))
+                    _exact_dc(from_line, rate) - _exact_dc(from_line - CENT, rate)
+                )
                 if gain == want and (best is None or abs(to_line) + abs(from_line) > best[0]):
                     best = (abs(to_line) + abs(from_line), k, j)
         if best is None:
@@ -150,14 +155,22 @@ def _solve_rate(constraints, hint):
             low, high = max(low, window[0]), min(high, window[1])
     if low >= high:
         return None
-    return _pick_rate(low, high, hint, lambda rate: all(
-        sum(_exact_dc(a, rate) for a in amounts) == target for amounts, target in constraints))
+    return _pick_rate(
+        low,
+        high,
+        hint,
+        lambda rate: all(
+            sum(_exact_dc(a, rate) for a in amounts) == target for amounts, target in constraints
+        ),
+    )
 
 
 def _grouped(lines, values, company_key, key):
     """(amounts, company-currency target) per group of lines (``key(index)``)."""
-    return [([values[i] for i in idx], sum(_cents(lines[i][company_key]) for i in idx))
-            for idx in _index_groups(len(lines), key)]
+    return [
+        ([values[i] for i in idx], sum(_cents(lines[i][company_key]) for i in idx))
+        for idx in _index_groups(len(lines), key)
+    ]
 
 
 def exact_entry_rate(document, invoice_currency_rate):
@@ -177,18 +190,22 @@ def exact_entry_rate(document, invoice_currency_rate):
         return (tuple(taxes.ids), vats[index] > 0) if with_sign else tuple(taxes.ids)
 
     each_line = _grouped(lines, amounts, "amount_company", lambda i: i) + _grouped(
-        lines, vats, "vat_company", lambda i: i if lines[i]["taxes"] else None)
-    per_account = _grouped(lines, amounts, "amount_company",
-                           lambda i: (lines[i]["account"].id, amounts[i] > 0))
+        lines, vats, "vat_company", lambda i: i if lines[i]["taxes"] else None
+    )
+    per_account = _grouped(
+        lines, amounts, "amount_company", lambda i: (lines[i]["account"].id, amounts[i] > 0)
+    )
     # Best: every line as Odoo booked it; else the sums per account and per tax, with the
     # VAT as Odoo spread it over the lines (Odoo puts rounding differences on some lines).
     rate = _solve_rate(each_line, hint) or _solve_rate(
-        per_account + _grouped(lines, vats, "vat_company", tax_of), hint)
+        per_account + _grouped(lines, vats, "vat_company", tax_of), hint
+    )
     if rate is None:
         # Else a rate for the lines, and the VAT of each tax spread so that it agrees.
         rate = _solve_rate(per_account, hint)
-        for idx in (_index_groups(len(lines), lambda i: tax_of(i, False))
-                    if rate is not None else []):
+        for idx in (
+            _index_groups(len(lines), lambda i: tax_of(i, False)) if rate is not None else []
+        ):
             spread = [vats[i] for i in idx]
             if _spread_vat(spread, rate, sum(_cents(lines[i]["vat_company"]) for i in idx)):
                 for i, vat in zip(idx, spread, strict=True):
@@ -210,30 +227,41 @@ class BookkeepingBackend(models.Model):
     _inherit = "bookkeeping.backend"
 
     service = fields.Selection(
-        selection_add=[("exact", "Exact Online")], ondelete={"exact": "cascade"})
+        selection_add=[("exact", "Exact Online")], ondelete={"exact": "cascade"}
+    )
     exact_location = fields.Selection(
-        EXACT_LOCATIONS, "Exact location", default="nl",
+        EXACT_LOCATIONS,
+        "Exact location",
+        default="nl",
         help="The country site of the Exact Online account; data and tokens stay on it. "
-        "Sandbox: a test server at the base URL you enter.")
+        "Sandbox: a test server at the base URL you enter.",
+    )
     exact_base_url = fields.Char(
-        "Exact base URL", compute="_compute_exact_base_url", store=True, readonly=False,
+        "Exact base URL",
+        compute="_compute_exact_base_url",
+        store=True,
+        readonly=False,
         help="Follows the location. With the location Sandbox, the address of the test "
-        "server (e.g. http://localhost:8079/exact for ./run sandbox).")
+        "server (e.g. http://localhost:8079/exact for ./run sandbox).",
+    )
     exact_division_id = fields.Many2one(
-        "bookkeeping.remote.option", "Exact division",
+        "bookkeeping.remote.option",
+        "Exact division",
         domain="[('backend_id', '=', id), ('kind', '=', 'administration')]",
-        compute="_compute_exact_division_id", inverse="_inverse_exact_division_id",
+        compute="_compute_exact_division_id",
+        inverse="_inverse_exact_division_id",
         help="The Exact division (administration) the invoices go to. Chosen once from the "
         "divisions of the user; switching company in the Exact web site changes nothing.",
     )
     exact_division_currency = fields.Char("Division currency", default="EUR", copy=False)
     exact_journal_id = fields.Many2one(
-        "bookkeeping.remote.option", "Exact sales journal",
-        domain="[('backend_id', '=', id), ('kind', '=', 'journal'), "
-        "('remote_type', '=', '20')]",
+        "bookkeeping.remote.option",
+        "Exact sales journal",
+        domain="[('backend_id', '=', id), ('kind', '=', 'journal'), ('remote_type', '=', '20')]",
     )
     exact_item_id = fields.Many2one(
-        "bookkeeping.remote.option", "Exact default item",
+        "bookkeeping.remote.option",
+        "Exact default item",
         domain="[('backend_id', '=', id), ('kind', '=', 'item')]",
         help="Item for invoice lines whose product has no item with the same code (mode "
         "'The remote package numbers the invoice').",
@@ -258,8 +286,8 @@ class BookkeepingBackend(models.Model):
     def _compute_exact_division_id(self):
         for backend in self:
             backend.exact_division_id = backend.option_ids.filtered(
-                lambda o, b=backend: o.kind == "administration"
-                and o.code == b.administration_code)[:1]
+                lambda o, b=backend: o.kind == "administration" and o.code == b.administration_code
+            )[:1]
 
     def _inverse_exact_division_id(self):
         for backend in self:
@@ -269,11 +297,13 @@ class BookkeepingBackend(models.Model):
 
     def _exact_set_division(self, option):
         """Remember the chosen division; every call afterwards uses it (never CurrentDivision)."""
-        self.write({
-            "administration_code": option.code,
-            "administration_name": option.name,
-            "exact_division_currency": (option.extra or {}).get("Currency") or "EUR",
-        })
+        self.write(
+            {
+                "administration_code": option.code,
+                "administration_name": option.name,
+                "exact_division_currency": (option.extra or {}).get("Currency") or "EUR",
+            }
+        )
 
     # ------------------------------------------------------------------ client and OAuth
 
@@ -286,8 +316,12 @@ class BookkeepingBackend(models.Model):
     def _exact_oauth(self, token_store, on_call=None):
         backend = self.sudo()
         return ExactClient.make_oauth(
-            self._exact_host(), backend.client_id or "", backend.client_secret or "",
-            token_store, on_call=on_call)
+            self._exact_host(),
+            backend.client_id or "",
+            backend.client_secret or "",
+            token_store,
+            on_call=on_call,
+        )
 
     def _service_make_client(self, on_call=None, division=None, **options):
         if self.service != "exact":
@@ -295,14 +329,19 @@ class BookkeepingBackend(models.Model):
         self.ensure_one()
         division = int(division or self.administration_code or 0)
         return ExactClient(
-            self._exact_host(), division, self._exact_oauth(self._token_store(), on_call),
-            limiter=limiter_for(("exact", division)), on_call=on_call)
+            self._exact_host(),
+            division,
+            self._exact_oauth(self._token_store(), on_call),
+            limiter=limiter_for(("exact", division)),
+            on_call=on_call,
+        )
 
     def _service_authorization_url(self, state, redirect_uri):
         if self.service != "exact":
             return super()._service_authorization_url(state, redirect_uri)
         return self._exact_oauth(MemoryTokenStore()).authorization_url(
-            redirect_uri, state, force_login=0)
+            redirect_uri, state, force_login=0
+        )
 
     def _service_exchange_code(self, code, redirect_uri):
         # The core stores the pair on the callback's transaction.
@@ -327,12 +366,22 @@ class BookkeepingBackend(models.Model):
 
     def _exact_load_divisions(self, client, me=None):
         rows = client.divisions()
-        self.env["bookkeeping.remote.option"]._sync_kind(self, "administration", [{
-            "code": str(row["Code"]),
-            "name": row.get("Description") or str(row["Code"]),
-            "extra": {"Currency": row.get("Currency"), "Country": row.get("Country"),
-                      "Hid": row.get("Hid") or row.get("HID")},
-        } for row in rows])
+        self.env["bookkeeping.remote.option"]._sync_kind(
+            self,
+            "administration",
+            [
+                {
+                    "code": str(row["Code"]),
+                    "name": row.get("Description") or str(row["Code"]),
+                    "extra": {
+                        "Currency": row.get("Currency"),
+                        "Country": row.get("Country"),
+                        "Hid": row.get("Hid") or row.get("HID"),
+                    },
+                }
+                for row in rows
+            ],
+        )
         if self.administration_code:
             return
         divisions = self.option_ids.filtered(lambda o: o.kind == "administration")
@@ -356,38 +405,89 @@ class BookkeepingBackend(models.Model):
                 self._exact_load_divisions(client, me)
         # A new session: the client of the division that was chosen just now.
         with self._session() as client:
-            Option._sync_kind(self, "vat_code", [{
-                "code": row["Code"], "name": row.get("Description"),
-                "percentage": float(row.get("Percentage") or 0.0) * 100.0,
-                "remote_type": row.get("Type"),
-                "active": not row.get("IsBlocked"),
-                "extra": {"ID": row.get("ID"), "transaction": row.get("VATTransactionType")},
-            } for row in client.vat_codes() if row.get("VATTransactionType") != "P"])
-            Option._sync_kind(self, "journal", [{
-                "code": row["Code"], "name": row.get("Description"),
-                "remote_type": str(row.get("Type") or ""), "extra": {"ID": row.get("ID")},
-            } for row in client.journals()])
-            Option._sync_kind(self, "gl_account", [{
-                "code": row["Code"], "name": row.get("Description"),
-                "remote_type": str(row.get("Type") or ""),
-                "extra": {"ID": row.get("ID"), "VATCode": row.get("VATCode")},
-            } for row in client.gl_accounts()])
-            Option._sync_kind(self, "item", [{
-                "code": row["Code"], "name": row.get("Description"),
-                "extra": {"ID": row.get("ID"), "VATCode": row.get("SalesVatCode")},
-            } for row in client.items()])
-            Option._sync_kind(self, "payment_condition", [{
-                "code": row["Code"], "name": row.get("Description"),
-                "extra": {"ID": row.get("ID"), "days": row.get("PaymentDays")},
-            } for row in client.payment_conditions()])
+            Option._sync_kind(
+                self,
+                "vat_code",
+                [
+                    {
+                        "code": row["Code"],
+                        "name": row.get("Description"),
+                        "percentage": float(row.get("Percentage") or 0.0) * 100.0,
+                        "remote_type": row.get("Type"),
+                        "active": not row.get("IsBlocked"),
+                        "extra": {
+                            "ID": row.get("ID"),
+                            "transaction": row.get("VATTransactionType"),
+                        },
+                    }
+                    for row in client.vat_codes()
+                    if row.get("VATTransactionType") != "P"
+                ],
+            )
+            Option._sync_kind(
+                self,
+                "journal",
+                [
+                    {
+                        "code": row["Code"],
+                        "name": row.get("Description"),
+                        "remote_type": str(row.get("Type") or ""),
+                        "extra": {"ID": row.get("ID")},
+                    }
+                    for row in client.journals()
+                ],
+            )
+            Option._sync_kind(
+                self,
+                "gl_account",
+                [
+                    {
+                        "code": row["Code"],
+                        "name": row.get("Description"),
+                        "remote_type": str(row.get("Type") or ""),
+                        "extra": {"ID": row.get("ID"), "VATCode": row.get("VATCode")},
+                    }
+                    for row in client.gl_accounts()
+                ],
+            )
+            Option._sync_kind(
+                self,
+                "item",
+                [
+                    {
+                        "code": row["Code"],
+                        "name": row.get("Description"),
+                        "extra": {"ID": row.get("ID"), "VATCode": row.get("SalesVatCode")},
+                    }
+                    for row in client.items()
+                ],
+            )
+            Option._sync_kind(
+                self,
+                "payment_condition",
+                [
+                    {
+                        "code": row["Code"],
+                        "name": row.get("Description"),
+                        "extra": {"ID": row.get("ID"), "days": row.get("PaymentDays")},
+                    }
+                    for row in client.payment_conditions()
+                ],
+            )
             # remote_type "exact": the division's own list; "division": only its currency,
             # when the list cannot be read (then Exact itself judges other currencies).
-            currencies = {row["Code"]: (row.get("Description"), "exact")
-                          for row in client.currencies()}
+            currencies = {
+                row["Code"]: (row.get("Description"), "exact") for row in client.currencies()
+            }
             currencies.setdefault(self.exact_division_currency or "EUR", (False, "division"))
-            Option._sync_kind(self, "currency", [
-                {"code": code, "name": name or code, "remote_type": origin}
-                for code, (name, origin) in currencies.items()])
+            Option._sync_kind(
+                self,
+                "currency",
+                [
+                    {"code": code, "name": name or code, "remote_type": origin}
+                    for code, (name, origin) in currencies.items()
+                ],
+            )
         self._service_suggest_defaults()
 
     def _service_capabilities(self):
@@ -423,17 +523,35 @@ class BookkeepingBackend(models.Model):
             return super()._service_option_type_label(option)
         _ = self.env._
         labels = {
-            "journal": {"10": _("Cash"), "12": _("Bank"), "20": _("Sales journal"),
-                        "21": _("Return invoices"), "22": _("Purchase journal"),
-                        "23": _("Return purchase invoices"), "90": _("General journal")},
-            "vat_code": {"E": _("Excluding VAT"), "I": _("Including VAT"),
-                         "B": _("Zero rate or reverse charge"), "N": _("No VAT")},
-            "gl_account": {"10": _("Cash"), "12": _("Bank"), "20": _("Accounts receivable"),
-                           "22": _("Accounts payable"), "24": _("VAT"),
-                           "110": _("Revenue"),
-                           "121": _("Other costs"), "90": _("General")},
-            "currency": {"exact": _("Currency list of the division"),
-                         "division": _("Currency of the division")},
+            "journal": {
+                "10": _("Cash"),
+                "12": _("Bank"),
+                "20": _("Sales journal"),
+                "21": _("Return invoices"),
+                "22": _("Purchase journal"),
+                "23": _("Return purchase invoices"),
+                "90": _("General journal"),
+            },
+            "vat_code": {
+                "E": _("Excluding VAT"),
+                "I": _("Including VAT"),
+                "B": _("Zero rate or reverse charge"),
+                "N": _("No VAT"),
+            },
+            "gl_account": {
+                "10": _("Cash"),
+                "12": _("Bank"),
+                "20": _("Accounts receivable"),
+                "22": _("Accounts payable"),
+                "24": _("VAT"),
+                "110": _("Revenue"),
+                "121": _("Other costs"),
+                "90": _("General"),
+            },
+            "currency": {
+                "exact": _("Currency list of the division"),
+                "division": _("Currency of the division"),
+            },
         }
         return labels.get(option.kind, {}).get(option.remote_type) or option.remote_type
 
@@ -442,7 +560,8 @@ class BookkeepingBackend(models.Model):
             return super()._service_suggest_defaults()
         if not self.exact_journal_id:
             journals = self.option_ids.filtered(
-                lambda o: o.kind == "journal" and o.remote_type == SALES_JOURNAL and o.active)
+                lambda o: o.kind == "journal" and o.remote_type == SALES_JOURNAL and o.active
+            )
             self.exact_journal_id = journals[:1]
         if not self.exact_item_id:
             items = self.option_ids.filtered(lambda o: o.kind == "item" and o.active)
@@ -458,8 +577,9 @@ class BookkeepingBackend(models.Model):
         elif not self.exact_journal_id:
             missing.append(self.env._("Choose the Exact sales journal."))
         if self.invoice_mode == "remote" and self.administration_code and not self.exact_item_id:
-            missing.append(self.env._(
-                "Choose the Exact default item (for lines whose product has no item)."))
+            missing.append(
+                self.env._("Choose the Exact default item (for lines whose product has no item).")
+            )
         return missing
 
     def _service_test_connection(self):
@@ -470,17 +590,20 @@ class BookkeepingBackend(models.Model):
             # One counted call on the division: proves access and reads the budget headers.
             client.journals(type=int(SALES_JOURNAL))
         snap = client.rate_limit_snapshot()
-        self._store_rate_snapshot({
-            "minute": snap.get("minute_remaining"), "day": snap.get("day_remaining")})
+        self._store_rate_snapshot(
+            {"minute": snap.get("minute_remaining"), "day": snap.get("day_remaining")}
+        )
         return self.env._(
             "Division %(division)s (%(name)s), user %(user)s. API calls left today: "
             "%(day)s of %(limit)s; this minute: %(minute)s.",
-            division=self.administration_code, name=self.administration_name or "",
+            division=self.administration_code,
+            name=self.administration_name or "",
             user=me.get("FullName") or me.get("UserName") or "?",
             day=snap.get("day_remaining") if snap.get("day_remaining") is not None else "?",
             limit=snap.get("day_limit") or "?",
             minute=snap.get("minute_remaining")
-            if snap.get("minute_remaining") is not None else "?",
+            if snap.get("minute_remaining") is not None
+            else "?",
         )
 
     # ------------------------------------------------------------------ checks
@@ -490,8 +613,7 @@ class BookkeepingBackend(models.Model):
 
     def _exact_item_for(self, product):
         code = product.default_code
-        item = code and self.option_ids.filtered(
-            lambda o: o.kind == "item" and o.code == code)[:1]
+        item = code and self.option_ids.filtered(lambda o: o.kind == "item" and o.code == code)[:1]
         return item or self.exact_item_id
 
     def _service_check_move(self, move):
@@ -499,71 +621,107 @@ class BookkeepingBackend(models.Model):
             return super()._service_check_move(move)
         errors = []
         if not self.administration_code:
-            errors.append(self.env._("Choose the Exact division on the link %(name)s.",
-                                     name=self.name))
+            errors.append(
+                self.env._("Choose the Exact division on the link %(name)s.", name=self.name)
+            )
         if not self.exact_journal_id:
-            errors.append(self.env._("Choose the Exact sales journal on the link %(name)s.",
-                            name=self.name))
+            errors.append(
+                self.env._("Choose the Exact sales journal on the link %(name)s.", name=self.name)
+            )
         currency = move.currency_id.name
         own = self.exact_division_currency or "EUR"
         if move.company_currency_id.name != own:
-            errors.append(self.env._(
-                "The company currency %(company)s differs from the currency %(own)s of Exact "
-                "division %(division)s: link the company to a division in its own currency.",
-                company=move.company_currency_id.name, own=own,
-                division=self.administration_code))
+            errors.append(
+                self.env._(
+                    "The company currency %(company)s differs from the currency %(own)s of Exact "
+                    "division %(division)s: link the company to a division in its own currency.",
+                    company=move.company_currency_id.name,
+                    own=own,
+                    division=self.administration_code,
+                )
+            )
         listed = self.option_ids.filtered(
-            lambda o: o.kind == "currency" and o.remote_type == "exact")
+            lambda o: o.kind == "currency" and o.remote_type == "exact"
+        )
         if listed and currency != own and currency not in listed.mapped("code"):
-            errors.append(self.env._(
-                "The currency %(currency)s is not known in Exact division %(division)s. Add "
-                "it in Exact and press Load lists, or invoice in %(own)s.",
-                currency=currency, division=self.administration_code, own=own))
+            errors.append(
+                self.env._(
+                    "The currency %(currency)s is not known in Exact division %(division)s. Add "
+                    "it in Exact and press Load lists, or invoice in %(own)s.",
+                    currency=currency,
+                    division=self.administration_code,
+                    own=own,
+                )
+            )
         lines = self._exact_move_lines(move)
         if not lines:
             errors.append(self.env._("The invoice has no lines with an amount."))
         for line in lines:
             label = line.name or line.product_id.display_name or line.account_id.display_name
             if move.currency_id.compare_amounts(line.price_subtotal, 0) <= 0:
-                errors.append(self.env._(
-                    "Line '%(line)s' has a zero or negative amount. Exact books invoices and "
-                    "credit notes as a whole: remove the line or make a separate credit note.",
-                    line=label))
+                errors.append(
+                    self.env._(
+                        "Line '%(line)s' has a zero or negative amount. Exact books invoices and "
+                        "credit notes as a whole: remove the line or make a separate credit note.",
+                        line=label,
+                    )
+                )
             taxes = line.tax_ids
             if len(taxes) != 1:
-                errors.append(self.env._(
-                    "Line '%(line)s' needs exactly one tax (Exact takes one VAT code per "
-                    "line); use a 0%% tax for untaxed lines.", line=label))
+                errors.append(
+                    self.env._(
+                        "Line '%(line)s' needs exactly one tax (Exact takes one VAT code per "
+                        "line); use a 0%% tax for untaxed lines.",
+                        line=label,
+                    )
+                )
             for tax in taxes:
                 if not self._mapped_option("tax", tax):
-                    errors.append(self.env._(
-                        "The tax %(tax)s has no Exact VAT code: map it on the link "
-                        "%(name)s (tab VAT code mapping).", tax=tax.display_name,
-                        name=self.name))
+                    errors.append(
+                        self.env._(
+                            "The tax %(tax)s has no Exact VAT code: map it on the link "
+                            "%(name)s (tab VAT code mapping).",
+                            tax=tax.display_name,
+                            name=self.name,
+                        )
+                    )
             if self.invoice_mode == "odoo":
                 account = line.account_id
                 option = self._mapped_option("account", account)
                 if not option or not (option.extra or {}).get("ID"):
-                    errors.append(self.env._(
-                        "The income account %(account)s has no Exact GL account: map it on "
-                        "the link %(name)s (tab Account mapping).",
-                        account=account.display_name, name=self.name))
+                    errors.append(
+                        self.env._(
+                            "The income account %(account)s has no Exact GL account: map it on "
+                            "the link %(name)s (tab Account mapping).",
+                            account=account.display_name,
+                            name=self.name,
+                        )
+                    )
             elif not self._exact_item_for(line.product_id):
-                errors.append(self.env._(
-                    "Line '%(line)s' has no Exact item: choose a default item on the link "
-                    "%(name)s, or give the product the code of an Exact item.",
-                    line=label, name=self.name))
+                errors.append(
+                    self.env._(
+                        "Line '%(line)s' has no Exact item: choose a default item on the link "
+                        "%(name)s, or give the product the code of an Exact item.",
+                        line=label,
+                        name=self.name,
+                    )
+                )
         # Cash rounding, early payment discount and discount lines: sent like the others.
         remote = self.invoice_mode == "remote"
         document = move._bookkeeping_document()
         errors += self._document_errors(
-            document, lambda line: not remote or line["kind"] in EXACT_OWN_ACCOUNT_KINDS)
+            document, lambda line: not remote or line["kind"] in EXACT_OWN_ACCOUNT_KINDS
+        )
         extra = [line for line in document["lines"] if line["kind"] != "product"]
         if remote and extra and not self.exact_item_id:
-            errors.append(self.env._(
-                "Choose a default item on the link %(name)s: Exact takes the %(kind)s line "
-                "of this invoice on it.", name=self.name,
-                kind=self._document_kind_label(extra[0]["kind"])))
+            errors.append(
+                self.env._(
+                    "Choose a default item on the link %(name)s: Exact takes the %(kind)s line "
+                    "of this invoice on it.",
+                    name=self.name,
+                    kind=self._document_kind_label(extra[0]["kind"]),
+                )
+            )
         # The same message for every line of the same problem is noise.
         return list(dict.fromkeys(errors))
 
@@ -603,7 +761,8 @@ class BookkeepingBackend(models.Model):
         if move.invoice_date_due:
             vals["DueDate"] = move.invoice_date_due.isoformat()
         condition = move.invoice_payment_term_id and self._mapped_option(
-            "payment_term", move.invoice_payment_term_id)
+            "payment_term", move.invoice_payment_term_id
+        )
         if condition:
             vals["PaymentCondition"] = condition.code
         return vals
@@ -649,7 +808,8 @@ class BookkeepingBackend(models.Model):
             entry_lines.append(entry_line)
         if trailing and entry_lines:
             entry_lines[-1]["Notes"] = "\n".join(
-                filter(None, [entry_lines[-1].get("Notes"), *trailing]))
+                filter(None, [entry_lines[-1].get("Notes"), *trailing])
+            )
         vals["SalesEntryLines"] = entry_lines
         if self.attach_pdf:
             document_id = self._exact_pdf_document(client, move, customer)
@@ -664,21 +824,30 @@ class BookkeepingBackend(models.Model):
         document = document or move._bookkeeping_document()
         move._bookkeeping_write({"bookkeeping_remote_id": entry["EntryID"]})
         amount = entry.get("AmountFC")
-        differs = amount is not None and float_compare(
-            float(amount), document["total"], 2) != 0
+        differs = amount is not None and float_compare(float(amount), document["total"], 2) != 0
         foreign = move.currency_id != move.company_currency_id
         amount_company = entry.get("AmountDC")
-        if foreign and amount_company is not None and float_compare(
-                float(amount_company), document["total_company"], 2) != 0:
+        if (
+            foreign
+            and amount_company is not None
+            and float_compare(float(amount_company), document["total_company"], 2) != 0
+        ):
             differs = True
         if differs:
-            self._flag_remote_total(move, self.env._(
-                "Exact booked entry %(number)s with a total of %(remote)s (%(remote_dc)s in "
-                "%(company)s) while Odoo's total is %(odoo)s (%(odoo_dc)s). Correct the entry "
-                "in Exact (check the VAT code mapping); it is not sent again.",
-                number=entry.get("EntryNumber") or entry["EntryID"], remote=amount,
-                remote_dc=amount_company, company=move.company_currency_id.name,
-                odoo=document["total"], odoo_dc=document["total_company"]))
+            self._flag_remote_total(
+                move,
+                self.env._(
+                    "Exact booked entry %(number)s with a total of %(remote)s (%(remote_dc)s in "
+                    "%(company)s) while Odoo's total is %(odoo)s (%(odoo_dc)s). Correct the entry "
+                    "in Exact (check the VAT code mapping); it is not sent again.",
+                    number=entry.get("EntryNumber") or entry["EntryID"],
+                    remote=amount,
+                    remote_dc=amount_company,
+                    company=move.company_currency_id.name,
+                    odoo=document["total"],
+                    odoo_dc=document["total_company"],
+                ),
+            )
         return {
             "remote_id": entry["EntryID"],
             "state": "done",
@@ -706,9 +875,14 @@ class BookkeepingBackend(models.Model):
             client.create_document_attachment(document_id, filename, content)
         except client_errors.ValidationError as error:
             # E.g. a file over Exact's 10 MB: trying again will not help.
-            move._bookkeeping_pdf_done("failed", self.env._(
-                "Exact refused the PDF %(file)s: %(msg)s Attach it in Exact by hand.",
-                file=filename, msg=error.remote_message or error))
+            move._bookkeeping_pdf_done(
+                "failed",
+                self.env._(
+                    "Exact refused the PDF %(file)s: %(msg)s Attach it in Exact by hand.",
+                    file=filename,
+                    msg=error.remote_message or error,
+                ),
+            )
             move._message_log(body=move.bookkeeping_pdf_error)
             return None
         # The document has its file; the state says so, so a retry reuses the document.
@@ -720,16 +894,19 @@ class BookkeepingBackend(models.Model):
         document, then a PUT of the entry's Document)."""
         if self.service != "exact":
             return super()._service_attach_pdf(client, move, **options)
-        if (move.bookkeeping_invoice_mode or self.invoice_mode) != "odoo" \
-                or not move.bookkeeping_remote_id:
+        if (
+            move.bookkeeping_invoice_mode or self.invoice_mode
+        ) != "odoo" or not move.bookkeeping_remote_id:
             move._bookkeeping_pdf_done(False)  # Exact makes its own PDF of its invoices
             return
         customer = self._partner_remote_id(move.partner_id.commercial_partner_id)
         document_id = self._exact_pdf_document(client, move, customer or None)
         if not document_id:
             return
-        client._put(f"salesentry/SalesEntries({literal(Guid(move.bookkeeping_remote_id))})",
-                    {"Document": document_id})
+        client._put(
+            f"salesentry/SalesEntries({literal(Guid(move.bookkeeping_remote_id))})",
+            {"Document": document_id},
+        )
         move._message_log(body=self.env._("The invoice PDF was attached in Exact."))
 
     def _exact_push_sales_invoice(self, client, move, customer):
@@ -744,19 +921,28 @@ class BookkeepingBackend(models.Model):
         for aml in move.invoice_line_ids.sorted("sequence"):
             if aml.display_type in NOTE_TYPES:
                 if self.note_lines == "text" and aml.name and self.exact_item_id:
-                    invoice_lines.append({
-                        "Item": self.exact_item_id.extra["ID"], "Quantity": 0,
-                        "UnitPrice": 0, "Description": aml.name[:60]})
+                    invoice_lines.append(
+                        {
+                            "Item": self.exact_item_id.extra["ID"],
+                            "Quantity": 0,
+                            "UnitPrice": 0,
+                            "Description": aml.name[:60],
+                        }
+                    )
                 continue
             if aml.id in by_line:
                 invoice_lines.append(self._exact_invoice_line(by_line[aml.id], sign))
-        invoice_lines += [self._exact_invoice_line(line, sign) for line in document["lines"]
-                          if line["kind"] != "product"]
+        invoice_lines += [
+            self._exact_invoice_line(line, sign)
+            for line in document["lines"]
+            if line["kind"] != "product"
+        ]
         vals["SalesInvoiceLines"] = invoice_lines
         invoice = client.create_sales_invoice(vals)
         move._bookkeeping_write({"bookkeeping_remote_id": invoice["InvoiceID"]})
-        return self._exact_invoice_result(client, move, invoice, allow_print=True,
-                                          document=document)
+        return self._exact_invoice_result(
+            client, move, invoice, allow_print=True, document=document
+        )
 
     def _exact_invoice_line(self, line, sign):
         """A SalesInvoiceLine of a document line: on its item (discounts and cash rounding
@@ -778,8 +964,7 @@ class BookkeepingBackend(models.Model):
             "Description": (line["name"] or "")[:60],
         }
         if line["kind"] in EXACT_OWN_ACCOUNT_KINDS:
-            invoice_line["GLAccount"] = self._mapped_option(
-                "account", line["account"]).extra["ID"]
+            invoice_line["GLAccount"] = self._mapped_option("account", line["account"]).extra["ID"]
         return invoice_line
 
     def _exact_invoice_result(self, client, move, invoice, allow_print=False, document=None):
@@ -790,19 +975,25 @@ class BookkeepingBackend(models.Model):
             "remote_ref": str(invoice["OrderNumber"]) if invoice.get("OrderNumber") else None,
             "remote_status": self._exact_status(invoice.get("Status")),
             "remote_amount": abs(float(invoice["AmountFC"]))
-            if invoice.get("AmountFC") is not None else None,
+            if invoice.get("AmountFC") is not None
+            else None,
         }
         status = int(invoice.get("Status") or 0)
         amount = invoice.get("AmountFC")
         if amount is not None and float_compare(float(amount), document["total"], 2) != 0:
             # Not processed: an open invoice can still be corrected in Exact.
             allow_print = False
-            self._flag_remote_total(move, self.env._(
-                "Exact computed a total of %(remote)s for invoice (order) %(ref)s while Odoo's "
-                "total is %(odoo)s. Correct it in Exact before processing it (check the VAT "
-                "codes of the items and the VAT code mapping).",
-                remote=amount, ref=result["remote_ref"] or invoice["InvoiceID"],
-                odoo=document["total"]))
+            self._flag_remote_total(
+                move,
+                self.env._(
+                    "Exact computed a total of %(remote)s for invoice (order) %(ref)s while Odoo's "
+                    "total is %(odoo)s. Correct it in Exact before processing it (check the VAT "
+                    "codes of the items and the VAT code mapping).",
+                    remote=amount,
+                    ref=result["remote_ref"] or invoice["InvoiceID"],
+                    odoo=document["total"],
+                ),
+            )
         if allow_print and self.exact_print_invoices and status < PROCESSED:
             try:
                 client.print_sales_invoice(invoice["InvoiceID"])
@@ -813,9 +1004,12 @@ class BookkeepingBackend(models.Model):
                 raise
             except (client_errors.BookkeepingError, IndexError) as error:
                 # The invoice exists: keep it as a draft; the number sync processes it later.
-                move._message_log(body=self.env._(
-                    "Exact created the invoice but could not process it yet: %(error)s",
-                    error=error))
+                move._message_log(
+                    body=self.env._(
+                        "Exact created the invoice but could not process it yet: %(error)s",
+                        error=error,
+                    )
+                )
         if invoice.get("InvoiceNumber") and status >= PROCESSED:
             result.update(state="done", remote_number=str(invoice["InvoiceNumber"]))
         return result
@@ -824,14 +1018,20 @@ class BookkeepingBackend(models.Model):
         if self.service != "exact":
             return super()._service_find_move(client, move)
         if self.invoice_mode == "remote":
-            rows = [r for r in client.sales_invoices_by_your_ref([move.name])
-                    if r.get("YourRef") == move.name]
+            rows = [
+                r
+                for r in client.sales_invoices_by_your_ref([move.name])
+                if r.get("YourRef") == move.name
+            ]
             if not rows:
                 return None
             move._bookkeeping_write({"bookkeeping_remote_id": rows[0]["InvoiceID"]})
             return self._exact_invoice_result(client, move, rows[0], allow_print=True)
-        rows = [r for r in client.sales_entries_by_your_ref([move.name])
-                if r.get("YourRef") == move.name]
+        rows = [
+            r
+            for r in client.sales_entries_by_your_ref([move.name])
+            if r.get("YourRef") == move.name
+        ]
         return self._exact_entry_result(move, rows[0]) if rows else None
 
     # ------------------------------------------------------------------ sync back
@@ -858,7 +1058,7 @@ class BookkeepingBackend(models.Model):
                 missing.add(path)
                 _logger.info("%s: %s answered 404; using the CRUD endpoint", self.name, path)
         if path.startswith("bulk/"):
-            service, _, entity = path[len("bulk/"):].partition("/")
+            service, _, entity = path[len("bulk/") :].partition("/")
             path = f"{service.lower()}/{entity}"
         return self._exact_grouped_rows(client, path, field, values, select)
 
@@ -874,8 +1074,9 @@ class BookkeepingBackend(models.Model):
             return super()._service_sync_numbers(client, moves)
         moves = moves.filtered("bookkeeping_remote_id")
         by_id = {move.bookkeeping_remote_id.lower(): move for move in moves}
-        rows = self._exact_bulk(client, "bulk/SalesInvoice/SalesInvoices", "InvoiceID",
-                                list(by_id), INVOICE_SELECT)
+        rows = self._exact_bulk(
+            client, "bulk/SalesInvoice/SalesInvoices", "InvoiceID", list(by_id), INVOICE_SELECT
+        )
         to_print = []
         for row in rows:
             move = by_id.get(str(row.get("InvoiceID") or "").lower())
@@ -887,9 +1088,14 @@ class BookkeepingBackend(models.Model):
                 vals["bookkeeping_remote_number"] = str(row["InvoiceNumber"])
                 if status >= PROCESSED:
                     vals["bookkeeping_state"] = "done"
-            elif self.exact_print_invoices and status < PROCESSED and float_compare(
-                    float(row.get("AmountFC") or 0.0), move.amount_total_in_currency_signed,
-                    2) == 0:
+            elif (
+                self.exact_print_invoices
+                and status < PROCESSED
+                and float_compare(
+                    float(row.get("AmountFC") or 0.0), move.amount_total_in_currency_signed, 2
+                )
+                == 0
+            ):
                 # Only one whose total is Odoo's: a flagged one waits for its correction.
                 to_print.append(row["InvoiceID"])
             move._bookkeeping_write(vals)
@@ -905,35 +1111,49 @@ class BookkeepingBackend(models.Model):
         or-groups of ~40 of our keys: the entry id, or our reference for Exact's invoices."""
         if self.service != "exact":
             return super()._service_sync_payments(client, moves)
+
         # The mode each invoice was sent in: the link's mode may have changed since.
         def mode(move):
             return move.bookkeeping_invoice_mode or self.invoice_mode
 
         entries = moves.filtered(lambda m: m.bookkeeping_remote_id and mode(m) == "odoo")
-        invoices = moves.filtered(
-            lambda m: mode(m) == "remote" and m.bookkeeping_state == "done")
+        invoices = moves.filtered(lambda m: mode(m) == "remote" and m.bookkeeping_state == "done")
         found = defaultdict(list)
         if entries:
             by_id = {m.bookkeeping_remote_id.lower(): m for m in entries}
-            for row in self._exact_bulk(client, "bulk/Cashflow/Receivables",
-                                        "TransactionEntryID", list(by_id), RECEIVABLE_SELECT):
+            for row in self._exact_bulk(
+                client,
+                "bulk/Cashflow/Receivables",
+                "TransactionEntryID",
+                list(by_id),
+                RECEIVABLE_SELECT,
+            ):
                 move = by_id.get(str(row.get("TransactionEntryID") or "").lower())
                 if move:
                     found[move].append(row)
         if invoices:
             by_ref = {m.name: m for m in invoices}
-            for row in self._exact_bulk(client, "bulk/Cashflow/Receivables", "YourRef",
-                                        list(by_ref), RECEIVABLE_SELECT):
+            for row in self._exact_bulk(
+                client, "bulk/Cashflow/Receivables", "YourRef", list(by_ref), RECEIVABLE_SELECT
+            ):
                 move = by_ref.get(row.get("YourRef"))
                 if move:
                     found[move].append(row)
-        partial = [move for move, rows in found.items()
-                   if any(r.get("LastPaymentDate") and not r.get("IsFullyPaid") for r in rows)]
+        partial = [
+            move
+            for move, rows in found.items()
+            if any(r.get("LastPaymentDate") and not r.get("IsFullyPaid") for r in rows)
+        ]
         open_amount = defaultdict(float)
         if partial:
             # Receivables keep the full amount; the open part is only in ReceivablesList.
-            for row in self._exact_bulk(client, "read/financial/ReceivablesList", "YourRef",
-                                        [m.name for m in partial], "YourRef,Amount"):
+            for row in self._exact_bulk(
+                client,
+                "read/financial/ReceivablesList",
+                "YourRef",
+                [m.name for m in partial],
+                "YourRef,Amount",
+            ):
                 open_amount[row.get("YourRef")] += float(row.get("Amount") or 0.0)
         for move, rows in found.items():
             if all(row.get("IsFullyPaid") for row in rows):
@@ -943,8 +1163,9 @@ class BookkeepingBackend(models.Model):
             else:
                 state = "open"
                 residual = abs(sum(float(row.get("AmountFC") or 0.0) for row in rows))
-            move._bookkeeping_write({"bookkeeping_remote_payment_state": state,
-                                     "bookkeeping_remote_residual": residual})
+            move._bookkeeping_write(
+                {"bookkeeping_remote_payment_state": state, "bookkeeping_remote_residual": residual}
+            )
 
     def _service_remote_url(self, move):
         if self.service != "exact":
@@ -997,18 +1218,23 @@ class BookkeepingBackend(models.Model):
         # Look before creating: a create whose answer got lost must not make a twin.
         existing = self._exact_find_account(client, partner)
         if existing:
-            return {"remote_id": existing["ID"], "code": existing.get("Code"),
-                    "outcome": "linked"}
+            return {"remote_id": existing["ID"], "code": existing.get("Code"), "outcome": "linked"}
         account = client.create_account(dict(vals, Status="C"))
         return {"remote_id": account["ID"], "code": account.get("Code"), "outcome": "created"}
 
     def _exact_find_account(self, client, partner):
-        for field, value in (("VATNumber", partner.vat), ("Email", partner.email),
-                             ("Name", partner.name)):
+        for field, value in (
+            ("VATNumber", partner.vat),
+            ("Email", partner.email),
+            ("Name", partner.name),
+        ):
             if not value:
                 continue
-            rows = [r for r in client.accounts_by_field(field, [value])
-                    if r.get("Status") in (None, "C")]
+            rows = [
+                r
+                for r in client.accounts_by_field(field, [value])
+                if r.get("Status") in (None, "C")
+            ]
             if len(rows) == 1 or (rows and field == "VATNumber"):
                 return rows[0]
         return None
@@ -1016,19 +1242,22 @@ class BookkeepingBackend(models.Model):
     def _service_fetch_customers(self, client):
         if self.service != "exact":
             return super()._service_fetch_customers(client)
-        return [{
-            "remote_id": row["ID"],
-            "code": (row.get("Code") or "").strip(),
-            "name": row.get("Name"),
-            "vat": row.get("VATNumber"),
-            "coc": row.get("ChamberOfCommerce"),
-            "email": row.get("Email"),
-            "street": row.get("AddressLine1"),
-            "zip": row.get("Postcode"),
-            "city": row.get("City"),
-            "country_code": (row.get("Country") or "").strip() or False,
-            "raw": row,
-        } for row in client.accounts_where("Status eq 'C'")]
+        return [
+            {
+                "remote_id": row["ID"],
+                "code": (row.get("Code") or "").strip(),
+                "name": row.get("Name"),
+                "vat": row.get("VATNumber"),
+                "coc": row.get("ChamberOfCommerce"),
+                "email": row.get("Email"),
+                "street": row.get("AddressLine1"),
+                "zip": row.get("Postcode"),
+                "city": row.get("City"),
+                "country_code": (row.get("Country") or "").strip() or False,
+                "raw": row,
+            }
+            for row in client.accounts_where("Status eq 'C'")
+        ]
 
     def _service_partner_match_keys(self):
         if self.service != "exact":

@@ -129,11 +129,13 @@ class BookkeepingBackend(models.Model):
         backend = self.sudo()
         missing = []
         if not (backend.timewax_client and backend.timewax_username and backend.timewax_password):
-            missing.append(self.env._(
-                "Enter the Timewax environment (client) name, API ID and password."))
+            missing.append(
+                self.env._("Enter the Timewax environment (client) name, API ID and password.")
+            )
         if backend.timewax_keep_numbers and not backend.timewax_journal_id:
-            missing.append(self.env._(
-                "Choose the sales journal for invoices under their Timewax number."))
+            missing.append(
+                self.env._("Choose the sales journal for invoices under their Timewax number.")
+            )
         return missing
 
     def _service_make_client(self, on_call=None, **options):

@@ -181,9 +181,7 @@ class BookkeepingBackend(models.Model):
         # Visma's VAT codes say their scope only in their description (V-facts: no type).
         if self.service != "visma":
             return super()._service_vat_code_scope(option)
-        return self._scope_from_words(option.name) or (
-            "domestic" if option.percentage else False
-        )
+        return self._scope_from_words(option.name) or ("domestic" if option.percentage else False)
 
     def _service_option_is_income(self, option):
         # Inferred (doc/api/visma.md): the revenue accounts are those the article codings
@@ -228,8 +226,9 @@ class BookkeepingBackend(models.Model):
         if not self.visma_terms_of_payment_id:
             missing.append(self.env._("Choose the terms of payment for new customers."))
         if self.invoice_mode == "odoo" and not self.visma_journal_id:
-            missing.append(self.env._(
-                "Choose the numbered sales journal whose numbers eAccounting receives."))
+            missing.append(
+                self.env._("Choose the numbered sales journal whose numbers eAccounting receives.")
+            )
         return missing
 
     def _service_make_client(self, on_call=None, **options):

@@ -70,7 +70,8 @@ class BookkeepingEngine(models.AbstractModel):
         self.ensure_one()
         lang = self.env.context.get("lang") if self.env.uid != 1 and not self.env.su else None
         return self.with_company(self.company_id).with_context(
-            lang=lang or self.company_id.partner_id.lang or self.env.lang)
+            lang=lang or self.company_id.partner_id.lang or self.env.lang
+        )
 
     def _push_backend_moves(self, moves):
         self.ensure_one()
@@ -80,14 +81,15 @@ class BookkeepingEngine(models.AbstractModel):
             return self._push_with(client, moves)
 
     def _push_with(self, client, moves):
-        cache_ctx = self.with_context(bookkeeping_mapping_cache=self._mapping_cache(),
-                                      bookkeeping_partner_cache={})
+        cache_ctx = self.with_context(
+            bookkeeping_mapping_cache=self._mapping_cache(), bookkeeping_partner_cache={}
+        )
         # Read once: every commit empties the cache, a re-read per invoice costs a query.
         healthy = self.state == "linked"
         retry = {"enabled": True}
         handled = 0
         for start in range(0, len(moves), PUSH_CHUNK):
-            chunk = self._claim(moves[start:start + PUSH_CHUNK])
+            chunk = self._claim(moves[start : start + PUSH_CHUNK])
             try:
                 cache_ctx._cache_partner_links(chunk.partner_id)
                 fresh = cache_ctx._mark_sending(chunk)
@@ -97,13 +99,18 @@ class BookkeepingEngine(models.AbstractModel):
                     move = move.with_prefetch()  # noqa: PLW2901
                     try:
                         answered = cache_ctx._push_one(
-                            client, move, uncertain=move.id not in fresh, retry=retry)
-                    except (client_errors.AuthExpired, client_errors.AccessDenied,
-                            client_errors.RateLimited) as error:
+                            client, move, uncertain=move.id not in fresh, retry=retry
+                        )
+                    except (
+                        client_errors.AuthExpired,
+                        client_errors.AccessDenied,
+                        client_errors.RateLimited,
+                    ) as error:
                         # Nothing was sent for these: they wait, with no look-up needed.
                         chunk.filtered(
-                            lambda m, fresh=fresh: m.bookkeeping_state == "sending"
-                            and m.id in fresh
+                            lambda m, fresh=fresh: (
+                                m.bookkeeping_state == "sending" and m.id in fresh
+                            )
                         )._bookkeeping_write({"bookkeeping_state": "to_send"})
                         self._handle_backend_error(error, retry_cron=PUSH_CRON)
                         self._checkpoint(client)
@@ -124,14 +131,19 @@ class BookkeepingEngine(models.AbstractModel):
         """Attach the PDFs of invoices booked without one (the PDF could not be made then,
         e.g. no PDF renderer on the server), as soon as they can be made."""
         if moves is None:
-            moves = self.env["account.move"].search([
-                ("bookkeeping_backend_id.state", "=", "linked"),
-                ("bookkeeping_state", "=", "done"),
-                ("bookkeeping_pdf_state", "=", "pending"),
-            ], limit=PUSH_CHUNK, order="id")
+            moves = self.env["account.move"].search(
+                [
+                    ("bookkeeping_backend_id.state", "=", "linked"),
+                    ("bookkeeping_state", "=", "done"),
+                    ("bookkeeping_pdf_state", "=", "pending"),
+                ],
+                limit=PUSH_CHUNK,
+                order="id",
+            )
         for backend in moves.bookkeeping_backend_id.with_env(self.env):
             backend._in_company_context()._attach_backend_pdfs(
-                moves.filtered(lambda m, b=backend: m.bookkeeping_backend_id == b))
+                moves.filtered(lambda m, b=backend: m.bookkeeping_backend_id == b)
+            )
 
     def _attach_backend_pdfs(self, moves):
         self.ensure_one()
@@ -144,17 +156,24 @@ class BookkeepingEngine(models.AbstractModel):
                     client.bookkeeping_log.record = move
                     try:
                         self._service_attach_pdf(client, move)
-                    except (client_errors.AuthExpired, client_errors.AccessDenied,
-                            client_errors.RateLimited) as error:
+                    except (
+                        client_errors.AuthExpired,
+                        client_errors.AccessDenied,
+                        client_errors.RateLimited,
+                    ) as error:
                         self._handle_backend_error(error, retry_cron=PUSH_CRON)
                         break
                     except client_errors.ValidationError as error:
                         # Refused: trying again every run would only collect errors
                         # (Exact blocks a key after 10 an hour). Attach it by hand.
                         move._bookkeeping_pdf_done("failed", str(error))
-                        move._message_log(body=self.env._(
-                            "%(service)s refused the invoice PDF: %(msg)s",
-                            service=self._service_label(), msg=error))
+                        move._message_log(
+                            body=self.env._(
+                                "%(service)s refused the invoice PDF: %(msg)s",
+                                service=self._service_label(),
+                                msg=error,
+                            )
+                        )
                     except client_errors.BookkeepingError as error:
                         # Stays 'to attach' with the reason; the next run tries again.
                         move._bookkeeping_pdf_pending(str(error))
@@ -171,8 +190,9 @@ class BookkeepingEngine(models.AbstractModel):
                 document = move._get_invoice_legal_documents("pdf", allow_fallback=True) or {}
         except Exception as error:  # noqa: BLE001 - any report failure: book without PDF
             _logger.warning("Invoice PDF of %s could not be made: %s", move.name, error)
-            move._bookkeeping_pdf_pending(self.env._(
-                "the PDF could not be made (%(error)s).", error=error))
+            move._bookkeeping_pdf_pending(
+                self.env._("the PDF could not be made (%(error)s).", error=error)
+            )
             return None
         content = document.get("content") or b""
         if isinstance(content, str):
@@ -196,17 +216,25 @@ class BookkeepingEngine(models.AbstractModel):
             return moves.browse()
         if not locked:
             return locked
-        self.env.cr.execute(SQL(
-            "SELECT id FROM unnest(%s::int[]) AS id WHERE pg_try_advisory_lock(%s, id)",
-            locked.ids, ADVISORY_LOCK_SPACE))
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM unnest(%s::int[]) AS id WHERE pg_try_advisory_lock(%s, id)",
+                locked.ids,
+                ADVISORY_LOCK_SPACE,
+            )
+        )
         claimed = {row[0] for row in self.env.cr.fetchall()}
         return locked.filtered(lambda m: m.id in claimed)
 
     def _release(self, moves):
         if moves:
-            self.env.cr.execute(SQL(
-                "SELECT pg_advisory_unlock(%s, id) FROM unnest(%s::int[]) AS id",
-                ADVISORY_LOCK_SPACE, moves.ids))
+            self.env.cr.execute(
+                SQL(
+                    "SELECT pg_advisory_unlock(%s, id) FROM unnest(%s::int[]) AS id",
+                    ADVISORY_LOCK_SPACE,
+                    moves.ids,
+                )
+            )
 
     def _mark_sending(self, moves):
         """Mark the claimed invoices 'sending' and commit before any call: after a crash
@@ -214,10 +242,15 @@ class BookkeepingEngine(models.AbstractModel):
         up before any new attempt. One UPDATE and one commit per chunk. Returns the ids
         that need no look-up (the others were left 'sending' or with an unknown outcome
         by an earlier attempt, or are already known remotely)."""
-        fresh = set(moves.filtered(
-            lambda m: m.bookkeeping_state != "sending" and not m.bookkeeping_outcome_unknown
-            and not m.bookkeeping_remote_id
-        ).ids)
+        fresh = set(
+            moves.filtered(
+                lambda m: (
+                    m.bookkeeping_state != "sending"
+                    and not m.bookkeeping_outcome_unknown
+                    and not m.bookkeeping_remote_id
+                )
+            ).ids
+        )
         moves._bookkeeping_write({"bookkeeping_state": "sending"})
         self._commit()
         return fresh
@@ -246,9 +279,14 @@ class BookkeepingEngine(models.AbstractModel):
                     result = self._service_push_move(client, move)
             except client_errors.OutcomeUnknown as error:
                 uncertain = True
-                failure = {"outcome_unknown": True, "message": self.env._(
-                    "%(msg)s The invoice will be looked up by its reference before it is "
-                    "sent again, so no duplicate is made.", msg=error)}
+                failure = {
+                    "outcome_unknown": True,
+                    "message": self.env._(
+                        "%(msg)s The invoice will be looked up by its reference before it is "
+                        "sent again, so no duplicate is made.",
+                        msg=error,
+                    ),
+                }
             except client_errors.ValidationError as error:
                 move._bookkeeping_set_error(self._remote_error_text(error), retryable=False)
                 return True
@@ -269,8 +307,9 @@ class BookkeepingEngine(models.AbstractModel):
             tries = self.env.context.get("bookkeeping_retries_in_run", RETRIES_IN_RUN)
             if not retry["enabled"] or attempt >= tries:
                 retry["enabled"] = False
-                move._bookkeeping_set_error(failure["message"], retryable=True,
-                                            outcome_unknown=failure["outcome_unknown"])
+                move._bookkeeping_set_error(
+                    failure["message"], retryable=True, outcome_unknown=failure["outcome_unknown"]
+                )
                 return False
             attempt += 1
             self._retry_pause(attempt)
@@ -280,8 +319,11 @@ class BookkeepingEngine(models.AbstractModel):
         once. The base is a system parameter (or the context, for tests)."""
         base = self.env.context.get("bookkeeping_retry_backoff")
         if base is None:
-            base = self.env["ir.config_parameter"].sudo().get_param(
-                RETRY_BACKOFF_PARAM, RETRY_BACKOFF_DEFAULT)
+            base = (
+                self.env["ir.config_parameter"]
+                .sudo()
+                .get_param(RETRY_BACKOFF_PARAM, RETRY_BACKOFF_DEFAULT)
+            )
         delay = float(base) * 2 ** (attempt - 1) * (0.5 + random.random() / 2)  # noqa: S311
         if delay > 0:
             time.sleep(delay)
@@ -295,21 +337,30 @@ class BookkeepingEngine(models.AbstractModel):
         if move.move_type not in ("out_invoice", "out_refund"):
             errors.append(self.env._("Only customer invoices and credit notes are sent."))
         if move.bookkeeping_sent_hash and move.bookkeeping_sent_hash != move._bookkeeping_hash():
-            errors.append(self.env._(
-                "This invoice was changed after it was sent. The booked version cannot be "
-                "changed from Odoo: make a credit note and a new invoice instead."))
+            errors.append(
+                self.env._(
+                    "This invoice was changed after it was sent. The booked version cannot be "
+                    "changed from Odoo: make a credit note and a new invoice instead."
+                )
+            )
         if not move.partner_id.country_id:
-            errors.append(self.env._(
-                "The customer %(partner)s has no country: set it on the contact.",
-                partner=move.partner_id.display_name))
+            errors.append(
+                self.env._(
+                    "The customer %(partner)s has no country: set it on the contact.",
+                    partner=move.partner_id.display_name,
+                )
+            )
         if not self.auto_create_partner and not self._partner_remote_id(move.partner_id):
             errors.append(self._partner_missing_message(move.partner_id))
         errors += self._service_check_move(move)
         return errors
 
     def _remote_error_text(self, error):
-        text = self.env._("%(service)s refused the invoice: %(msg)s",
-                          service=self._service_label(), msg=error.remote_message or error)
+        text = self.env._(
+            "%(service)s refused the invoice: %(msg)s",
+            service=self._service_label(),
+            msg=error.remote_message or error,
+        )
         if error.field_errors:
             text += "\n" + "\n".join(
                 f"- {field}: {'; '.join(msgs) if isinstance(msgs, list) else msgs}"
@@ -338,16 +389,28 @@ class BookkeepingEngine(models.AbstractModel):
     def _sync_parts(self, client, summary):
         Move = self.env["account.move"]
         parts = (
-            ("numbers", self._service_sync_numbers, "last_number_sync",
-             [("bookkeeping_state", "=", "sent_draft")],
-             ("bookkeeping_state", "bookkeeping_remote_number")),
-            ("payments", self._service_sync_payments, "last_payment_sync",
-             [("bookkeeping_state", "in", ("done", "sent_draft")),
-              ("bookkeeping_remote_payment_state", "!=", "paid")],
-             ("bookkeeping_remote_payment_state", "bookkeeping_remote_residual")),
+            (
+                "numbers",
+                self._service_sync_numbers,
+                "last_number_sync",
+                [("bookkeeping_state", "=", "sent_draft")],
+                ("bookkeeping_state", "bookkeeping_remote_number"),
+            ),
+            (
+                "payments",
+                self._service_sync_payments,
+                "last_payment_sync",
+                [
+                    ("bookkeeping_state", "in", ("done", "sent_draft")),
+                    ("bookkeeping_remote_payment_state", "!=", "paid"),
+                ],
+                ("bookkeeping_remote_payment_state", "bookkeeping_remote_residual"),
+            ),
         )
-        labels = {"numbers": self.env._("The number sync"),
-                  "payments": self.env._("The payment sync")}
+        labels = {
+            "numbers": self.env._("The number sync"),
+            "payments": self.env._("The payment sync"),
+        }
         try:
             for part, hook, stamp, domain, watched in parts:
                 moves = Move.search([("bookkeeping_backend_id", "=", self.id), *domain])
@@ -356,26 +419,33 @@ class BookkeepingEngine(models.AbstractModel):
                 try:
                     if moves:
                         hook(client, moves)
-                except (client_errors.AuthExpired, client_errors.AccessDenied,
-                        client_errors.RateLimited):
+                except (
+                    client_errors.AuthExpired,
+                    client_errors.AccessDenied,
+                    client_errors.RateLimited,
+                ):
                     raise
                 except client_errors.BookkeepingError as error:
                     _logger.warning("%s: %s failed: %s", self.display_name, part, error)
-                    summary["failed"].append(self.env._(
-                        "%(part)s failed: %(msg)s", part=labels[part], msg=error))
+                    summary["failed"].append(
+                        self.env._("%(part)s failed: %(msg)s", part=labels[part], msg=error)
+                    )
                 else:
                     self[stamp] = fields.Datetime.now()
                     if client.bookkeeping_log.calls > calls:
                         self._link_works()  # a call worked
                 summary[part] = sum(
-                    1 for m in moves if tuple(m[f] for f in watched) != before[m.id])
+                    1 for m in moves if tuple(m[f] for f in watched) != before[m.id]
+                )
                 # What was found is kept, whatever happens to the next part.
                 self._checkpoint(client)
-        except (client_errors.AuthExpired, client_errors.AccessDenied,
-                client_errors.RateLimited) as error:
+        except (
+            client_errors.AuthExpired,
+            client_errors.AccessDenied,
+            client_errors.RateLimited,
+        ) as error:
             self._handle_backend_error(error, retry_cron=SYNC_CRON)
-            summary["failed"].append(self._remote_failure_text(
-                self.env._("The sync"), error))
+            summary["failed"].append(self._remote_failure_text(self.env._("The sync"), error))
 
     # ------------------------------------------------------------------ crons
 
@@ -386,10 +456,13 @@ class BookkeepingEngine(models.AbstractModel):
             ("bookkeeping_backend_id.state", "=", "linked"),
             "|",
             ("bookkeeping_state", "in", ("to_send", "sending")),
-            "&", "&",
+            "&",
+            "&",
             ("bookkeeping_state", "=", "error"),
             ("bookkeeping_error_retryable", "=", True),
-            "|", ("bookkeeping_next_attempt", "=", False), ("bookkeeping_next_attempt", "<=", now),
+            "|",
+            ("bookkeeping_next_attempt", "=", False),
+            ("bookkeeping_next_attempt", "<=", now),
         ]
         Move = self.env["account.move"]
         remaining = Move.search_count(domain)

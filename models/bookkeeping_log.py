@@ -13,8 +13,9 @@ class BookkeepingLog(models.Model):
     _description = "Bookkeeping link call log"
     _order = "id desc"
 
-    backend_id = fields.Many2one("bookkeeping.backend", required=True, ondelete="cascade",
-                                 index=True)
+    backend_id = fields.Many2one(
+        "bookkeeping.backend", required=True, ondelete="cascade", index=True
+    )
     # Plain copies, set on create: a related stored field would cost an UPDATE per row.
     company_id = fields.Many2one("res.company", index=True)
     service = fields.Char()
@@ -25,8 +26,7 @@ class BookkeepingLog(models.Model):
     path = fields.Char()
     status = fields.Integer("HTTP status")
     duration_ms = fields.Integer("Duration (ms)", aggregator="avg")
-    outcome = fields.Selection(
-        [("ok", "OK"), ("retry", "Retried"), ("error", "Error")], index=True)
+    outcome = fields.Selection([("ok", "OK"), ("retry", "Retried"), ("error", "Error")], index=True)
     message = fields.Text()
     request_excerpt = fields.Text()
     response_excerpt = fields.Text()
@@ -48,19 +48,26 @@ class BookkeepingLog(models.Model):
         grows by one row per call and nothing refers to it."""
         self.env["bookkeeping.backend"].flush_model(["log_retention_days"])
         self.flush_model(["create_date", "backend_id"])
-        self.env.cr.execute(SQL(
-            """DELETE FROM bookkeeping_log l USING bookkeeping_backend b
+        self.env.cr.execute(
+            SQL(
+                """DELETE FROM bookkeeping_log l USING bookkeeping_backend b
                 WHERE l.backend_id = b.id
                   AND l.create_date < (now() AT TIME ZONE 'UTC')
-                      - make_interval(days => GREATEST(b.log_retention_days, 1))"""))
+                      - make_interval(days => GREATEST(b.log_retention_days, 1))"""
+            )
+        )
         self.invalidate_model()
 
     def action_open_record(self):
         self.ensure_one()
         if not self.res_model or not self.res_id:
             return False
-        return {"type": "ir.actions.act_window", "res_model": self.res_model,
-                "res_id": self.res_id, "view_mode": "form"}
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.res_model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+        }
 
 
 class LogCollector:
@@ -78,23 +85,25 @@ class LogCollector:
 
     def __call__(self, record):
         self.calls += 1
-        self.buffer.append({
-            "backend_id": self.backend.id,
-            "company_id": self.company_id,
-            "service": self.service,
-            "res_model": self.record._name if self.record else False,
-            "res_id": self.record.id if self.record else False,
-            "operation": self.operation or record.get("operation"),
-            "method": record.get("method"),
-            # Decoded so that "$filter=Code eq '1'" reads as written, not as %24filter=...
-            "path": unquote_plus(record.get("path") or "")[:1000],
-            "status": record.get("status") or 0,
-            "duration_ms": int(record.get("duration_ms") or 0),
-            "outcome": record.get("outcome") or "ok",
-            "message": redact(record.get("message") or "") or False,
-            "request_excerpt": redact(record.get("request_excerpt") or "") or False,
-            "response_excerpt": redact(record.get("response_excerpt") or "") or False,
-        })
+        self.buffer.append(
+            {
+                "backend_id": self.backend.id,
+                "company_id": self.company_id,
+                "service": self.service,
+                "res_model": self.record._name if self.record else False,
+                "res_id": self.record.id if self.record else False,
+                "operation": self.operation or record.get("operation"),
+                "method": record.get("method"),
+                # Decoded so that "$filter=Code eq '1'" reads as written, not as %24filter=...
+                "path": unquote_plus(record.get("path") or "")[:1000],
+                "status": record.get("status") or 0,
+                "duration_ms": int(record.get("duration_ms") or 0),
+                "outcome": record.get("outcome") or "ok",
+                "message": redact(record.get("message") or "") or False,
+                "request_excerpt": redact(record.get("request_excerpt") or "") or False,
+                "response_excerpt": redact(record.get("response_excerpt") or "") or False,
+            }
+        )
 
     def flush(self):
         if self.buffer:

@@ -39,7 +39,8 @@ class BookkeepingMapping(models.Model):
     tax_rate = fields.Float(related="tax_id.amount", string="Rate")
     # Drop-downs offer only what fits: sales VAT codes of the tax's rate, income accounts.
     option_id = fields.Many2one(
-        "bookkeeping.remote.option", "Remote code",
+        "bookkeeping.remote.option",
+        "Remote code",
         domain="[('backend_id', '=', backend_id), ('kind', '=', option_kind)]"
         " + (mapping_type == 'tax' and [('percentage', '=', tax_rate)] or [])"
         " + (mapping_type == 'account' and [('is_income', '=', True)] or [])",

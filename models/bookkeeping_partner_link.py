@@ -21,13 +21,22 @@ class BookkeepingPartnerLink(models.Model):
     company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
     service = fields.Selection(related="backend_id.service")
     partner_id = fields.Many2one(
-        "res.partner", "Customer", required=True, ondelete="cascade", index=True,
+        "res.partner",
+        "Customer",
+        required=True,
+        ondelete="cascade",
+        index=True,
         domain=[("parent_id", "=", False)],
     )
-    remote_id = fields.Char("Remote ID", copy=False, readonly=True,
-                            help="The customer's key in the remote package.")
-    remote_code = fields.Char("Remote number", copy=False, readonly=True,
-                              help="The customer number or code the remote package shows.")
+    remote_id = fields.Char(
+        "Remote ID", copy=False, readonly=True, help="The customer's key in the remote package."
+    )
+    remote_code = fields.Char(
+        "Remote number",
+        copy=False,
+        readonly=True,
+        help="The customer number or code the remote package shows.",
+    )
     state = fields.Selection(
         [("linked", "Linked"), ("error", "Error")], "Sync state", readonly=True, copy=False
     )

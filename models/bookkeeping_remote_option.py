@@ -30,8 +30,9 @@ class BookkeepingRemoteOption(models.Model):
     _order = "kind, code"
     _rec_names_search = ["code", "name"]
 
-    backend_id = fields.Many2one("bookkeeping.backend", required=True, ondelete="cascade",
-                                 index=True)
+    backend_id = fields.Many2one(
+        "bookkeeping.backend", required=True, ondelete="cascade", index=True
+    )
     company_id = fields.Many2one(related="backend_id.company_id", store=True)
     kind = fields.Selection(OPTION_KINDS, required=True, index=True)
     code = fields.Char(required=True, help="The remote key: a code, number or GUID.")
@@ -43,16 +44,26 @@ class BookkeepingRemoteOption(models.Model):
     # Readable lists and drop-downs that offer only what fits (the service says which).
     type_label = fields.Char("Type", compute="_compute_type_label")
     is_income = fields.Boolean(
-        "Income account", compute="_compute_is_income", store=True,
-        help="A revenue ledger account: only these are offered for Odoo's income accounts.")
+        "Income account",
+        compute="_compute_is_income",
+        store=True,
+        help="A revenue ledger account: only these are offered for Odoo's income accounts.",
+    )
     vat_scope = fields.Selection(
-        [("domestic", "Domestic"), ("eu", "Within the EU"), ("export", "Outside the EU"),
-         ("reverse_charge", "Reverse charge")],
-        "Applies to", compute="_compute_vat_scope",
-        help="Where the VAT code applies; a 0% tax gets the code of its own kind.")
+        [
+            ("domestic", "Domestic"),
+            ("eu", "Within the EU"),
+            ("export", "Outside the EU"),
+            ("reverse_charge", "Reverse charge"),
+        ],
+        "Applies to",
+        compute="_compute_vat_scope",
+        help="Where the VAT code applies; a 0% tax gets the code of its own kind.",
+    )
 
     _unique_code = models.Constraint(
-        "unique(backend_id, kind, code)", "A remote entry is loaded only once per link.")
+        "unique(backend_id, kind, code)", "A remote entry is loaded only once per link."
+    )
 
     @api.depends("code", "name", "percentage", "kind")
     def _compute_display_name(self):
@@ -66,22 +77,26 @@ class BookkeepingRemoteOption(models.Model):
         for option in self:
             option.type_label = (
                 option.backend_id._service_option_type_label(option) or False
-                if option.remote_type and option.backend_id.service else False
+                if option.remote_type and option.backend_id.service
+                else False
             )
 
     @api.depends("kind", "remote_type", "extra", "backend_id.service")
     def _compute_is_income(self):
         for option in self:
             option.is_income = bool(
-                option.kind == "gl_account" and option.backend_id.service
-                and option.backend_id._service_option_is_income(option))
+                option.kind == "gl_account"
+                and option.backend_id.service
+                and option.backend_id._service_option_is_income(option)
+            )
 
     @api.depends("kind", "name", "remote_type", "extra", "backend_id.service")
     def _compute_vat_scope(self):
         for option in self:
             option.vat_scope = (
                 option.backend_id._service_vat_code_scope(option) or False
-                if option.kind == "vat_code" and option.backend_id.service else False
+                if option.kind == "vat_code" and option.backend_id.service
+                else False
             )
 
     @api.model
@@ -105,16 +120,25 @@ class BookkeepingRemoteOption(models.Model):
 
     def _as_value(self):
         self.ensure_one()
-        return OptionValue(self.id, self.kind, self.code, self.name, self.percentage,
-                           self.remote_type, self.extra or {})
+        return OptionValue(
+            self.id,
+            self.kind,
+            self.code,
+            self.name,
+            self.percentage,
+            self.remote_type,
+            self.extra or {},
+        )
 
     @api.model
     def _sync_kind(self, backend, kind, rows):
         """Replace the entries of ``kind`` by ``rows`` (dicts with code, name, ...): new
         ones are created, known ones updated, vanished ones archived (mappings keep them)."""
         existing = {
-            o.code: o for o in self.with_context(active_test=False).search(
-                [("backend_id", "=", backend.id), ("kind", "=", kind)])
+            o.code: o
+            for o in self.with_context(active_test=False).search(
+                [("backend_id", "=", backend.id), ("kind", "=", kind)]
+            )
         }
         to_create = []
         seen = set()

@@ -14,6 +14,5 @@ class BookkeepingRemoteOption(models.Model):
     @api.model
     def _kind_plurals(self):
         plurals = super()._kind_plurals()
-        plurals.update(sales_type=self.env._("sales types"),
-                       debtor_kind=self.env._("debtor kinds"))
+        plurals.update(sales_type=self.env._("sales types"), debtor_kind=self.env._("debtor kinds"))
         return plurals

@@ -16,8 +16,9 @@ class BookkeepingToken(models.Model):
     _description = "Bookkeeping link token"
     _log_access = False
 
-    backend_id = fields.Many2one("bookkeeping.backend", required=True, ondelete="cascade",
-                                 index=True)
+    backend_id = fields.Many2one(
+        "bookkeeping.backend", required=True, ondelete="cascade", index=True
+    )
     company_id = fields.Many2one(related="backend_id.company_id", store=True)
     access_token = fields.Char(groups="base.group_system")
     refresh_token = fields.Char(groups="base.group_system")
@@ -44,8 +45,9 @@ class BookkeepingToken(models.Model):
     @api.model
     def _store(self, backend_id, token, cr):
         """Upsert the token pair with plain SQL on ``cr`` (possibly a side cursor)."""
-        cr.execute(SQL(
-            """INSERT INTO bookkeeping_token
+        cr.execute(
+            SQL(
+                """INSERT INTO bookkeeping_token
                    (backend_id, access_token, refresh_token, expires_at, obtained_at,
                     refresh_obtained_at, company_id)
                SELECT %(backend)s, %(access)s, %(refresh)s, %(expires)s, %(obtained)s,
@@ -57,12 +59,13 @@ class BookkeepingToken(models.Model):
                    expires_at = EXCLUDED.expires_at,
                    obtained_at = EXCLUDED.obtained_at,
                    refresh_obtained_at = EXCLUDED.refresh_obtained_at""",
-            backend=backend_id,
-            access=token.get("access_token"),
-            refresh=token.get("refresh_token"),
-            expires=token.get("expires_at") or 0.0,
-            obtained=token.get("obtained_at") or time.time(),
-        ))
+                backend=backend_id,
+                access=token.get("access_token"),
+                refresh=token.get("refresh_token"),
+                expires=token.get("expires_at") or 0.0,
+                obtained=token.get("obtained_at") or time.time(),
+            )
+        )
         self.invalidate_model()
 
 
@@ -86,8 +89,11 @@ class BackendTokenStore:
             return dict(self._latest)
         # Cached for the run: a token rotated by another worker is re-read under the lock
         # whenever ours is due or refused.
-        token = self.env["bookkeeping.token"].sudo().search(
-            [("backend_id", "=", self.backend_id)], limit=1)
+        token = (
+            self.env["bookkeeping.token"]
+            .sudo()
+            .search([("backend_id", "=", self.backend_id)], limit=1)
+        )
         self._latest = token._as_dict() if token else None
         return dict(self._latest) if self._latest else None
 
@@ -96,9 +102,12 @@ class BackendTokenStore:
         Token = self.env["bookkeeping.token"]
         if not Token._can_side_commit():
             # Tests: the test transaction cannot be committed; lock on it instead.
-            self.env.cr.execute(SQL(
-                "SELECT id FROM bookkeeping_token WHERE backend_id=%s FOR UPDATE",
-                self.backend_id))
+            self.env.cr.execute(
+                SQL(
+                    "SELECT id FROM bookkeeping_token WHERE backend_id=%s FOR UPDATE",
+                    self.backend_id,
+                )
+            )
             self._cr = self.env.cr
             try:
                 yield self._read_on(self.env.cr)
@@ -107,9 +116,12 @@ class BackendTokenStore:
             return
         with self.env.registry.cursor() as cr:
             cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            cr.execute(SQL(
-                "SELECT id FROM bookkeeping_token WHERE backend_id=%s FOR UPDATE",
-                self.backend_id))
+            cr.execute(
+                SQL(
+                    "SELECT id FROM bookkeeping_token WHERE backend_id=%s FOR UPDATE",
+                    self.backend_id,
+                )
+            )
             self._cr = cr
             try:
                 yield self._read_on(cr)
@@ -117,14 +129,19 @@ class BackendTokenStore:
                 self._cr = None
 
     def _read_on(self, cr):
-        cr.execute(SQL(
-            "SELECT access_token, refresh_token, expires_at, obtained_at FROM bookkeeping_token"
-            " WHERE backend_id=%s", self.backend_id))
+        cr.execute(
+            SQL(
+                "SELECT access_token, refresh_token, expires_at, obtained_at FROM bookkeeping_token"
+                " WHERE backend_id=%s",
+                self.backend_id,
+            )
+        )
         row = cr.fetchone()
         if not row:
             return None
-        self._latest = dict(zip(("access_token", "refresh_token", "expires_at", "obtained_at"),
-                                row, strict=True))
+        self._latest = dict(
+            zip(("access_token", "refresh_token", "expires_at", "obtained_at"), row, strict=True)
+        )
         return dict(self._latest)
 
     def save(self, token):

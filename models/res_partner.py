@@ -11,7 +11,9 @@ class ResPartner(models.Model):
     _inherit = "res.partner"
 
     bookkeeping_link_ids = fields.One2many(
-        "bookkeeping.partner.link", "partner_id", "Bookkeeping links",
+        "bookkeeping.partner.link",
+        "partner_id",
+        "Bookkeeping links",
         groups="account_bookkeeping_link.group_bookkeeping_user",
     )
     bookkeeping_sync_state = fields.Selection(
@@ -24,14 +26,22 @@ class ResPartner(models.Model):
     )
 
     def _compute_bookkeeping_sync_state(self):
-        links = self.env["bookkeeping.partner.link"].sudo().search([
-            ("partner_id", "in", self.commercial_partner_id.ids),
-            ("company_id", "=", self.env.company.id),
-        ])
+        links = (
+            self.env["bookkeeping.partner.link"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", self.commercial_partner_id.ids),
+                    ("company_id", "=", self.env.company.id),
+                ]
+            )
+        )
         for partner in self:
-            states = set(links.filtered(
-                lambda link, p=partner: link.partner_id == p.commercial_partner_id
-            ).mapped("state"))
+            states = set(
+                links.filtered(
+                    lambda link, p=partner: link.partner_id == p.commercial_partner_id
+                ).mapped("state")
+            )
             partner.bookkeeping_sync_state = (
                 "error" if "error" in states else "linked" if "linked" in states else False
             )
@@ -40,18 +50,26 @@ class ResPartner(models.Model):
         if operator not in ("=", "in"):
             return NotImplemented
         states = [value] if operator == "=" else list(value)
-        links = self.env["bookkeeping.partner.link"].sudo()._search([
-            ("state", "in", [s for s in states if s]),
-            ("company_id", "=", self.env.company.id),
-        ])
+        links = (
+            self.env["bookkeeping.partner.link"]
+            .sudo()
+            ._search(
+                [
+                    ("state", "in", [s for s in states if s]),
+                    ("company_id", "=", self.env.company.id),
+                ]
+            )
+        )
         return [("id", "in", links.subselect("partner_id"))]
 
     def action_bookkeeping_sync_partner(self):
         """Sync button on the partner form: create or update the customer in every active
         link of the current company."""
-        backends = self.env["bookkeeping.backend"].search(
-            [("company_id", "=", self.env.company.id), ("state", "=", "linked")]
-        ).filtered(lambda b: "partners" in b._service_capabilities())  # not import links
+        backends = (
+            self.env["bookkeeping.backend"]
+            .search([("company_id", "=", self.env.company.id), ("state", "=", "linked")])
+            .filtered(lambda b: "partners" in b._service_capabilities())
+        )  # not import links
         if not backends:
             raise UserError(
                 self.env._(
@@ -65,12 +83,16 @@ class ResPartner(models.Model):
                     for partner in self.commercial_partner_id:
                         remote = backend._push_partner(client, partner)
                         messages.append(self._bookkeeping_sync_message(backend, partner, remote))
-            except (client_errors.AuthExpired, client_errors.AccessDenied,
-                    client_errors.RateLimited) as error:
+            except (
+                client_errors.AuthExpired,
+                client_errors.AccessDenied,
+                client_errors.RateLimited,
+            ) as error:
                 # The link state and the Reconnect activity are committed by the handler.
                 backend._handle_backend_error(error)
-                raise UserError(backend._remote_failure_text(
-                    self.env._("Syncing the customer"), error)) from error
+                raise UserError(
+                    backend._remote_failure_text(self.env._("Syncing the customer"), error)
+                ) from error
             except client_errors.BookkeepingError as error:
                 raise UserError(backend._remote_error_text(error)) from error
         return {

@@ -15,7 +15,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Outside the repository (see ./run): Odoo walks an addon's folder following symlinks.
 VENV = os.environ.get("ABL_VENV") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
-    "account_bookkeeping_link", "venv-" + hashlib.sha1(ROOT.encode()).hexdigest()[:10])
+    "account_bookkeeping_link",
+    "venv-" + hashlib.sha1(ROOT.encode()).hexdigest()[:10],
+)
 MODULE = "account_bookkeeping_link"
 DB_HOST = os.environ.get("PGHOST", "127.0.0.1")
 DB_PORT = int(os.environ.get("PGPORT", "5432"))
@@ -63,10 +65,14 @@ def require_odoo_src():
 
 def no_odoo_reason():
     if os.environ.get("ODOO_SRC"):
-        return (f"ODOO_SRC={os.environ['ODOO_SRC']} is not an Odoo 19 tree (no odoo-bin and "
-                "addons/account there): point it at an Odoo 19.0 checkout.")
-    return ("No Odoo 19 tree found: clone odoo/odoo at branch 19.0 to /opt/odoo/19.0 or set "
-            "ODOO_SRC to its folder.")
+        return (
+            f"ODOO_SRC={os.environ['ODOO_SRC']} is not an Odoo 19 tree (no odoo-bin and "
+            "addons/account there): point it at an Odoo 19.0 checkout."
+        )
+    return (
+        "No Odoo 19 tree found: clone odoo/odoo at branch 19.0 to /opt/odoo/19.0 or set "
+        "ODOO_SRC to its folder."
+    )
 
 
 def odoo_version(src):
@@ -94,14 +100,15 @@ def odoo_requirements(src):
     (and one line that says so) when the tree has no requirements.txt."""
     path = os.path.join(src, "requirements.txt")
     if not os.path.isfile(path):
-        print(f"The Odoo tree {src} has no requirements.txt: Odoo's own Python packages "
-              "are not installed by ./run (install them if Odoo does not start).", flush=True)
+        print(
+            f"The Odoo tree {src} has no requirements.txt: Odoo's own Python packages "
+            "are not installed by ./run (install them if Odoo does not start).",
+            flush=True,
+        )
         return []
     with open(path, encoding="utf-8") as handle:
         lines = handle.read().splitlines()
-    has_ldap = os.path.exists("/usr/include/ldap.h") and os.path.exists(
-        "/usr/include/sasl/sasl.h"
-    )
+    has_ldap = os.path.exists("/usr/include/ldap.h") and os.path.exists("/usr/include/sasl/sasl.h")
     return [line for line in lines if has_ldap or not line.lower().startswith("python-ldap")]
 
 
@@ -126,8 +133,11 @@ def requirements_stamp(odoo_lines):
 
 def ensure_requirements(src=None):
     """pip-install our pinned requirements (and Odoo's) once per change of those files."""
-    wanted = [os.path.join(ROOT, name) for name in REQUIREMENT_FILES
-              if os.path.isfile(os.path.join(ROOT, name))]
+    wanted = [
+        os.path.join(ROOT, name)
+        for name in REQUIREMENT_FILES
+        if os.path.isfile(os.path.join(ROOT, name))
+    ]
     odoo_lines = odoo_requirements(src) if src else []
     stamp = requirements_stamp(odoo_lines)
     if os.path.exists(stamp):
@@ -173,21 +183,28 @@ def ensure_browser():
         return True
     can_install = hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")
     if can_install:
-        print("Installing Chromium for the browser tours (once, apt-get install chromium) ...",
-              flush=True)
+        print(
+            "Installing Chromium for the browser tours (once, apt-get install chromium) ...",
+            flush=True,
+        )
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         install = ["apt-get", "install", "-y", "-q", "chromium"]
         if subprocess.run(install, capture_output=True, env=env, check=False).returncode:
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env,
-                           check=False)
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, check=False)
             subprocess.run(install, capture_output=True, env=env, check=False)
         if find_browser():
             return True
-        print("Browser tours skipped: apt-get could not install chromium (check the "
-              "network access to the Debian mirrors).", flush=True)
+        print(
+            "Browser tours skipped: apt-get could not install chromium (check the "
+            "network access to the Debian mirrors).",
+            flush=True,
+        )
         return False
-    print("Browser tours skipped: no Chromium/Chrome found (install it as root with "
-          "'apt-get install chromium').", flush=True)
+    print(
+        "Browser tours skipped: no Chromium/Chrome found (install it as root with "
+        "'apt-get install chromium').",
+        flush=True,
+    )
     return False
 
 
@@ -207,7 +224,8 @@ def ensure_postgres():
         if versions and shutil.which("pg_ctlcluster"):
             subprocess.run(
                 ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"],
-                capture_output=True, check=False,
+                capture_output=True,
+                check=False,
             )
             started = True
         elif shutil.which("service"):
@@ -228,7 +246,9 @@ def ensure_postgres():
 def _psql(sql, user="postgres", db="postgres"):
     return subprocess.run(
         ["psql", "-h", DB_HOST, "-p", str(DB_PORT), "-U", user, "-d", db, "-tAc", sql],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -239,9 +259,17 @@ def _ensure_role():
     created = _psql(f"CREATE ROLE {DB_USER} LOGIN CREATEDB SUPERUSER")
     if created.returncode and shutil.which("sudo"):
         created = subprocess.run(
-            ["sudo", "-u", "postgres", "psql", "-c",
-             f"CREATE ROLE {DB_USER} LOGIN CREATEDB SUPERUSER"],
-            capture_output=True, text=True, check=False,
+            [
+                "sudo",
+                "-u",
+                "postgres",
+                "psql",
+                "-c",
+                f"CREATE ROLE {DB_USER} LOGIN CREATEDB SUPERUSER",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
     if _psql("SELECT 1", user=DB_USER).returncode:
         raise SetupError(
@@ -252,9 +280,20 @@ def _ensure_role():
 
 def drop_db(name):
     subprocess.run(
-        ["dropdb", "-h", DB_HOST, "-p", str(DB_PORT), "-U", DB_USER, "--if-exists", "--force",
-         name],
-        capture_output=True, check=False,
+        [
+            "dropdb",
+            "-h",
+            DB_HOST,
+            "-p",
+            str(DB_PORT),
+            "-U",
+            DB_USER,
+            "--if-exists",
+            "--force",
+            name,
+        ],
+        capture_output=True,
+        check=False,
     )
 
 
@@ -284,10 +323,16 @@ def free_port():
 
 def odoo_base_args(src, db):
     return [
-        sys.executable, os.path.join(src, "odoo-bin"),
+        sys.executable,
+        os.path.join(src, "odoo-bin"),
         f"--addons-path={addons_path(src)}",
-        f"--db_host={DB_HOST}", f"--db_port={DB_PORT}", f"--db_user={DB_USER}",
-        "-d", db, "--db-filter", f"^{db}$",
+        f"--db_host={DB_HOST}",
+        f"--db_port={DB_PORT}",
+        f"--db_user={DB_USER}",
+        "-d",
+        db,
+        "--db-filter",
+        f"^{db}$",
     ]
 
 
@@ -299,10 +344,16 @@ def odoo_env(db, src=None):
     import odoo  # noqa: PLC0415
     from odoo.tools import config  # noqa: PLC0415
 
-    config.parse_config([
-        f"--addons-path={addons_path(src)}", f"--db_host={DB_HOST}",
-        f"--db_port={DB_PORT}", f"--db_user={DB_USER}", "-d", db,
-    ])
+    config.parse_config(
+        [
+            f"--addons-path={addons_path(src)}",
+            f"--db_host={DB_HOST}",
+            f"--db_port={DB_PORT}",
+            f"--db_user={DB_USER}",
+            "-d",
+            db,
+        ]
+    )
     from odoo.modules.registry import Registry  # noqa: PLC0415
 
     registry = Registry(db)

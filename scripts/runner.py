@@ -41,9 +41,20 @@ def run_pure(tally):
     result = subprocess.run(
         # The repository root is the addon package (its __init__ imports odoo): pytest is
         # rooted in tests/pure so it never imports it.
-        [sys.executable, "-m", "pytest", "-c", "tests/pure/pytest.ini", "--rootdir",
-         "tests/pure", "tests/pure", "-q", f"--junitxml={junit}"],
-        cwd=ROOT, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-c",
+            "tests/pure/pytest.ini",
+            "--rootdir",
+            "tests/pure",
+            "tests/pure",
+            "-q",
+            f"--junitxml={junit}",
+        ],
+        cwd=ROOT,
+        check=False,
     )
     if not os.path.exists(junit):
         print("pytest did not produce a report: counted as one failure", flush=True)
@@ -66,8 +77,9 @@ def _odoo_run(src, db, extra, log_name, timeout=3600):
     started = time.time()
     bad = []
     with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         report = None
         for line in proc.stdout:
             log.write(line)
@@ -104,26 +116,37 @@ def run_odoo_suite(src, tally):
     odoo_env.drop_db(db)
     print(f"== Odoo tests (database {db}) ==", flush=True)
     rc, report, bad, seconds, log_path = _odoo_run(
-        src, db,
-        ["-i", MODULE, "--test-enable", "--test-tags",
-         # ODOO_TEST_TAGS narrows the suite while working (e.g. "/account_bookkeeping_link:TestX").
-         os.environ.get("ODOO_TEST_TAGS") or f"/{MODULE}", "--stop-after-init",
-         f"--http-port={odoo_env.free_port()}", "--http-interface=127.0.0.1",
-         "--log-level=info", "--max-cron-threads=0"],
+        src,
+        db,
+        [
+            "-i",
+            MODULE,
+            "--test-enable",
+            "--test-tags",
+            # ODOO_TEST_TAGS narrows the suite while working ("/account_bookkeeping_link:TestX").
+            os.environ.get("ODOO_TEST_TAGS") or f"/{MODULE}",
+            "--stop-after-init",
+            f"--http-port={odoo_env.free_port()}",
+            "--http-interface=127.0.0.1",
+            "--log-level=info",
+            "--max-cron-threads=0",
+        ],
         "odoo-tests.log",
     )
     if report:
         failures, errors, total = report
         tally.add(total - failures - errors, failures + errors)
-        print(f"   Odoo suite: {total - failures - errors} passed, {failures + errors} failed "
-              f"in {seconds:.0f} s (log: {log_path})", flush=True)
+        print(
+            f"   Odoo suite: {total - failures - errors} passed, {failures + errors} failed "
+            f"in {seconds:.0f} s (log: {log_path})",
+            flush=True,
+        )
         extra = [b for b in bad if not b.startswith(("FAIL:", "ERROR:"))]
         if extra and failures + errors == 0:
             print("   errors were logged outside tests: counted as one failure", flush=True)
             tally.add(0, 1)
     else:
-        print(f"   the Odoo run ended without a test report (rc={rc}): see {log_path}",
-              flush=True)
+        print(f"   the Odoo run ended without a test report (rc={rc}): see {log_path}", flush=True)
         tally.add(0, 1)
 
     if "checks" not in _parts():
@@ -132,23 +155,59 @@ def run_odoo_suite(src, tally):
     conf = os.path.join(LOG_DIR, "odoo.conf")
     _write_config(src, conf)
     checks = [
-        ("upgrade (-u) of an installed database", db,
-         ["-u", MODULE, "--stop-after-init", "--http-port=0"], None),
-        ("uninstall", db, None,
-         [sys.executable, os.path.join(src, "odoo-bin"), "module", "uninstall", "-c", conf,
-          "-d", db, MODULE]),
-        ("install next to l10n_nl", f"{db}_nl",
-         ["-i", f"l10n_nl,{MODULE}", "--stop-after-init", "--http-port=0"], None),
-        ("uninstall next to l10n_nl", f"{db}_nl", None,
-         [sys.executable, os.path.join(src, "odoo-bin"), "module", "uninstall", "-c", conf,
-          "-d", f"{db}_nl", MODULE]),
+        (
+            "upgrade (-u) of an installed database",
+            db,
+            ["-u", MODULE, "--stop-after-init", "--http-port=0"],
+            None,
+        ),
+        (
+            "uninstall",
+            db,
+            None,
+            [
+                sys.executable,
+                os.path.join(src, "odoo-bin"),
+                "module",
+                "uninstall",
+                "-c",
+                conf,
+                "-d",
+                db,
+                MODULE,
+            ],
+        ),
+        (
+            "install next to l10n_nl",
+            f"{db}_nl",
+            ["-i", f"l10n_nl,{MODULE}", "--stop-after-init", "--http-port=0"],
+            None,
+        ),
+        (
+            "uninstall next to l10n_nl",
+            f"{db}_nl",
+            None,
+            [
+                sys.executable,
+                os.path.join(src, "odoo-bin"),
+                "module",
+                "uninstall",
+                "-c",
+                conf,
+                "-d",
+                f"{db}_nl",
+                MODULE,
+            ],
+        ),
     ]
     for label, check_db, args, raw_cmd in checks:
         if raw_cmd:
-            result = subprocess.run(raw_cmd, cwd=ROOT, capture_output=True, text=True,
-                                    check=False)
-            errors = [line for line in (result.stdout + result.stderr).splitlines()
-                      if BAD_LOG_RE.match(line) or line.startswith("Traceback")]
+            result = subprocess.run(raw_cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+            errors = [
+                line
+                for line in (result.stdout + result.stderr).splitlines()
+                if BAD_LOG_RE.match(line) or line.startswith("Traceback")
+            ]
             ok = result.returncode == 0 and not errors
             if not ok:
                 print("   " + "\n   ".join((errors or [result.stderr[-500:]])[:5]), flush=True)
@@ -218,8 +277,11 @@ def ensure_wkhtmltopdf():
             result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             if cmd is install and result.returncode == 0 and shutil.which("wkhtmltopdf"):
                 return True
-    print("wkhtmltopdf is missing: invoices are booked without their PDF until it is "
-          "installed (sudo apt-get install wkhtmltopdf).", flush=True)
+    print(
+        "wkhtmltopdf is missing: invoices are booked without their PDF until it is "
+        "installed (sudo apt-get install wkhtmltopdf).",
+        flush=True,
+    )
     return False
 
 
@@ -238,8 +300,15 @@ def cmd_demo():
     os.makedirs(LOG_DIR, exist_ok=True)
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--port", str(sandbox_port), "--db",
-         os.path.join(var, "sandbox.sqlite3")],
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--port",
+            str(sandbox_port),
+            "--db",
+            os.path.join(var, "sandbox.sqlite3"),
+        ],
         cwd=ROOT,
     )
     try:
@@ -250,25 +319,37 @@ def cmd_demo():
             rc, _r, bad, _s, log_path = _odoo_run(
                 # account_peppol up front: Odoo installs it for Dutch companies anyway, and
                 # an install in the middle of the demo script would swap the registry.
-                src, db, ["-i", f"l10n_nl,account_peppol,{MODULE}", "--stop-after-init",
-                          "--http-port=0"],
-                "demo-install.log")
+                src,
+                db,
+                ["-i", f"l10n_nl,account_peppol,{MODULE}", "--stop-after-init", "--http-port=0"],
+                "demo-install.log",
+            )
             if rc:
                 raise SetupError(f"Installing the demo database failed: see {log_path}")
         print("Linking the demo company to the sandbox and loading sample data ...", flush=True)
         result = subprocess.run(
-            [sys.executable, os.path.join(ROOT, "scripts", "demo_data.py"), db, sandbox_url,
-             f"http://localhost:{odoo_port}"],
-            cwd=ROOT, check=False,
+            [
+                sys.executable,
+                os.path.join(ROOT, "scripts", "demo_data.py"),
+                db,
+                sandbox_url,
+                f"http://localhost:{odoo_port}",
+            ],
+            cwd=ROOT,
+            check=False,
         )
         if result.returncode:
             raise SetupError("Loading the demo data failed (see above).")
-        print(f"\nOdoo: http://localhost:{odoo_port}  (login admin / password admin)\n"
-              f"Sandbox: {sandbox_url}  ({_mounts()})\nStop with Ctrl-C.", flush=True)
+        print(
+            f"\nOdoo: http://localhost:{odoo_port}  (login admin / password admin)\n"
+            f"Sandbox: {sandbox_url}  ({_mounts()})\nStop with Ctrl-C.",
+            flush=True,
+        )
         server = subprocess.run(
             odoo_env.odoo_base_args(src, db)
             + [f"--http-port={odoo_port}", "--http-interface=127.0.0.1"],
-            cwd=ROOT, check=False,
+            cwd=ROOT,
+            check=False,
         )
         return server.returncode
     finally:
@@ -276,14 +357,15 @@ def cmd_demo():
 
 
 def _db_missing(db):
-    result = odoo_env._psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'",
-                            user=odoo_env.DB_USER)
+    result = odoo_env._psql(
+        f"SELECT 1 FROM pg_database WHERE datname = '{db}'", user=odoo_env.DB_USER
+    )
     if result.stdout.strip() != "1":
         return True
     # A half-made database (interrupted install) is made again.
     probe = odoo_env._psql(
-        f"SELECT state FROM ir_module_module WHERE name = '{MODULE}'",
-        user=odoo_env.DB_USER, db=db)
+        f"SELECT state FROM ir_module_module WHERE name = '{MODULE}'", user=odoo_env.DB_USER, db=db
+    )
     if probe.stdout.strip() != "installed":
         odoo_env.drop_db(db)
         return True
@@ -310,8 +392,7 @@ def _mounts():
     sys.path.insert(0, ROOT)
     from sandbox import registry  # noqa: PLC0415
 
-    return ", ".join(f"{recipe.LABEL} under /{name}"
-                     for name, recipe in registry.recipes().items())
+    return ", ".join(f"{recipe.LABEL} under /{name}" for name, recipe in registry.recipes().items())
 
 
 def main(argv):

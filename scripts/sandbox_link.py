@@ -32,8 +32,11 @@ def control(url, method, path, body=None):
 
 
 def option(env, backend, kind, code):
-    found = env["bookkeeping.remote.option"].with_context(active_test=False).search(
-        [("backend_id", "=", backend.id), ("kind", "=", kind), ("code", "=", code)])
+    found = (
+        env["bookkeeping.remote.option"]
+        .with_context(active_test=False)
+        .search([("backend_id", "=", backend.id), ("kind", "=", kind), ("code", "=", code)])
+    )
     if not found:
         raise RuntimeError(f"The sandbox list {kind} has no {code}.")
     return found
@@ -49,9 +52,17 @@ def connect(env, backend, url):
     """The OAuth code flow: consent at the sandbox, then our callback's code exchange."""
     conf = link_recipe(backend.service)
     register_redirect(url, backend.service, backend.redirect_uri)
-    consent = control(url, "POST", conf["consent_path"], {
-        "client_id": "sandbox-client", "redirect_uri": backend.redirect_uri,
-        "state": backend._oauth_state(), **conf["consent_params"]})
+    consent = control(
+        url,
+        "POST",
+        conf["consent_path"],
+        {
+            "client_id": "sandbox-client",
+            "redirect_uri": backend.redirect_uri,
+            "state": backend._oauth_state(),
+            **conf["consent_params"],
+        },
+    )
     backend._finish_oauth(consent["code"])
 
 
@@ -61,12 +72,15 @@ def link(env, company, service, url, taxes, revenue, **vals):
     conf = link_recipe(service)
     label = registry.recipe(service).LABEL
     Backend = env["bookkeeping.backend"].with_company(company)
-    backend = Backend.search([("company_id", "=", company.id), ("service", "=", service)],
-                             limit=1)
+    backend = Backend.search([("company_id", "=", company.id), ("service", "=", service)], limit=1)
     if not backend:
-        values = {"name": f"{label} (sandbox)", "service": service,
-                  "company_id": company.id, "client_id": "sandbox-client",
-                  "client_secret": "sandbox-secret"}
+        values = {
+            "name": f"{label} (sandbox)",
+            "service": service,
+            "company_id": company.id,
+            "client_id": "sandbox-client",
+            "client_secret": "sandbox-secret",
+        }
         values.update(conf["fields"](url))
         values.update(vals)
         backend = Backend.create(values)
@@ -77,8 +91,13 @@ def link(env, company, service, url, taxes, revenue, **vals):
     if field and not backend[field]:
         backend[field] = option(env, backend, "administration", code)
     backend.action_load_options()
-    backend.write({f: option(env, backend, kind, code).id
-                   for f, (kind, code) in conf["defaults"].items() if not backend[f]})
+    backend.write(
+        {
+            f: option(env, backend, kind, code).id
+            for f, (kind, code) in conf["defaults"].items()
+            if not backend[f]
+        }
+    )
     Mapping = env["bookkeeping.mapping"]
     for rate, tax in taxes.items():
         code = conf["vat_codes"].get(rate)
@@ -89,10 +108,21 @@ def link(env, company, service, url, taxes, revenue, **vals):
         if mapping:
             mapping.option_id = remote
         else:
-            Mapping.create({"backend_id": backend.id, "mapping_type": "tax",
-                            "tax_id": tax.id, "option_id": remote.id})
+            Mapping.create(
+                {
+                    "backend_id": backend.id,
+                    "mapping_type": "tax",
+                    "tax_id": tax.id,
+                    "option_id": remote.id,
+                }
+            )
     if not backend.account_mapping_ids.filtered(lambda m: m.account_id == revenue):
-        Mapping.create({"backend_id": backend.id, "mapping_type": "account",
-                        "account_id": revenue.id,
-                        "option_id": option(env, backend, "gl_account", conf["income_account"]).id})
+        Mapping.create(
+            {
+                "backend_id": backend.id,
+                "mapping_type": "account",
+                "account_id": revenue.id,
+                "option_id": option(env, backend, "gl_account", conf["income_account"]).id,
+            }
+        )
     return backend

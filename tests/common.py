@@ -27,7 +27,8 @@ class SandboxCase(AccountTestInvoicingCommon):
 
     @classmethod
     def control(cls, method, path, body=None):
-        response = requests.request(method, f"{cls.url}/_sandbox{path}", json=body or {},
-                                    timeout=10)
+        response = requests.request(
+            method, f"{cls.url}/_sandbox{path}", json=body or {}, timeout=10
+        )
         response.raise_for_status()
         return response.json()

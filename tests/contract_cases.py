@@ -27,18 +27,22 @@ class ServiceContractFixture:
     # The invoice date of the service's test invoices (its common module's INVOICE_DATE).
     contract_invoice_date = None
 
-    def contract_invoice(self, amounts=(100.0,), move_type="out_invoice", currency=None,
-                         taxes=None, partner=None):
+    def contract_invoice(
+        self, amounts=(100.0,), move_type="out_invoice", currency=None, taxes=None, partner=None
+    ):
         """A posted invoice of one line per amount, on the mapped income account."""
-        move = self.env["account.move"].create({
-            "move_type": move_type,
-            "partner_id": (partner or self.partner_a).id,
-            "invoice_date": self.contract_invoice_date,
-            "date": self.contract_invoice_date,
-            "currency_id": (currency or self.company_data["company"].currency_id).id,
-            "invoice_line_ids": ServiceContractCases.contract_lines(
-                amounts, taxes or self.tax_21, self.revenue),
-        })
+        move = self.env["account.move"].create(
+            {
+                "move_type": move_type,
+                "partner_id": (partner or self.partner_a).id,
+                "invoice_date": self.contract_invoice_date,
+                "date": self.contract_invoice_date,
+                "currency_id": (currency or self.company_data["company"].currency_id).id,
+                "invoice_line_ids": ServiceContractCases.contract_lines(
+                    amounts, taxes or self.tax_21, self.revenue
+                ),
+            }
+        )
         move.action_post()
         return move
 
@@ -79,8 +83,9 @@ class ServiceContractCases:
         return "done" if self.backend.invoice_mode == "odoo" else "sent_draft"
 
     def _contract_assert_sent_once(self, move):
-        self.assertEqual(move.bookkeeping_state, self._contract_expected_state(),
-                         move.bookkeeping_error)
+        self.assertEqual(
+            move.bookkeeping_state, self._contract_expected_state(), move.bookkeeping_error
+        )
         documents = self.contract_remote_documents(move)
         self.assertEqual(len(documents), 1, f"{self.backend.invoice_mode} mode: {documents}")
         return documents[0]
@@ -120,8 +125,13 @@ class ServiceContractCases:
                 remote_id = move.bookkeeping_remote_id
                 self.assertTrue(remote_id)
                 # What a crash after the create but before our commit leaves behind.
-                move.write({"bookkeeping_state": "sending", "bookkeeping_remote_id": False,
-                            "bookkeeping_outcome_unknown": True})
+                move.write(
+                    {
+                        "bookkeeping_state": "sending",
+                        "bookkeeping_remote_id": False,
+                        "bookkeeping_outcome_unknown": True,
+                    }
+                )
                 self.send(move)
                 self._contract_assert_sent_once(move)
                 self.assertEqual(move.bookkeeping_remote_id, remote_id)
@@ -134,8 +144,9 @@ class ServiceContractCases:
         self._contract_send_once(first)  # may heal in the same run: it looks up first
         second = self.contract_invoice(partner=partner)
         self.send(first | second)
-        self.assertEqual(set((first | second).mapped("bookkeeping_state")),
-                         {self._contract_expected_state()})
+        self.assertEqual(
+            set((first | second).mapped("bookkeeping_state")), {self._contract_expected_state()}
+        )
         self.assertEqual(len(self.contract_remote_customer(partner)), 1)
 
     def test_contract_remote_customer_data_is_never_blanked(self):
@@ -176,9 +187,14 @@ class ServiceContractCases:
     def test_contract_bad_input_is_refused_before_any_call(self):
         self.backend.attach_pdf = False
         company = self.company_data["company"]
-        unmapped = self.env["account.tax"].create({
-            "name": "BTW 13% (contract, unmapped)", "amount": 13, "type_tax_use": "sale",
-            "company_id": company.id})
+        unmapped = self.env["account.tax"].create(
+            {
+                "name": "BTW 13% (contract, unmapped)",
+                "amount": 13,
+                "type_tax_use": "sale",
+                "company_id": company.id,
+            }
+        )
         stateless = self.env["res.partner"].create({"name": "Zonder Land BV", "is_company": True})
         cases = {
             "tax": self.contract_invoice(taxes=unmapped),
@@ -197,7 +213,8 @@ class ServiceContractCases:
 
     def test_contract_foreign_currency_booked_or_refused_before_any_call(self):
         usd = self.setup_other_currency(
-            self.contract_foreign_currency, rates=[("2025-01-01", 1.25)])
+            self.contract_foreign_currency, rates=[("2025-01-01", 1.25)]
+        )
         self.assertNotEqual(usd, self.company_data["company"].currency_id)
         for mode in self.contract_modes:
             with self.subTest(mode=mode):
@@ -207,8 +224,9 @@ class ServiceContractCases:
                 self.send(move)
                 if mode in self.contract_foreign_currency_modes:
                     document = self._contract_assert_sent_once(move)
-                    self.assertEqual(round(self.contract_remote_total(document), 2),
-                                     round(move.amount_total, 2))
+                    self.assertEqual(
+                        round(self.contract_remote_total(document), 2), round(move.amount_total, 2)
+                    )
                 else:
                     self.assertEqual(move.bookkeeping_state, "error")
                     self.assertIn(usd.name, move.bookkeeping_error)
@@ -226,8 +244,10 @@ class ServiceContractCases:
                 with self.subTest(mode=mode, move_type=move_type):
                     self.backend.write({"invoice_mode": mode, "attach_pdf": False})
                     move = self.contract_invoice(
-                        amounts=(10.01, 10.01, 10.01, 3.33, 0.5), move_type=move_type,
-                        taxes=[self.tax_21, self.tax_21, self.tax_21, self.tax_21, self.tax_9])
+                        amounts=(10.01, 10.01, 10.01, 3.33, 0.5),
+                        move_type=move_type,
+                        taxes=[self.tax_21, self.tax_21, self.tax_21, self.tax_21, self.tax_9],
+                    )
                     self.clear_stats()
                     self.send(move)
                     if mode in self.contract_remote_pricing_modes:
@@ -237,13 +257,16 @@ class ServiceContractCases:
                         # Rounded per line, Odoo and the remote package agree: it goes.
                         company.tax_calculation_rounding_method = "round_per_line"
                         move = self.contract_invoice(
-                            amounts=(10.01, 10.01, 10.01, 3.33, 0.5), move_type=move_type,
-                            taxes=[self.tax_21] * 4 + [self.tax_9])
+                            amounts=(10.01, 10.01, 10.01, 3.33, 0.5),
+                            move_type=move_type,
+                            taxes=[self.tax_21] * 4 + [self.tax_9],
+                        )
                         self.send(move)
                         company.tax_calculation_rounding_method = "round_globally"
                     document = self._contract_assert_sent_once(move)
-                    self.assertEqual(round(self.contract_remote_total(document), 2),
-                                     round(move.amount_total, 2))
+                    self.assertEqual(
+                        round(self.contract_remote_total(document), 2), round(move.amount_total, 2)
+                    )
 
     # ------------------------------------------------------------------ sync back
 
@@ -254,7 +277,8 @@ class ServiceContractCases:
         for count in (2, 5):
             self.backend.write({"invoice_mode": self.contract_modes[-1], "attach_pdf": False})
             moves = self.env["account.move"].union(
-                *(self.contract_invoice(amounts=(10.0 + n,)) for n in range(count)))
+                *(self.contract_invoice(amounts=(10.0 + n,)) for n in range(count))
+            )
             self.send(moves)
             if self.backend.invoice_mode == "remote":
                 self.assertEqual(set(moves.mapped("bookkeeping_state")), {"sent_draft"})
@@ -277,16 +301,30 @@ class ServiceContractCases:
     # ------------------------------------------------------------------ helpers
 
     def contract_partner(self):
-        return self.env["res.partner"].create({
-            "name": "Contract Klant BV", "is_company": True, "email": "klant@example.nl",
-            "street": "Kerkstraat 2", "zip": "3511 AB", "city": "Utrecht",
-            "country_id": self.env.ref("base.nl").id,
-        })
+        return self.env["res.partner"].create(
+            {
+                "name": "Contract Klant BV",
+                "is_company": True,
+                "email": "klant@example.nl",
+                "street": "Kerkstraat 2",
+                "zip": "3511 AB",
+                "city": "Utrecht",
+                "country_id": self.env.ref("base.nl").id,
+            }
+        )
 
     @staticmethod
     def contract_lines(amounts, taxes, account):
         taxes = taxes if isinstance(taxes, (list, tuple)) else [taxes] * len(amounts)
-        return [Command.create({
-            "name": f"Line {n}", "price_unit": amount, "quantity": 1.0,
-            "tax_ids": [Command.set(tax.ids)], "account_id": account.id,
-        }) for n, (amount, tax) in enumerate(zip(amounts, taxes, strict=True), 1)]
+        return [
+            Command.create(
+                {
+                    "name": f"Line {n}",
+                    "price_unit": amount,
+                    "quantity": 1.0,
+                    "tax_ids": [Command.set(tax.ids)],
+                    "account_id": account.id,
+                }
+            )
+            for n, (amount, tax) in enumerate(zip(amounts, taxes, strict=True), 1)
+        ]

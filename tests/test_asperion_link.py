@@ -161,7 +161,8 @@ class TestAsperionLink(AsperionCommon):
         self.assertEqual(self.backend.state, "linked")
         # The token call is in the call log, its tokens redacted.
         log = self.env["bookkeeping.log"].search(
-            [("backend_id", "=", self.backend.id), ("path", "ilike", "connect/token")])
+            [("backend_id", "=", self.backend.id), ("path", "ilike", "connect/token")]
+        )
         self.assertEqual(len(log), 1)
         self.assertNotIn(self.token().refresh_token, log.response_excerpt or "")
 

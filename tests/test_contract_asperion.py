@@ -25,7 +25,6 @@ class TestAsperionContract(ServiceContractFixture, ServiceContractCases, Asperio
         super().setUp()
         self.finals = {}
 
-
     def contract_remote_documents(self, move):
         state = self.remote_state()
         if (move.bookkeeping_invoice_mode or self.backend.invoice_mode) == "odoo":
@@ -44,5 +43,8 @@ class TestAsperionContract(ServiceContractFixture, ServiceContractCases, Asperio
         self.control("POST", f"/asperion/salesinvoices/{remote_id}/pay")
 
     def contract_remote_customer(self, partner):
-        return [{"email": row.get("emailAddress"), "city": row.get("city")}
-                for row in self.remote_state()["debtors"] if row.get("name") == partner.name]
+        return [
+            {"email": row.get("emailAddress"), "city": row.get("city")}
+            for row in self.remote_state()["debtors"]
+            if row.get("name") == partner.name
+        ]

@@ -14,11 +14,13 @@ class TestExactContract(ServiceContractFixture, ServiceContractCases, ExactCommo
     contract_invoice_date = INVOICE_DATE
     contract_foreign_currency_modes = ("odoo", "remote")
 
-
     def contract_remote_documents(self, move):
-        kind = ("salesentry/SalesEntries" if move.bookkeeping_invoice_mode == "odoo"
-                or (not move.bookkeeping_invoice_mode and self.backend.invoice_mode == "odoo")
-                else "salesinvoice/SalesInvoices")
+        kind = (
+            "salesentry/SalesEntries"
+            if move.bookkeeping_invoice_mode == "odoo"
+            or (not move.bookkeeping_invoice_mode and self.backend.invoice_mode == "odoo")
+            else "salesinvoice/SalesInvoices"
+        )
         return self.remote_rows(kind, YourRef=move.name)
 
     def contract_remote_total(self, document):
@@ -31,5 +33,7 @@ class TestExactContract(ServiceContractFixture, ServiceContractCases, ExactCommo
         self.control("POST", f"/exact/receivables/{move.bookkeeping_remote_id}/pay")
 
     def contract_remote_customer(self, partner):
-        return [{"email": row.get("Email"), "city": row.get("City")}
-                for row in self.remote_rows("crm/Accounts", Name=partner.name)]
+        return [
+            {"email": row.get("Email"), "city": row.get("City")}
+            for row in self.remote_rows("crm/Accounts", Name=partner.name)
+        ]

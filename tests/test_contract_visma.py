@@ -26,7 +26,6 @@ class TestVismaContract(ServiceContractFixture, ServiceContractCases, VismaCommo
         # what a convert made of a draft (the pay action needs the invoice's id)
         self.finals = {}
 
-
     def _contract_mode(self, move):
         return move.bookkeeping_invoice_mode or self.backend.invoice_mode
 

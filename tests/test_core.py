@@ -18,13 +18,15 @@ class CoreCommon(AccountTestInvoicingCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.backend = cls.env["bookkeeping.backend"].create({
-            "name": "Exact (core tests)",
-            "service": "exact",
-            "company_id": cls.company_data["company"].id,
-            "client_id": "sandbox-client",
-            "client_secret": "sandbox-secret",
-        })
+        cls.backend = cls.env["bookkeeping.backend"].create(
+            {
+                "name": "Exact (core tests)",
+                "service": "exact",
+                "company_id": cls.company_data["company"].id,
+                "client_id": "sandbox-client",
+                "client_secret": "sandbox-secret",
+            }
+        )
 
 
 @tagged("post_install", "-at_install")
@@ -32,15 +34,19 @@ class TestBackendSecurity(CoreCommon):
     def test_one_active_link_per_company_and_service(self):
         with self.assertRaises(psycopg2.IntegrityError), mute_logger("odoo.sql_db"):
             with self.env.cr.savepoint():
-                self.env["bookkeeping.backend"].create({
-                    "name": "Second", "service": "exact",
-                    "company_id": self.backend.company_id.id,
-                })
+                self.env["bookkeeping.backend"].create(
+                    {
+                        "name": "Second",
+                        "service": "exact",
+                        "company_id": self.backend.company_id.id,
+                    }
+                )
         # An archived link does not count.
         self.backend.active = False
         self.backend.flush_recordset()
-        other = self.env["bookkeeping.backend"].create({
-            "name": "Second", "service": "exact", "company_id": self.backend.company_id.id})
+        other = self.env["bookkeeping.backend"].create(
+            {"name": "Second", "service": "exact", "company_id": self.backend.company_id.id}
+        )
         self.assertTrue(other.active)
 
     def test_secrets_and_tokens_are_for_system_administrators_only(self):
@@ -54,8 +60,9 @@ class TestBackendSecurity(CoreCommon):
 
     def test_user_of_company_a_cannot_see_or_send_for_company_b(self):
         company_b = self.setup_other_company()["company"]
-        backend_b = self.env["bookkeeping.backend"].create({
-            "name": "B link", "service": "exact", "company_id": company_b.id})
+        backend_b = self.env["bookkeeping.backend"].create(
+            {"name": "B link", "service": "exact", "company_id": company_b.id}
+        )
         user_a = self._user("user_a", ["account_bookkeeping_link.group_bookkeeping_user"])
         self.assertNotIn(company_b, user_a.company_ids)
         visible = self.env["bookkeeping.backend"].with_user(user_a).search([])
@@ -72,34 +79,52 @@ class TestBackendSecurity(CoreCommon):
             self.backend.with_user(user).action_connect()
 
     def _user(self, login, groups):
-        return self.env["res.users"].create({
-            "name": login, "login": login,
-            "company_id": self.backend.company_id.id,
-            "company_ids": [fields.Command.set(self.backend.company_id.ids)],
-            "group_ids": [fields.Command.set(
-                [self.env.ref(g).id for g in groups] + [self.env.ref("base.group_user").id])],
-        })
+        return self.env["res.users"].create(
+            {
+                "name": login,
+                "login": login,
+                "company_id": self.backend.company_id.id,
+                "company_ids": [fields.Command.set(self.backend.company_id.ids)],
+                "group_ids": [
+                    fields.Command.set(
+                        [self.env.ref(g).id for g in groups] + [self.env.ref("base.group_user").id]
+                    )
+                ],
+            }
+        )
 
 
 @tagged("post_install", "-at_install")
 class TestCallLog(CoreCommon):
     def test_collector_writes_one_row_per_call_and_never_a_token(self):
         collector = self.env["bookkeeping.log"]._collector(self.backend)
-        collector({
-            "service": "exact", "method": "POST", "path": "/api/oauth2/token", "status": 200,
-            "duration_ms": 12.5, "outcome": "ok",
-            "message": "Authorization: Bearer AAEAAsecretaccesstoken",
-            "request_excerpt": "grant_type=refresh_token&refresh_token=Gcp7!secretrefresh"
-                               "&client_secret=shh",
-            "response_excerpt": json.dumps({"access_token": "AAEAAnewsecret",
-                                            "refresh_token": "Gcp7!newrefresh"}),
-        })
+        collector(
+            {
+                "service": "exact",
+                "method": "POST",
+                "path": "/api/oauth2/token",
+                "status": 200,
+                "duration_ms": 12.5,
+                "outcome": "ok",
+                "message": "Authorization: Bearer AAEAAsecretaccesstoken",
+                "request_excerpt": "grant_type=refresh_token&refresh_token=Gcp7!secretrefresh"
+                "&client_secret=shh",
+                "response_excerpt": json.dumps(
+                    {"access_token": "AAEAAnewsecret", "refresh_token": "Gcp7!newrefresh"}
+                ),
+            }
+        )
         collector.flush()
         log = self.env["bookkeeping.log"].search([("backend_id", "=", self.backend.id)])
         self.assertEqual(len(log), 1)
         stored = " ".join([log.message, log.request_excerpt, log.response_excerpt])
-        for secret in ("AAEAAsecretaccesstoken", "Gcp7!secretrefresh", "shh",
-                       "AAEAAnewsecret", "Gcp7!newrefresh"):
+        for secret in (
+            "AAEAAsecretaccesstoken",
+            "Gcp7!secretrefresh",
+            "shh",
+            "AAEAAnewsecret",
+            "Gcp7!newrefresh",
+        ):
             self.assertNotIn(secret, stored)
         self.assertEqual(log.duration_ms, 12)
 
@@ -110,7 +135,8 @@ class TestCallLog(CoreCommon):
         new = Log.create({"backend_id": self.backend.id, "method": "GET", "path": "/new"})
         self.env.cr.execute(
             "UPDATE bookkeeping_log SET create_date = %s WHERE id = %s",
-            (fields.Datetime.now() - timedelta(days=11), old.id))
+            (fields.Datetime.now() - timedelta(days=11), old.id),
+        )
         Log.invalidate_model()
         Log._gc_old_logs()
         self.assertFalse(old.exists())
@@ -130,8 +156,9 @@ class TestInvoiceStateMachine(CoreCommon):
         self.backend.push_on_post = False
         move = self.init_invoice("out_invoice", amounts=[100.0], post=True)
         self.assertEqual(move.bookkeeping_state, "not_applicable")
-        self.backend.write({"push_on_post": True,
-                            "date_from": fields.Date.today() + timedelta(days=30)})
+        self.backend.write(
+            {"push_on_post": True, "date_from": fields.Date.today() + timedelta(days=30)}
+        )
         move = self.init_invoice("out_invoice", amounts=[100.0], post=True)
         self.assertEqual(move.bookkeeping_state, "not_applicable")
 
@@ -140,8 +167,9 @@ class TestInvoiceStateMachine(CoreCommon):
         corrected with a credit note and a new invoice, never reset (it would drift)."""
         move = self.init_invoice("out_invoice", amounts=[100.0], post=True)
         self.assertTrue(move.show_reset_to_draft_button)
-        move._bookkeeping_set_result({"remote_id": "guid-1", "state": "done",
-                                      "remote_number": "25000001"})
+        move._bookkeeping_set_result(
+            {"remote_id": "guid-1", "state": "done", "remote_number": "25000001"}
+        )
         move.invalidate_recordset(["show_reset_to_draft_button"])
         self.assertFalse(move.show_reset_to_draft_button)
         with self.assertRaisesRegex(UserError, "credit note") as refused:
@@ -158,10 +186,15 @@ class TestInvoiceStateMachine(CoreCommon):
         self.assertEqual(reversal.bookkeeping_state, "to_send")
 
     def test_reset_refused_while_sending_or_when_the_outcome_is_unknown(self):
-        for vals in ({"bookkeeping_state": "sending"},
-                     {"bookkeeping_state": "error", "bookkeeping_outcome_unknown": True},
-                     {"bookkeeping_state": "sent_draft", "bookkeeping_remote_id": "d-1",
-                      "bookkeeping_remote_ref": "d-1"}):
+        for vals in (
+            {"bookkeeping_state": "sending"},
+            {"bookkeeping_state": "error", "bookkeeping_outcome_unknown": True},
+            {
+                "bookkeeping_state": "sent_draft",
+                "bookkeeping_remote_id": "d-1",
+                "bookkeeping_remote_ref": "d-1",
+            },
+        ):
             move = self.init_invoice("out_invoice", amounts=[100.0], post=True)
             move._bookkeeping_write(vals)
             with self.assertRaises(UserError):
@@ -192,7 +225,8 @@ class TestInvoiceStateMachine(CoreCommon):
 
     def test_list_filters_exist(self):
         view = self.env.ref(
-            "account_bookkeeping_link.view_account_invoice_filter_inherit_bookkeeping")
+            "account_bookkeeping_link.view_account_invoice_filter_inherit_bookkeeping"
+        )
         for name in ("bookkeeping_to_send", "bookkeeping_errors", "bookkeeping_waiting"):
             self.assertIn(f'name="{name}"', view.arch)
 
@@ -212,17 +246,20 @@ class TestOAuthState(CoreCommon):
 @tagged("post_install", "-at_install")
 class TestOAuthCallback(HttpCase):
     def test_callback_refuses_a_forged_state(self):
-        backend = self.env["bookkeeping.backend"].create({
-            "name": "cb", "service": "exact", "company_id": self.env.company.id})
+        backend = self.env["bookkeeping.backend"].create(
+            {"name": "cb", "service": "exact", "company_id": self.env.company.id}
+        )
         self.authenticate("admin", "admin")
         state = json.dumps({"id": backend.id, "nonce": "x", "sig": "forged"})
         response = self.url_open(
-            f"/bookkeeping_link/oauth/callback?code=abc&state={state}", allow_redirects=False)
+            f"/bookkeeping_link/oauth/callback?code=abc&state={state}", allow_redirects=False
+        )
         self.assertEqual(response.status_code, 403)
         self.assertEqual(backend.state, "draft")
 
     def test_callback_needs_a_logged_in_user(self):
-        response = self.url_open("/bookkeeping_link/oauth/callback?code=abc&state=x",
-                                 allow_redirects=False)
+        response = self.url_open(
+            "/bookkeeping_link/oauth/callback?code=abc&state=x", allow_redirects=False
+        )
         self.assertIn(response.status_code, (302, 303))
         self.assertIn("/web/login", response.headers.get("Location", ""))

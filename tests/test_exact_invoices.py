@@ -39,8 +39,9 @@ class TestExactInvoices(ExactCommon):
         self.assertTrue(entry["Document"])
         docs = self.remote_rows("documents/Documents", ID=entry["Document"])
         self.assertEqual(docs[0]["Type"], 10)
-        self.assertTrue(self.remote_rows("documents/DocumentAttachments",
-                                         Document=entry["Document"]))
+        self.assertTrue(
+            self.remote_rows("documents/DocumentAttachments", Document=entry["Document"])
+        )
         self.assertIn(move.bookkeeping_remote_id, move.bookkeeping_remote_url)
 
     def test_credit_note_negative(self):
@@ -77,14 +78,18 @@ class TestExactInvoices(ExactCommon):
         self.assertEqual(round(entry["AmountFC"], 2), round(move.amount_total, 2))
         self.assertEqual(round(entry["VATAmountFC"], 2), round(move.amount_tax, 2))
         lines = self.remote_rows("salesentry/SalesEntryLines", EntryID=entry["EntryID"])
-        self.assertEqual(round(sum(line["VATAmountFC"] for line in lines), 2),
-                         round(move.amount_tax, 2))
+        self.assertEqual(
+            round(sum(line["VATAmountFC"] for line in lines), 2), round(move.amount_tax, 2)
+        )
 
     def test_note_lines_odoo_mode(self):
-        move = self.invoice([(10.0, 1.0)], extra_lines=[
-            {"display_type": "line_section", "name": "Werkzaamheden juni", "sequence": 1},
-            {"display_type": "line_note", "name": "Zie bijlage", "sequence": 99},
-        ])
+        move = self.invoice(
+            [(10.0, 1.0)],
+            extra_lines=[
+                {"display_type": "line_section", "name": "Werkzaamheden juni", "sequence": 1},
+                {"display_type": "line_note", "name": "Zie bijlage", "sequence": 99},
+            ],
+        )
         self.backend.attach_pdf = False
         self.send(move)
         self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
@@ -97,8 +102,10 @@ class TestExactInvoices(ExactCommon):
 
     def test_remote_mode_draft_then_number_sync(self):
         self.backend.invoice_mode = "remote"
-        move = self.invoice([(95.0, 2.0)], extra_lines=[
-            {"display_type": "line_note", "name": "Periode juni", "sequence": 99}])
+        move = self.invoice(
+            [(95.0, 2.0)],
+            extra_lines=[{"display_type": "line_note", "name": "Periode juni", "sequence": 99}],
+        )
         self.send(move)
         self.assertEqual(move.bookkeeping_state, "sent_draft", move.bookkeeping_error)
         invoice = self.remote_rows("salesinvoice/SalesInvoices", YourRef=move.name)[0]
@@ -106,8 +113,7 @@ class TestExactInvoices(ExactCommon):
         self.assertEqual(move.bookkeeping_remote_ref, str(invoice["OrderNumber"]))
         self.assertFalse(move.bookkeeping_remote_number)
         self.assertAlmostEqual(invoice["AmountFC"], move.amount_total, places=2)
-        lines = self.remote_rows("salesinvoice/SalesInvoiceLines",
-                                 InvoiceID=invoice["InvoiceID"])
+        lines = self.remote_rows("salesinvoice/SalesInvoiceLines", InvoiceID=invoice["InvoiceID"])
         self.assertEqual(len(lines), 2, "the note goes as a text line")
         self.assertIn("Periode juni", [line["Description"] for line in lines])
         # The user processes it in Exact; the number comes back with the sync.
@@ -155,8 +161,13 @@ class TestExactInvoices(ExactCommon):
         self.send(move)
         self.assertEqual(move.bookkeeping_state, "error")
         self.assertIn("sales journal", move.bookkeeping_error)
-        self.backend.write({"exact_journal_id": self.option("journal", "70").id,
-                            "invoice_mode": "remote", "exact_item_id": False})
+        self.backend.write(
+            {
+                "exact_journal_id": self.option("journal", "70").id,
+                "invoice_mode": "remote",
+                "exact_item_id": False,
+            }
+        )
         move2 = self.invoice([(10.0, 1.0)])
         self.send(move2)
         self.assertIn("no Exact item", move2.bookkeeping_error)
@@ -181,16 +192,25 @@ class TestExactInvoices(ExactCommon):
         can know it, Exact refuses with a 500 that is a validation error, and its own
         (Dutch) words end up on the invoice, not retried."""
         self.backend.attach_pdf = False
-        stale = self.env["bookkeeping.remote.option"].create({
-            "backend_id": self.backend.id, "kind": "payment_condition", "code": "99",
-            "name": "Vervallen conditie"})
+        stale = self.env["bookkeeping.remote.option"].create(
+            {
+                "backend_id": self.backend.id,
+                "kind": "payment_condition",
+                "code": "99",
+                "name": "Vervallen conditie",
+            }
+        )
         term = self.env.ref("account.account_payment_term_30days")
         # Loading the lists suggested Exact's own 30-day condition: replace it.
-        self.backend.payment_term_mapping_ids.filtered(
-            lambda m: m.payment_term_id == term).unlink()
-        self.env["bookkeeping.mapping"].create({
-            "backend_id": self.backend.id, "mapping_type": "payment_term",
-            "payment_term_id": term.id, "option_id": stale.id})
+        self.backend.payment_term_mapping_ids.filtered(lambda m: m.payment_term_id == term).unlink()
+        self.env["bookkeeping.mapping"].create(
+            {
+                "backend_id": self.backend.id,
+                "mapping_type": "payment_term",
+                "payment_term_id": term.id,
+                "option_id": stale.id,
+            }
+        )
         move = self.invoice([(10.0, 1.0)], post=False)
         move.invoice_payment_term_id = term
         move.action_post()
@@ -199,7 +219,8 @@ class TestExactInvoices(ExactCommon):
         self.assertIn("Ongeldige referentie: Betalingsconditie", move.bookkeeping_error)
         self.assertFalse(move.bookkeeping_error_retryable)
         log = self.env["bookkeeping.log"].search(
-            [("res_id", "=", move.id), ("res_model", "=", "account.move")])
+            [("res_id", "=", move.id), ("res_model", "=", "account.move")]
+        )
         logged = " ".join(filter(None, log.mapped("message") + log.mapped("response_excerpt")))
         self.assertIn("Ongeldige referentie", logged)
 
@@ -219,8 +240,9 @@ class TestExactInvoices(ExactCommon):
     def test_daily_budget_pauses_with_reason(self):
         self.backend.attach_pdf = False
         self.control("POST", "/exact/config", {"rate_limit_enabled": True, "daily_limit": 53})
-        moves = self.invoice([(10.0, 1.0)]) | self.invoice([(20.0, 1.0)]) \
-            | self.invoice([(30.0, 1.0)])
+        moves = (
+            self.invoice([(10.0, 1.0)]) | self.invoice([(20.0, 1.0)]) | self.invoice([(30.0, 1.0)])
+        )
         self.send(moves)
         self.assertTrue(self.backend.paused_until)
         self.assertIn("daily budget", self.backend.pause_reason)
@@ -245,8 +267,9 @@ class TestExactInvoices(ExactCommon):
         for move in moves[:60]:
             self.control("POST", f"/exact/salesinvoices/{move.bookkeeping_remote_id}/print")
         self.control("POST", f"/exact/receivables/{moves[0].bookkeeping_remote_id}/pay")
-        self.control("POST", f"/exact/receivables/{moves[1].bookkeeping_remote_id}/pay",
-                     {"amount": 5.0})
+        self.control(
+            "POST", f"/exact/receivables/{moves[1].bookkeeping_remote_id}/pay", {"amount": 5.0}
+        )
         self.clear_stats()
         self.backend._sync_remote_state()
         stats = self.stats()
@@ -258,8 +281,9 @@ class TestExactInvoices(ExactCommon):
         self.assertTrue(all(moves[:60].mapped("bookkeeping_remote_number")))
         self.assertEqual(moves[0].bookkeeping_remote_payment_state, "paid")
         self.assertEqual(moves[1].bookkeeping_remote_payment_state, "partial")
-        self.assertAlmostEqual(moves[1].bookkeeping_remote_residual,
-                               moves[1].amount_total - 5.0, places=2)
+        self.assertAlmostEqual(
+            moves[1].bookkeeping_remote_residual, moves[1].amount_total - 5.0, places=2
+        )
         self.assertEqual(moves[2].bookkeeping_remote_payment_state, "open")
 
     def test_bulk_sync_of_1000_invoices_fits_in_30_calls(self):
@@ -267,15 +291,23 @@ class TestExactInvoices(ExactCommon):
         client = self.backend._client()
         guids = [str(uuid.uuid4()) for _n in range(1000)]
         groups = self.backend._exact_filter_groups(
-            client, "bulk/SalesInvoice/SalesInvoices", "InvoiceID", guids, "InvoiceID")
+            client, "bulk/SalesInvoice/SalesInvoices", "InvoiceID", guids, "InvoiceID"
+        )
         receivables = self.backend._exact_filter_groups(
-            client, "bulk/Cashflow/Receivables", "TransactionEntryID", guids,
-            "ID,TransactionEntryID,IsFullyPaid,AmountFC,LastPaymentDate")
+            client,
+            "bulk/Cashflow/Receivables",
+            "TransactionEntryID",
+            guids,
+            "ID,TransactionEntryID,IsFullyPaid,AmountFC,LastPaymentDate",
+        )
         self.assertLessEqual(len(groups) + len(receivables), 30)
         # The longest filter is accepted by the simulator's 6000-character check.
         longest = max(groups, key=len)
-        rows = list(client._collection("bulk/SalesInvoice/SalesInvoices",
-                                       select="InvoiceID", filter=longest))
+        rows = list(
+            client._collection(
+                "bulk/SalesInvoice/SalesInvoices", select="InvoiceID", filter=longest
+            )
+        )
         self.assertEqual(rows, [])
 
     def test_payment_sync_odoo_mode(self):
@@ -299,6 +331,7 @@ class TestExactInvoices(ExactCommon):
             ids = self._committed_invoice(env)
         self.addCleanup(self._drop_committed, ids)
         self.faults(latency_ms=300)  # the first worker still holds the lock meanwhile
+
         def push(env, barrier):
             move = env["account.move"].browse(ids["move"])
             move.bookkeeping_state  # noqa: B018 - start the snapshot before racing
@@ -308,67 +341,128 @@ class TestExactInvoices(ExactCommon):
         # Real cursors, not the test transaction: the production path that commits after
         # marking 'sending' and after storing the result.
         handled, errors = self.run_two_workers(
-            push, type(self.env["bookkeeping.backend"]), "_can_commit")
+            push, type(self.env["bookkeeping.backend"]), "_can_commit"
+        )
         # The loser of the race skips the invoice quietly: no error, no duplicate.
         self.assertFalse(errors, errors)
         self.assertEqual(list(handled.values()).count(1), 1, handled)
         state = self.control("GET", "/state/exact")
-        entries = [r for r in state.get(f"{DIVISION}/salesentry/SalesEntries", [])
-                   if r["YourRef"] == ids["name"]]
+        entries = [
+            r
+            for r in state.get(f"{DIVISION}/salesentry/SalesEntries", [])
+            if r["YourRef"] == ids["name"]
+        ]
         self.assertEqual(len(entries), 1)
         with registry.cursor() as cr:
-            cr.execute("SELECT bookkeeping_state, bookkeeping_remote_id FROM account_move "
-                       "WHERE id = %s", [ids["move"]])
+            cr.execute(
+                "SELECT bookkeeping_state, bookkeeping_remote_id FROM account_move WHERE id = %s",
+                [ids["move"]],
+            )
             self.assertEqual(cr.fetchone(), ("done", entries[0]["EntryID"]))
 
     def _committed_invoice(self, env):
         """A linked backend and a posted invoice in the main company, committed."""
         company = env.ref("base.main_company")
         env = env(context={"allowed_company_ids": [company.id]})
-        backend = env["bookkeeping.backend"].create({
-            "name": "Exact concurrency (test, removed afterwards)",
-            "service": "exact", "company_id": company.id,
-            "client_id": "sandbox-client", "client_secret": "sandbox-secret",
-            "exact_base_url": f"{self.url}/exact", "administration_code": str(DIVISION),
-            "exact_division_currency": company.currency_id.name,
-            "state": "linked", "attach_pdf": False, "push_on_post": False,
-        })
-        answer = self.control("POST", "/exact/consent", {
-            "client_id": "sandbox-client", "redirect_uri": backend.redirect_uri,
-            "state": "x"})
+        backend = env["bookkeeping.backend"].create(
+            {
+                "name": "Exact concurrency (test, removed afterwards)",
+                "service": "exact",
+                "company_id": company.id,
+                "client_id": "sandbox-client",
+                "client_secret": "sandbox-secret",
+                "exact_base_url": f"{self.url}/exact",
+                "administration_code": str(DIVISION),
+                "exact_division_currency": company.currency_id.name,
+                "state": "linked",
+                "attach_pdf": False,
+                "push_on_post": False,
+            }
+        )
+        answer = self.control(
+            "POST",
+            "/exact/consent",
+            {"client_id": "sandbox-client", "redirect_uri": backend.redirect_uri, "state": "x"},
+        )
         backend._save_tokens_here(
-            backend._service_exchange_code(answer["code"], backend.redirect_uri))
+            backend._service_exchange_code(answer["code"], backend.redirect_uri)
+        )
         Option = env["bookkeeping.remote.option"]
-        backend.exact_journal_id = Option.create({
-            "backend_id": backend.id, "kind": "journal", "code": "70", "remote_type": "20"})
-        vat = Option.create({"backend_id": backend.id, "kind": "vat_code", "code": "2",
-                             "percentage": 21.0})
-        gl = Option.create({"backend_id": backend.id, "kind": "gl_account", "code": "8000",
-                            "extra": {"ID": seed_guid(DIVISION, "GLAccounts", "8000")}})
-        tax = env["account.tax"].create({"name": "BTW 21% (concurrency test)", "amount": 21,
-                                         "type_tax_use": "sale", "company_id": company.id})
-        revenue = env["account.account"].search([
-            ("company_ids", "in", company.id), ("account_type", "=", "income")], limit=1)
-        env["bookkeeping.mapping"].create([
-            {"backend_id": backend.id, "mapping_type": "tax", "tax_id": tax.id,
-             "option_id": vat.id},
-            {"backend_id": backend.id, "mapping_type": "account", "account_id": revenue.id,
-             "option_id": gl.id},
-        ])
-        partner = env["res.partner"].create({
-            "name": "Concurrency BV", "country_id": env.ref("base.nl").id,
-            "email": "race@example.nl"})
-        move = env["account.move"].create({
-            "move_type": "out_invoice", "partner_id": partner.id,
-            "invoice_date": INVOICE_DATE, "date": INVOICE_DATE,
-            "invoice_line_ids": [Command.create({
-                "name": "Race", "price_unit": 10.0, "tax_ids": [Command.set(tax.ids)],
-                "account_id": revenue.id})],
-        })
+        backend.exact_journal_id = Option.create(
+            {"backend_id": backend.id, "kind": "journal", "code": "70", "remote_type": "20"}
+        )
+        vat = Option.create(
+            {"backend_id": backend.id, "kind": "vat_code", "code": "2", "percentage": 21.0}
+        )
+        gl = Option.create(
+            {
+                "backend_id": backend.id,
+                "kind": "gl_account",
+                "code": "8000",
+                "extra": {"ID": seed_guid(DIVISION, "GLAccounts", "8000")},
+            }
+        )
+        tax = env["account.tax"].create(
+            {
+                "name": "BTW 21% (concurrency test)",
+                "amount": 21,
+                "type_tax_use": "sale",
+                "company_id": company.id,
+            }
+        )
+        revenue = env["account.account"].search(
+            [("company_ids", "in", company.id), ("account_type", "=", "income")], limit=1
+        )
+        env["bookkeeping.mapping"].create(
+            [
+                {
+                    "backend_id": backend.id,
+                    "mapping_type": "tax",
+                    "tax_id": tax.id,
+                    "option_id": vat.id,
+                },
+                {
+                    "backend_id": backend.id,
+                    "mapping_type": "account",
+                    "account_id": revenue.id,
+                    "option_id": gl.id,
+                },
+            ]
+        )
+        partner = env["res.partner"].create(
+            {
+                "name": "Concurrency BV",
+                "country_id": env.ref("base.nl").id,
+                "email": "race@example.nl",
+            }
+        )
+        move = env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": partner.id,
+                "invoice_date": INVOICE_DATE,
+                "date": INVOICE_DATE,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "name": "Race",
+                            "price_unit": 10.0,
+                            "tax_ids": [Command.set(tax.ids)],
+                            "account_id": revenue.id,
+                        }
+                    )
+                ],
+            }
+        )
         move.action_post()
         move.write({"bookkeeping_backend_id": backend.id, "bookkeeping_state": "to_send"})
-        return {"backend": backend.id, "move": move.id, "name": move.name,
-                "partner": partner.id, "tax": tax.id}
+        return {
+            "backend": backend.id,
+            "move": move.id,
+            "name": move.name,
+            "partner": partner.id,
+            "tax": tax.id,
+        }
 
     def _drop_committed(self, ids):
         with self.registry.cursor() as cr:

@@ -8,16 +8,20 @@ from .common_exact import ExactCommon
 @tagged("post_install", "-at_install")
 class TestExactLink(ExactCommon):
     def test_base_url_follows_location(self):
-        backend = self.env["bookkeeping.backend"].new({"service": "exact",
-                                                       "exact_location": "be"})
+        backend = self.env["bookkeeping.backend"].new({"service": "exact", "exact_location": "be"})
         self.assertEqual(backend.exact_base_url, "https://start.exactonline.be")
         backend.exact_location = "co.uk"
         self.assertEqual(backend.exact_base_url, "https://start.exactonline.co.uk")
 
     def test_form_has_exact_page(self):
         arch = self.env["bookkeeping.backend"].get_view(view_type="form")["arch"]
-        for field in ("exact_location", "exact_division_id", "exact_journal_id",
-                      "exact_item_id", "exact_print_invoices"):
+        for field in (
+            "exact_location",
+            "exact_division_id",
+            "exact_journal_id",
+            "exact_item_id",
+            "exact_print_invoices",
+        ):
             self.assertIn(f'name="{field}"', arch)
 
     def test_link_loads_divisions_and_lists(self):
@@ -26,8 +30,9 @@ class TestExactLink(ExactCommon):
         divisions = self.backend.option_ids.filtered(lambda o: o.kind == "administration")
         self.assertIn("1002", divisions.mapped("code"))
         kinds = set(self.backend.option_ids.mapped("kind"))
-        self.assertLessEqual({"vat_code", "journal", "gl_account", "item",
-                              "payment_condition", "currency"}, kinds)
+        self.assertLessEqual(
+            {"vat_code", "journal", "gl_account", "item", "payment_condition", "currency"}, kinds
+        )
         # Only sales journals are offered; 70 was preselected.
         self.assertEqual(self.backend.exact_journal_id.code, "70")
         self.assertEqual(self.option("vat_code", "2").percentage, 21.0)
@@ -46,8 +51,9 @@ class TestExactLink(ExactCommon):
         self.send(move)
         self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
         state = self.control("GET", "/state/exact")
-        self.assertTrue([r for r in state.get("1002/salesentry/SalesEntries", [])
-                         if r["YourRef"] == move.name])
+        self.assertTrue(
+            [r for r in state.get("1002/salesentry/SalesEntries", []) if r["YourRef"] == move.name]
+        )
         self.assertFalse(self.remote_rows("salesentry/SalesEntries", YourRef=move.name))
 
     def test_test_connection(self):
@@ -58,11 +64,18 @@ class TestExactLink(ExactCommon):
         self.assertNotIn("?", message.split("user ")[1].split(".")[0])
 
     def test_push_partner_create_then_update(self):
-        partner = self.env["res.partner"].create({
-            "name": "Bakkerij Brood BV", "email": "info@brood.example",
-            "vat": "NL000011112B01", "company_registry": "12345678",
-            "street": "Markt 3", "zip": "3511 AA", "city": "Utrecht",
-            "country_id": self.nl.id})
+        partner = self.env["res.partner"].create(
+            {
+                "name": "Bakkerij Brood BV",
+                "email": "info@brood.example",
+                "vat": "NL000011112B01",
+                "company_registry": "12345678",
+                "street": "Markt 3",
+                "zip": "3511 AA",
+                "city": "Utrecht",
+                "country_id": self.nl.id,
+            }
+        )
         client = self.backend._client()
         remote = self.backend._push_partner(client, partner)
         account = self.remote_rows("crm/Accounts", ID=remote["remote_id"])[0]
@@ -79,15 +92,20 @@ class TestExactLink(ExactCommon):
         self.clear_stats()
         self.backend._push_partner(client, partner)
         self.assertEqual(self.calls(), 1, "a linked customer is updated with one PUT")
-        self.assertEqual(self.remote_rows("crm/Accounts", ID=remote["remote_id"])[0]["City"],
-                         "Amersfoort")
+        self.assertEqual(
+            self.remote_rows("crm/Accounts", ID=remote["remote_id"])[0]["City"], "Amersfoort"
+        )
         self.assertEqual(len(self.remote_rows("crm/Accounts", Name="Bakkerij Brood BV")), 1)
 
     def test_push_partner_links_existing_account(self):
         """A customer that already exists in Exact (same VAT number) is linked, not copied."""
-        partner = self.env["res.partner"].create({
-            "name": "Jansen Installatietechniek", "vat": "NL111111111B01",
-            "country_id": self.nl.id})
+        partner = self.env["res.partner"].create(
+            {
+                "name": "Jansen Installatietechniek",
+                "vat": "NL111111111B01",
+                "country_id": self.nl.id,
+            }
+        )
         remote = self.backend._push_partner(self.backend._client(), partner)
         self.assertEqual(remote["code"].strip(), "1")
         self.assertEqual(self.backend._partner_link(partner).remote_code, "1")

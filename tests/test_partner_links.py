@@ -14,8 +14,7 @@ from odoo.tools import mute_logger
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 MIGRATION = (
-    pathlib.Path(__file__).resolve().parent.parent
-    / "migrations" / "19.0.1.1.0" / "post-migrate.py"
+    pathlib.Path(__file__).resolve().parent.parent / "migrations" / "19.0.1.1.0" / "post-migrate.py"
 )
 
 
@@ -26,13 +25,14 @@ class TestPartnerLinks(AccountTestInvoicingCommon):
         super().setUpClass()
         company = cls.company_data["company"]
         services = [key for key, _ in cls.env["bookkeeping.backend"]._fields["service"].selection]
-        cls.first, cls.second = cls.env["bookkeeping.backend"].create([
-            {"name": f"Link {service}", "service": service, "company_id": company.id}
-            for service in services[:2]
-        ])
+        cls.first, cls.second = cls.env["bookkeeping.backend"].create(
+            [
+                {"name": f"Link {service}", "service": service, "company_id": company.id}
+                for service in services[:2]
+            ]
+        )
         cls.customer = cls.env["res.partner"].create({"name": "Klant BV", "is_company": True})
-        cls.contact = cls.env["res.partner"].create(
-            {"name": "Jan", "parent_id": cls.customer.id})
+        cls.contact = cls.env["res.partner"].create({"name": "Jan", "parent_id": cls.customer.id})
 
     def test_each_link_keeps_its_own_state(self):
         self.first._store_partner_link(self.contact, {"remote_id": "A1", "state": "linked"})
@@ -43,8 +43,10 @@ class TestPartnerLinks(AccountTestInvoicingCommon):
         self.assertFalse(self.second._partner_remote_id(self.customer))
         self.assertEqual(self.customer.bookkeeping_link_ids.mapped("state"), ["linked", "error"])
         self.assertEqual(self.customer.bookkeeping_sync_state, "error")
-        self.assertIn(self.customer, self.env["res.partner"].search(
-            [("bookkeeping_sync_state", "=", "error")]))
+        self.assertIn(
+            self.customer,
+            self.env["res.partner"].search([("bookkeeping_sync_state", "=", "error")]),
+        )
         self.second._store_partner_link(self.customer, {"remote_id": "B7", "state": "linked"})
         self.customer.invalidate_recordset(["bookkeeping_sync_state"])
         self.assertEqual(self.customer.bookkeeping_sync_state, "linked")
@@ -75,8 +77,9 @@ class TestPartnerLinks(AccountTestInvoicingCommon):
         spec = importlib.util.spec_from_file_location("abl_post_migrate", MIGRATION)
         migration = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(migration)
-        backend = (self.first | self.second).filtered(
-            lambda b: b.service in migration.OLD_COLUMNS)[:1]
+        backend = (self.first | self.second).filtered(lambda b: b.service in migration.OLD_COLUMNS)[
+            :1
+        ]
         id_column, code_column = migration.OLD_COLUMNS[backend.service]
         company = str(backend.company_id.id)
         cr = self.env.cr
@@ -84,13 +87,21 @@ class TestPartnerLinks(AccountTestInvoicingCommon):
             cr.execute(f"ALTER TABLE res_partner ADD COLUMN IF NOT EXISTS {column} jsonb")
         cr.execute(
             f"UPDATE res_partner SET {id_column} = %s, {code_column} = %s WHERE id = %s",
-            (json.dumps({company: "GUID-1", "999999": "other company"}),
-             json.dumps({company: "42"}), self.customer.id))
+            (
+                json.dumps({company: "GUID-1", "999999": "other company"}),
+                json.dumps({company: "42"}),
+                self.customer.id,
+            ),
+        )
         migration.migrate(cr, "19.0.1.0.0")
         self.env["bookkeeping.partner.link"].invalidate_model()
         link = backend._partner_link(self.customer)
         self.assertEqual((link.remote_id, link.remote_code, link.state), ("GUID-1", "42", "linked"))
         # Run twice (an interrupted upgrade): nothing doubles.
         migration.migrate(cr, "19.0.1.0.0")
-        self.assertEqual(len(self.env["bookkeeping.partner.link"].search(
-            [("partner_id", "=", self.customer.id)])), 1)
+        self.assertEqual(
+            len(
+                self.env["bookkeeping.partner.link"].search([("partner_id", "=", self.customer.id)])
+            ),
+            1,
+        )

@@ -73,12 +73,8 @@ class TestPartnerSync(ExactCommon):
         self.assertEqual(wizard.state, "done")
         self.assertFalse(wizard.line_ids.filtered("error"), wizard.line_ids.mapped("error"))
 
-        self.assertEqual(
-            self.backend._partner_remote_id(jansen), jansen_line.remote_id
-        )
-        self.assertEqual(
-            self.backend._partner_remote_id(twins[1]), devries_line.remote_id
-        )
+        self.assertEqual(self.backend._partner_remote_id(jansen), jansen_line.remote_id)
+        self.assertEqual(self.backend._partner_remote_id(twins[1]), devries_line.remote_id)
         self.assertFalse(self.backend._partner_remote_id(twins[0]))
         imported = mueller_line.partner_id
         self.assertEqual(imported.name, "Müller GmbH")

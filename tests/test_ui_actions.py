@@ -22,10 +22,17 @@ class TestEveryActionAnswers(ExactCommon):
 
     def import_link(self):
         """A link that imports (on the same sandbox), for the import wizard's buttons."""
-        return self.env["bookkeeping.backend"].create({
-            "name": "Import link", "service": "timewax", "company_id": self.backend.company_id.id,
-            "timewax_base_url": f"{self.url}/timewax", "timewax_client": "sandbox",
-            "timewax_username": "api-user", "timewax_password": "secret"})
+        return self.env["bookkeeping.backend"].create(
+            {
+                "name": "Import link",
+                "service": "timewax",
+                "company_id": self.backend.company_id.id,
+                "timewax_base_url": f"{self.url}/timewax",
+                "timewax_client": "sandbox",
+                "timewax_username": "api-user",
+                "timewax_password": "secret",
+            }
+        )
 
     def module_records(self, model):
         data = self.env["ir.model.data"].search([("module", "=", MODULE), ("model", "=", model)])

@@ -50,9 +50,11 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
         "bookkeeping.backend",
         required=True,
         domain="[('state', '=', 'linked'), ('company_id', 'in', allowed_company_ids)]",
-        default=lambda self: self.env["bookkeeping.backend"].search(
-            [("state", "=", "linked"), ("company_id", "=", self.env.company.id)]
-        ).filtered(lambda b: "partners" in b._service_capabilities())[:1],
+        default=lambda self: (
+            self.env["bookkeeping.backend"]
+            .search([("state", "=", "linked"), ("company_id", "=", self.env.company.id)])
+            .filtered(lambda b: "partners" in b._service_capabilities())[:1]
+        ),
     )
     push_unmatched = fields.Boolean(
         "Create Odoo customers remotely",
@@ -88,8 +90,9 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
                 remote_rows = backend._service_fetch_customers(client)
         except client_errors.BookkeepingError as error:
             backend._handle_backend_error(error)
-            raise UserError(backend._remote_failure_text(
-                self.env._("Reading the customers"), error)) from error
+            raise UserError(
+                backend._remote_failure_text(self.env._("Reading the customers"), error)
+            ) from error
         self.line_ids.unlink()
         self.env["bookkeeping.partner.sync.line"].create(self._preview_lines(remote_rows))
         self.state = "preview"
@@ -181,11 +184,7 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
                 )
         if self.push_unmatched:
             customers = partners.filtered(
-                lambda p: (
-                    p.customer_rank > 0
-                    and p not in used
-                    and p.id not in remote_ids
-                )
+                lambda p: p.customer_rank > 0 and p not in used and p.id not in remote_ids
             )
             for partner in customers - used:
                 ready = bool(partner.country_id)
@@ -244,12 +243,18 @@ class BookkeepingPartnerSyncWizard(models.TransientModel):
             return self._reopen()
         try:
             self._apply_lines(todo)
-        except (client_errors.AuthExpired, client_errors.AccessDenied,
-                client_errors.RateLimited) as error:
+        except (
+            client_errors.AuthExpired,
+            client_errors.AccessDenied,
+            client_errors.RateLimited,
+        ) as error:
             # The whole link stopped: a clear message that names the administration.
             self.backend_id._handle_backend_error(error)
-            raise UserError(self.backend_id._remote_failure_text(
-                self.env._("Applying the customer sync"), error)) from error
+            raise UserError(
+                self.backend_id._remote_failure_text(
+                    self.env._("Applying the customer sync"), error
+                )
+            ) from error
         return self._reopen()
 
     def _apply_lines(self, lines):
@@ -383,9 +388,16 @@ class BookkeepingPartnerSyncLine(models.TransientModel):
                     partner=others[0].display_name,
                 )
             )
-        backend._store_partner_link(partner, {
-            "remote_id": self.remote_id, "remote_code": self.remote_code, "state": "linked",
-            "error": False, "last_sync": fields.Datetime.now()})
+        backend._store_partner_link(
+            partner,
+            {
+                "remote_id": self.remote_id,
+                "remote_code": self.remote_code,
+                "state": "linked",
+                "error": False,
+                "last_sync": fields.Datetime.now(),
+            },
+        )
 
     def _import_partner(self, backend):
         """Create the Odoo contact of a remote customer and link it. A VAT number that
