@@ -1069,8 +1069,14 @@ class BookkeepingBackend(models.Model):
         try:
             remote = self._service_push_partner(client, partner, vals, update)
         except client_errors.ValidationError as error:
-            self._store_partner_link(
-                partner, {"state": "error", "error": str(error.remote_message or error)[:250]}
+            message = str(error.remote_message or error)[:250]
+            self._store_partner_link(partner, {"state": "error", "error": message})
+            partner._message_log(
+                body=self.env._(
+                    "%(admin)s refused the customer: %(msg)s",
+                    admin=self._admin_label(),
+                    msg=message,
+                )
             )
             raise
         finally:
@@ -1087,6 +1093,16 @@ class BookkeepingBackend(models.Model):
             # Odoo's values are in the remote package now: an invoice need not send them.
             link_vals["sent_hash"] = fingerprint
         self._store_partner_link(partner, link_vals)
+        if remote["outcome"] in ("created", "linked", "updated"):
+            # The customer's chatter tells when it was linked, created or sent, and where.
+            partner._message_log(
+                body=self.env._(
+                    "%(message)s (%(admin)s, number %(code)s)",
+                    message=partner._bookkeeping_sync_message(self, partner, remote),
+                    admin=self._admin_label(),
+                    code=link_vals.get("remote_code") or "-",
+                )
+            )
         return remote
 
     def _ensure_remote_partner(self, client, partner):

@@ -112,6 +112,11 @@ class TestPartnerSync(ExactCommon):
         self.assertEqual(len(rows), 1)
         self.assertEqual(rows[0]["Email"], "boekhouding@knoppen.example")
         self.assertEqual(rows[0]["ChamberOfCommerce"], "87654321")
+        # The customer's chatter tells the story: created, then updated, with its number.
+        notes = partner.message_ids.mapped("body")
+        code = self.backend._partner_link(partner).remote_code
+        self.assertTrue(any("was created in" in note and code in note for note in notes), notes)
+        self.assertTrue(any("was updated in" in note for note in notes), notes)
 
     def test_partner_without_country_gets_a_clear_message_and_no_call(self):
         from odoo.exceptions import UserError  # noqa: PLC0415

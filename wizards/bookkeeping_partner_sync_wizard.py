@@ -398,6 +398,14 @@ class BookkeepingPartnerSyncLine(models.TransientModel):
                 "last_sync": fields.Datetime.now(),
             },
         )
+        partner._message_log(
+            body=self.env._(
+                "Linked to the existing customer %(code)s in %(admin)s by the customer sync; its "
+                "data there was left as it is.",
+                code=self.remote_code or self.remote_id,
+                admin=backend._admin_label(),
+            )
+        )
 
     def _import_partner(self, backend):
         """Create the Odoo contact of a remote customer and link it. A VAT number that
