@@ -3,6 +3,7 @@
 import requests
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+from odoo.addons.account_bookkeeping_link.clients.ratelimit import reset_registry
 from odoo.addons.account_bookkeeping_link.sandbox.core.server import start_in_thread
 
 
@@ -32,3 +33,26 @@ class SandboxCase(AccountTestInvoicingCommon):
         )
         response.raise_for_status()
         return response.json()
+
+    # ------------------------------------------------------------------ one service
+
+    # The service a test class works against: its stats, faults and fresh start.
+    sandbox_service = None
+
+    def stats(self):
+        return self.control("GET", f"/stats/{self.sandbox_service}")
+
+    def clear_stats(self):
+        self.control("POST", f"/stats/{self.sandbox_service}/reset")
+
+    def faults(self, **values):
+        return self.control("POST", f"/faults/{self.sandbox_service}", values)
+
+    def fresh_linked_start(self):
+        """Odoo rolls back every test, so the remote side starts afresh too (same numbers),
+        and the link is made again through the real OAuth flow."""
+        self.control("POST", "/reset", {"service": self.sandbox_service})
+        reset_registry()
+        self.link()
+        self.assertEqual(self.backend.state, "linked")
+        self.clear_stats()

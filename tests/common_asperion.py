@@ -3,13 +3,14 @@ through the real OAuth code flow, lists loaded and mapped. Nothing of our own is
 
 from odoo import fields
 
-from odoo.addons.account_bookkeeping_link.clients.ratelimit import reset_registry
 from odoo.addons.account_bookkeeping_link.tests.common import SandboxCase
 
 INVOICE_DATE = fields.Date.from_string("2025-06-02")
 
 
 class AsperionCommon(SandboxCase):
+    sandbox_service = "asperion"
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -50,26 +51,12 @@ class AsperionCommon(SandboxCase):
 
     def setUp(self):
         super().setUp()
-        # Odoo rolls back every test, so the remote side starts afresh too (same numbers).
-        self.control("POST", "/reset", {"service": "asperion"})
-        reset_registry()
-        self.link()
-        self.assertEqual(self.backend.state, "linked")
-        self.clear_stats()
+        self.fresh_linked_start()
 
     # ------------------------------------------------------------------ sandbox
 
-    def stats(self):
-        return self.control("GET", "/stats/asperion")
-
-    def clear_stats(self):
-        self.control("POST", "/stats/asperion/reset")
-
     def remote_state(self):
         return self.control("GET", "/state/asperion")["administrations"]["101"]
-
-    def faults(self, **values):
-        return self.control("POST", "/faults/asperion", values)
 
     def calls(self, method, pattern_part):
         return sum(

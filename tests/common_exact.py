@@ -25,6 +25,7 @@ QUIET_CONFIG = {
 
 
 class ExactCommon(SandboxCase):
+    sandbox_service = "exact"
     # A Dutch company in EUR, like the sandbox divisions.
     country_code = "NL"
     chart_template = "generic_coa"
@@ -99,17 +100,8 @@ class ExactCommon(SandboxCase):
 
     # ------------------------------------------------------------------ sandbox
 
-    def stats(self):
-        return self.control("GET", "/stats/exact")
-
     def calls(self):
         return self.stats()["total"]
-
-    def clear_stats(self):
-        self.control("POST", "/stats/exact/reset")
-
-    def faults(self, **values):
-        return self.control("POST", "/faults/exact", values)
 
     def remote_rows(self, kind, **match):
         """Rows of one entity set of division 1001, as the simulator stores them."""

@@ -4,7 +4,6 @@ check), lists loaded and mapped. Nothing of our own is mocked."""
 
 from odoo import fields
 
-from odoo.addons.account_bookkeeping_link.clients.ratelimit import reset_registry
 from odoo.addons.account_bookkeeping_link.sandbox.visma import seed
 from odoo.addons.account_bookkeeping_link.tests.common import SandboxCase
 
@@ -13,6 +12,7 @@ COMPANY = seed.COMPANY_IDS[0]
 
 
 class VismaCommon(SandboxCase):
+    sandbox_service = "visma"
     invoice_mode = "remote"
 
     @classmethod
@@ -84,26 +84,12 @@ class VismaCommon(SandboxCase):
 
     def setUp(self):
         super().setUp()
-        # Odoo rolls back every test, so the remote side starts afresh too (same numbers).
-        self.control("POST", "/reset", {"service": "visma"})
-        reset_registry()
-        self.link()
-        self.assertEqual(self.backend.state, "linked")
-        self.clear_stats()
+        self.fresh_linked_start()
 
     # ------------------------------------------------------------------ sandbox
 
-    def stats(self):
-        return self.control("GET", "/stats/visma")
-
-    def clear_stats(self):
-        self.control("POST", "/stats/visma/reset")
-
     def remote_state(self):
         return self.control("GET", "/state/visma")["companies"][COMPANY]
-
-    def faults(self, **values):
-        return self.control("POST", "/faults/visma", values)
 
     def config(self, **values):
         return self.control("POST", "/visma/config", values)
