@@ -220,9 +220,9 @@ class Bench:
             {"bookkeeping_state": "to_send", "bookkeeping_backend_id": self.backend.id}
         )
         env.cr.commit()
-        Backend = env["bookkeeping.backend"]
+        backend = env["bookkeeping.backend"].browse(self.backend.id)
         for _ in range(100):
-            Backend._cron_push_invoices()
+            backend._cron_push_link()
             env.cr.commit()
             env.invalidate_all()
             left = env["account.move"].search_count(

@@ -5,7 +5,8 @@
 -- * every link goes back to "Not linked" with the reason: a push, a sync or the keep-alive
 --   skips it, and only an explicit Connect (a login at the remote package) links it again,
 --   preferably to a test administration;
--- * our crons stop with all the others (base's neutralization); invoices keep their state.
+-- * our crons, each link's own push job included, stop with all the others (base's
+--   neutralization); invoices keep their state.
 DELETE FROM bookkeeping_token;
 UPDATE bookkeeping_backend
    SET state = 'draft',
@@ -19,4 +20,5 @@ UPDATE ir_cron
  WHERE id IN (SELECT res_id
                 FROM ir_model_data
                WHERE module = 'account_bookkeeping_link'
-                 AND model = 'ir.cron');
+                 AND model = 'ir.cron')
+    OR id IN (SELECT push_cron_id FROM bookkeeping_backend);

@@ -5,6 +5,7 @@ from . import (
     bookkeeping_backend,
     bookkeeping_backend_asperion,
     bookkeeping_backend_exact,
+    bookkeeping_backend_push_cron,
     bookkeeping_backend_setup,
     bookkeeping_backend_timewax,
     bookkeeping_backend_visma,

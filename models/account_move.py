@@ -380,7 +380,7 @@ class AccountMove(models.Model):
             to_queue._bookkeeping_write(
                 {"bookkeeping_state": "to_send", "bookkeeping_error": False}
             )
-            self.env.ref("account_bookkeeping_link.ir_cron_bookkeeping_push")._trigger()
+            to_queue.bookkeeping_backend_id._schedule_push()
         return posted
 
     def _bookkeeping_booked_remotely(self):
@@ -539,7 +539,7 @@ class AccountMove(models.Model):
         pending._bookkeeping_write({"bookkeeping_state": "to_send"})
         if len(pending) > 20:
             # Large selections go through the cron, which commits per invoice.
-            self.env.ref("account_bookkeeping_link.ir_cron_bookkeeping_push")._trigger()
+            pending.bookkeeping_backend_id._schedule_push()
             return self._bookkeeping_notify(
                 self.env._(
                     "%(count)s invoices are queued and will be sent in the background.",

@@ -818,9 +818,9 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ errors
 
-    def _handle_backend_error(self, error, retry_cron=None):
-        """Errors that concern the whole link, not one invoice. ``retry_cron``: the cron
-        that resumes the work once a rate limit lifts (it is triggered at that time)."""
+    def _handle_backend_error(self, error, resume=None):
+        """Errors that concern the whole link, not one invoice. ``resume``: called with
+        the moment (UTC) a rate limit lifts, to have the work go on then."""
         self.ensure_one()
         if isinstance(error, client_errors.AuthExpired):
             self._set_needs_reconnect(str(error))
@@ -837,17 +837,15 @@ class BookkeepingBackend(models.Model):
             )
         elif isinstance(error, client_errors.RateLimited):
             self._set_pause(error)
-            if retry_cron:
-                self._trigger_at_retry(error, retry_cron)
+            if resume:
+                self._resume_at_retry(error, resume)
 
-    def _trigger_at_retry(self, error, cron_xmlid):
+    def _resume_at_retry(self, error, resume):
         """Resume at the moment the limit lifts, not at the next cron tick."""
         retry_at = getattr(error, "retry_at", None) or time.time() + 60
         at = datetime.fromtimestamp(retry_at + 1, timezone.utc).replace(tzinfo=None)
-        self.env.ref(cron_xmlid)._trigger(at=max(at, fields.Datetime.now()))
-        _logger.info(
-            "%s: rate limited, %s triggered again at %s UTC", self.display_name, cron_xmlid, at
-        )
+        resume(max(at, fields.Datetime.now()))
+        _logger.info("%s: rate limited, work goes on at %s UTC", self.display_name, at)
 
     def _reconnect_managers(self):
         """Who gets the Reconnect activity: the link's managers of its company (the group

@@ -37,7 +37,6 @@ ADVISORY_LOCK_SPACE = 0x424B01
 RETRIES_IN_RUN = 2
 RETRY_BACKOFF_PARAM = "account_bookkeeping_link.retry_backoff_seconds"
 RETRY_BACKOFF_DEFAULT = 2.0
-PUSH_CRON = "account_bookkeeping_link.ir_cron_bookkeeping_push"
 SYNC_CRON = "account_bookkeeping_link.ir_cron_bookkeeping_sync"
 
 
@@ -112,7 +111,7 @@ class BookkeepingEngine(models.AbstractModel):
                                 m.bookkeeping_state == "sending" and m.id in fresh
                             )
                         )._bookkeeping_write({"bookkeeping_state": "to_send"})
-                        self._handle_backend_error(error, retry_cron=PUSH_CRON)
+                        self._handle_backend_error(error, resume=self._resume_push)
                         self._checkpoint(client)
                         return handled
                     if answered and not healthy:
@@ -161,7 +160,7 @@ class BookkeepingEngine(models.AbstractModel):
                         client_errors.AccessDenied,
                         client_errors.RateLimited,
                     ) as error:
-                        self._handle_backend_error(error, retry_cron=PUSH_CRON)
+                        self._handle_backend_error(error, resume=self._resume_push)
                         break
                     except client_errors.ValidationError as error:
                         # Refused: trying again every run would only collect errors
@@ -444,15 +443,18 @@ class BookkeepingEngine(models.AbstractModel):
             client_errors.AccessDenied,
             client_errors.RateLimited,
         ) as error:
-            self._handle_backend_error(error, retry_cron=SYNC_CRON)
+            self._handle_backend_error(
+                error, resume=lambda at: self.env.ref(SYNC_CRON)._trigger(at=at)
+            )
             summary["failed"].append(self._remote_failure_text(self.env._("The sync"), error))
 
     # ------------------------------------------------------------------ crons
 
     @api.model
-    def _cron_push_invoices(self):
-        now = fields.Datetime.now()
-        domain = [
+    def _ready_to_push_domain(self):
+        """The invoices a push run takes: waiting, left 'sending' by a crash, or in error
+        with a retry that is due."""
+        return [
             ("bookkeeping_backend_id.state", "=", "linked"),
             "|",
             ("bookkeeping_state", "in", ("to_send", "sending")),
@@ -462,17 +464,58 @@ class BookkeepingEngine(models.AbstractModel):
             ("bookkeeping_error_retryable", "=", True),
             "|",
             ("bookkeeping_next_attempt", "=", False),
-            ("bookkeeping_next_attempt", "<=", now),
+            ("bookkeeping_next_attempt", "<=", fields.Datetime.now()),
         ]
+
+    @api.model
+    def _cron_push_invoices(self):
+        """The dispatcher: wake the push job of every link that has work, so that the links
+        push in parallel on Odoo's cron workers (see bookkeeping_backend_push_cron.py)."""
         Move = self.env["account.move"]
+        waiting = Move._read_group(self._ready_to_push_domain(), ["bookkeeping_backend_id"])
+        pdfs = Move._read_group(
+            [
+                ("bookkeeping_backend_id.state", "=", "linked"),
+                ("bookkeeping_state", "=", "done"),
+                ("bookkeeping_pdf_state", "=", "pending"),
+            ],
+            ["bookkeeping_backend_id"],
+        )
+        backends = self.browse()
+        for (backend,) in waiting + pdfs:
+            backends |= backend
+        backends.with_env(self.env)._schedule_push()
+
+    def _cron_push_link(self):
+        """One link's push run: up to CRON_BATCH of its ready invoices, then the PDFs still
+        to attach; when more are waiting, the link's job is triggered again."""
+        self.ensure_one()
+        if self.state != "linked" or self._is_paused():
+            return
+        Move = self.env["account.move"]
+        domain = [("bookkeeping_backend_id", "=", self.id), *self._ready_to_push_domain()]
         remaining = Move.search_count(domain)
         self._cron_progress(remaining=remaining)
-        moves = Move.search(domain, limit=CRON_BATCH, order="bookkeeping_backend_id, id")
+        batch = self.env.context.get("bookkeeping_cron_batch", CRON_BATCH)
+        moves = Move.search(domain, limit=batch, order="id")
         handled = self._push_moves(moves)
         self._cron_progress(handled)
         if handled and remaining > len(moves):
-            self.env.ref(PUSH_CRON)._trigger()
-        self._attach_pending_pdfs()
+            self._schedule_push()
+        self._attach_pending_pdfs(
+            Move.search(
+                [
+                    ("bookkeeping_backend_id", "=", self.id),
+                    ("bookkeeping_state", "=", "done"),
+                    ("bookkeeping_pdf_state", "=", "pending"),
+                ],
+                limit=PUSH_CHUNK,
+                order="id",
+            )
+        )
+
+    def _resume_push(self, at):
+        self._schedule_push(at=at)
 
     @api.model
     def _cron_sync_remote_state(self):

@@ -19,6 +19,7 @@ from . import (
     test_partner_no_blanking,
     test_partner_sync,
     test_pdf_and_copies,
+    test_push_cron,
     test_service_contract,
     test_setup_assistant,
     test_timewax_import,

@@ -54,14 +54,12 @@ class TestExactChatter(ExactCommon):
         self.assertTrue(move.bookkeeping_error_retryable, move.bookkeeping_error)
         logged = len(move.message_ids)
         move.bookkeeping_next_attempt = False
-        self.env["bookkeeping.backend"].with_context(
-            bookkeeping_retries_in_run=0
-        )._cron_push_invoices()
+        self.backend.with_context(bookkeeping_retries_in_run=0)._cron_push_link()
         self.assertEqual(move.bookkeeping_attempts, 2)
         self.assertEqual(len(move.message_ids), logged, notes(move)[-2:])
         self.faults(path_status={})
         move.bookkeeping_next_attempt = False
-        self.env["bookkeeping.backend"]._cron_push_invoices()
+        self.backend._cron_push_link()
         self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
         self.assertEqual(move.bookkeeping_attempts, 3)
         self.assertIn("Booked in", notes(move)[-1])

@@ -342,7 +342,7 @@ class TestBurstsAndBlips(HealingCommon):
         moves = (
             self.invoice([(10.0, 1.0)]) | self.invoice([(20.0, 1.0)]) | self.invoice([(30.0, 1.0)])
         )
-        cron = self.env.ref("account_bookkeeping_link.ir_cron_bookkeeping_push")
+        cron = self.backend.sudo().push_cron_id
         Trigger = self.env["ir.cron.trigger"]
         self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
         self.send(moves)
@@ -365,7 +365,7 @@ class TestAsperionRunStoppedOn429(AsperionCommon):
         self.backend._push_partner(self.backend._client(), self.partner_a)
         self.control("POST", "/asperion/config", {"retry_after": 600})
         self.addCleanup(self.control, "POST", "/asperion/config", {"retry_after": 1})
-        cron = self.env.ref("account_bookkeeping_link.ir_cron_bookkeeping_push")
+        cron = self.backend.sudo().push_cron_id
         Trigger = self.env["ir.cron.trigger"]
         Trigger.search([("cron_id", "=", cron.id)]).unlink()
         self.faults(throttle_next=1)

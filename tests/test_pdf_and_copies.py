@@ -48,11 +48,11 @@ class TestExactBookedWithoutPdf(ExactCommon):
         self.assertFalse(self.remote_rows("documents/Documents"))
         # Still no renderer: the next run tries, changes nothing remotely, keeps the flag.
         with without_wkhtmltopdf(self.env):
-            self.env["bookkeeping.backend"]._cron_push_invoices()
+            self.backend._cron_push_link()
         self.assertEqual(move.bookkeeping_pdf_state, "pending")
         self.assertFalse(self.remote_rows("documents/Documents"))
         # The renderer is back: the cron attaches the PDF to the booked entry.
-        self.env["bookkeeping.backend"]._cron_push_invoices()
+        self.backend._cron_push_link()
         self.assertEqual(move.bookkeeping_pdf_state, "attached")
         entry = self.remote_rows("salesentry/SalesEntries", YourRef=move.name)[0]
         self.assertTrue(entry["Document"])
@@ -77,7 +77,7 @@ class TestAsperionBookedWithoutPdf(AsperionCommon):
         self.assertEqual(move.bookkeeping_state, "done", move.bookkeeping_error)
         self.assertEqual(move.bookkeeping_pdf_state, "pending")
         self.assertFalse(self.remote_state()["files"])
-        self.env["bookkeeping.backend"]._cron_push_invoices()
+        self.backend._cron_push_link()
         self.assertEqual(move.bookkeeping_pdf_state, "attached")
         files = self.remote_state()["files"]
         self.assertEqual(len(files), 1)
@@ -110,6 +110,7 @@ class TestNeutralizedCopy(ExactCommon):
             "ir_cron_bookkeeping_keep_alive",
         ):
             self.assertFalse(self.env.ref(f"{MODULE}.{xmlid}").active, xmlid)
+        self.assertFalse(self.backend.sudo().push_cron_id.active, "the link's own push job")
         self.clear_stats()
         # Whatever runs on the copy (the crons by hand, a sync) reaches nothing.
         Backend = self.env["bookkeeping.backend"]
