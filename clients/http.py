@@ -22,7 +22,7 @@ from .errors import (
     ValidationError,
 )
 from .oauth import OAuth2Client
-from .ratelimit import RETRY_AFTER_ONLY, RateLimiter, RatePolicy, limiter_for, parse_retry_after
+from .ratelimit import RETRY_AFTER_ONLY, RateLimiter, RatePolicy, parse_retry_after
 from .redact import excerpt, redact
 
 __all__ = ["ApiClient", "redact", "excerpt", "DEFAULT_TIMEOUT"]
@@ -159,10 +159,8 @@ class ApiClient:
         if self.limiter is None or self.rate_policy.scope != "endpoint":
             return self.limiter
         key = self.limiter.key if isinstance(self.limiter.key, tuple) else (self.limiter.key,)
-        return limiter_for(
+        return self.limiter.for_key(
             self.rate_policy.limiter_key(key, _endpoint(url, self.base_url)),
-            now=self.limiter.now,
-            sleep=self.limiter.sleep,
             **self.rate_policy.limiter_options,
         )
 
@@ -267,14 +265,17 @@ class ApiClient:
                     timeout=self.timeout,
                 )
             except (requests.Timeout, requests.ConnectionError) as exc:
+                if limiter is not None:
+                    limiter.release()
                 record["duration_ms"] = int((time.monotonic() - started) * 1000)
                 self._transport_error(exc, record, ctx)  # raises or returns to retry
                 continue
-            finally:
+            except BaseException:
                 if limiter is not None:
                     limiter.release()
+                raise
             if limiter is not None:
-                self.rate_policy.read_budget(limiter, response.headers)
+                limiter.settle(response.headers, self.rate_policy)
             self.after_response(response, use_limiter=use_limiter)
             record.update(
                 status=response.status_code,

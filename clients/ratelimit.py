@@ -11,6 +11,7 @@ service that tells nothing gets pacing (``min_interval``) and back-off.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import threading
 import time
@@ -118,11 +119,11 @@ class RatePolicy:
     def tells_budget(self) -> bool:
         return self.minute is not None or self.day is not None
 
-    def read_budget(self, limiter: RateLimiter, headers: Mapping) -> None:
-        """Record in ``limiter`` what ``headers`` say about the budget (absent: nothing)."""
+    def budget_values(self, headers: Mapping, now: float) -> dict:
+        """What ``headers`` say about the budget, as :meth:`RateLimiter.update` keywords
+        (empty when they say nothing)."""
         if not self.tells_budget:
-            return
-        now = limiter.now()
+            return {}
         values = {}
         for name, spec in (("minute", self.minute), ("day", self.day)):
             if spec is None:
@@ -130,14 +131,13 @@ class RatePolicy:
             values[f"{name}_remaining"] = _int(headers.get(spec.remaining))
             values[f"{name}_reset"] = _reset(headers.get(spec.reset), spec.reset_in, now)
             values[f"{name}_limit"] = _int(headers.get(spec.limit)) if spec.limit else None
-        limiter.update(
-            values.get("minute_remaining"),
-            values.get("minute_reset"),
-            values.get("day_remaining"),
-            values.get("day_reset"),
-            minute_limit=values.get("minute_limit"),
-            day_limit=values.get("day_limit"),
-        )
+        return values
+
+    def read_budget(self, limiter: RateLimiter, headers: Mapping) -> None:
+        """Record in ``limiter`` what ``headers`` say about the budget (absent: nothing)."""
+        values = self.budget_values(headers, limiter.now())
+        if values:
+            limiter.update(**values)
 
     def retry_at(self, headers: Mapping, body: str | None, now: float) -> float | None:
         """Epoch seconds a 429 says to wait for, or None when it says nothing."""
@@ -172,7 +172,12 @@ class RateLimiter:
     """Budget keeper for one remote administration.
 
     ``acquire()`` before every request (it may sleep, or raise :class:`RateLimited`),
-    ``release()`` after it, and ``update*()`` with what the response told about the budget.
+    ``settle()`` with the response (what it told about the budget, and the slot given back),
+    or ``release()`` when no response came.
+
+    The budget lives in this object, for the threads of one process. A subclass may keep it
+    elsewhere (e.g. in the database, for every worker of every server) by overriding
+    :meth:`_state` (hold the budget for one decision) and the slot methods.
     """
 
     def __init__(
@@ -239,12 +244,11 @@ class RateLimiter:
         the reserve, or (scope ``minute``) when the wait would exceed ``max_wait``.
         """
         while True:
-            with self._lock:
+            with self._state():
                 now = self.now()
                 until = self._wait_until(now)
                 if until <= now:
-                    self.in_flight += 1
-                    self._last_start = now
+                    self._take_slot(now)
                     return
                 delay = until - now
                 if delay > self.max_wait:
@@ -253,10 +257,36 @@ class RateLimiter:
             self.waited += delay
             self.sleep(delay)
 
-    def release(self) -> None:
-        """Give back the slot taken by :meth:`acquire` (the request is over)."""
+    # -- where the budget is kept (overridden by a shared store) ---------------------------
+    @contextlib.contextmanager
+    def _state(self):
+        """Hold the budget for one decision: read it, change it, keep it."""
         with self._lock:
-            self.in_flight = max(0, self.in_flight - 1)
+            yield
+
+    def _take_slot(self, now: float) -> None:
+        self.in_flight += 1
+        self._last_start = now
+
+    def _give_back_slot(self) -> None:
+        self.in_flight = max(0, self.in_flight - 1)
+
+    def for_key(self, key, **options) -> RateLimiter:
+        """A limiter of the same kind for another key (a service counting per endpoint)."""
+        return limiter_for(key, now=self.now, sleep=self.sleep, **options)
+
+    def release(self) -> None:
+        """Give back the slot taken by :meth:`acquire` (the request is over, unanswered)."""
+        with self._state():
+            self._give_back_slot()
+
+    def settle(self, headers: Mapping, policy: RatePolicy) -> None:
+        """The request was answered: record the budget its headers tell and give the slot
+        back, in one step, so that no other worker starts in between on the old count."""
+        values = policy.budget_values(headers, self.now())
+        with self._state():
+            self._update(**values)
+            self._give_back_slot()
 
     def update(
         self,
@@ -269,19 +299,38 @@ class RateLimiter:
         day_limit=None,
     ) -> None:
         """Record the budget a response reported (resets in epoch seconds)."""
-        with self._lock:
-            if minute_limit is not None:
-                self.minute_limit = minute_limit
-            if day_limit is not None:
-                self.day_limit = day_limit
-            if minute_remaining is not None:
-                self.minute_remaining, self.minute_reset = self._merge(
-                    self.minute_remaining, self.minute_reset, minute_remaining, minute_reset
-                )
-            if day_remaining is not None:
-                self.day_remaining, self.day_reset = self._merge(
-                    self.day_remaining, self.day_reset, day_remaining, day_reset
-                )
+        with self._state():
+            self._update(
+                minute_remaining,
+                minute_reset,
+                day_remaining,
+                day_reset,
+                minute_limit=minute_limit,
+                day_limit=day_limit,
+            )
+
+    def _update(
+        self,
+        minute_remaining=None,
+        minute_reset=None,
+        day_remaining=None,
+        day_reset=None,
+        *,
+        minute_limit=None,
+        day_limit=None,
+    ) -> None:
+        if minute_limit is not None:
+            self.minute_limit = minute_limit
+        if day_limit is not None:
+            self.day_limit = day_limit
+        if minute_remaining is not None:
+            self.minute_remaining, self.minute_reset = self._merge(
+                self.minute_remaining, self.minute_reset, minute_remaining, minute_reset
+            )
+        if day_remaining is not None:
+            self.day_remaining, self.day_reset = self._merge(
+                self.day_remaining, self.day_reset, day_remaining, day_reset
+            )
 
     @staticmethod
     def _merge(old_remaining, old_reset, remaining, reset):
@@ -303,7 +352,7 @@ class RateLimiter:
         until = parse_retry_after(value, now)
         if until is None:
             until = now + (self.default_429_wait if default is None else default)
-        with self._lock:
+        with self._state():
             self.blocked_until = max(self.blocked_until, until)
         return until
 
@@ -315,7 +364,7 @@ class RateLimiter:
         now = self.now()
         until = policy.retry_at(headers, body, now)
         if until is None and policy.tells_budget:
-            with self._lock:
+            with self._state():
                 known = self.minute_remaining == 0 or (
                     self.day_remaining is not None and self.day_remaining <= self.daily_reserve
                 )
@@ -326,13 +375,13 @@ class RateLimiter:
             until = (now // 60 + 1) * 60 + self.margin
         if until is None:
             until = now + self.default_429_wait
-        with self._lock:
+        with self._state():
             self.blocked_until = max(self.blocked_until, until)
 
     # -- reporting ----------------------------------------------------------------------
     def snapshot(self) -> dict:
         """The known budget, for a "Test connection" button or the backend form."""
-        with self._lock:
+        with self._state():
             self._expire(self.now())
             return {
                 "key": list(self.key) if isinstance(self.key, tuple) else self.key,

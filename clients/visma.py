@@ -186,11 +186,12 @@ class VismaClient(ApiClient):
     # -- rate budget per endpoint (V21) --------------------------------------------------
     def _default_limiter(self, endpoint: str) -> RateLimiter:
         client = getattr(self.oauth, "client_id", "")
+        key = ("visma", self.base_url, client, endpoint)
         # 2 % under the budget: the server counts a sliding minute, clocks drift
-        return limiter_for(
-            ("visma", self.base_url, client, endpoint),
-            min_interval=60.0 / CALLS_PER_MINUTE * 1.02,
-        )
+        options = {"min_interval": 60.0 / CALLS_PER_MINUTE * 1.02}
+        if self.limiter is not None:  # the caller's kind of limiter, e.g. a shared one
+            return self.limiter.for_key(key, **options)
+        return limiter_for(key, **options)
 
     @staticmethod
     def endpoint_of(url: str) -> str:

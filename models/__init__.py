@@ -18,6 +18,7 @@ from . import (
     bookkeeping_partner_link,
     bookkeeping_partner_link_visma,
     bookkeeping_product_link,
+    bookkeeping_rate_budget,
     bookkeeping_remote_option,
     bookkeeping_remote_option_asperion,
     bookkeeping_remote_option_visma,

@@ -30,7 +30,6 @@ from ..clients.asperion import (
     draft_line,
 )
 from ..clients.oauth import MemoryTokenStore
-from ..clients.ratelimit import limiter_for
 
 _logger = logging.getLogger(__name__)
 
@@ -203,7 +202,7 @@ class BookkeepingBackend(models.Model):
             self.asperion_api_url,
             admin,
             self._asperion_oauth(),
-            limiter=limiter_for(("asperion", self.asperion_api_url.rstrip("/"), str(admin))),
+            limiter=self._rate_limiter(("asperion", self.asperion_api_url.rstrip("/"), str(admin))),
             on_call=on_call,
             language="nl-NL" if (self.env.lang or "").startswith("nl") else "en-US",
         )

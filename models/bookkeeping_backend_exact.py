@@ -28,7 +28,6 @@ from odoo.tools import float_compare
 from ..clients import errors as client_errors
 from ..clients.exact import HOSTS, MAX_URL, ExactClient, Guid, literal, or_groups
 from ..clients.oauth import MemoryTokenStore
-from ..clients.ratelimit import limiter_for
 
 _logger = logging.getLogger(__name__)
 
@@ -332,7 +331,7 @@ class BookkeepingBackend(models.Model):
             self._exact_host(),
             division,
             self._exact_oauth(self._token_store(), on_call),
-            limiter=limiter_for(("exact", division)),
+            limiter=self._rate_limiter(("exact", division)),
             on_call=on_call,
         )
 

@@ -239,6 +239,8 @@ class BookkeepingBackend(models.Model):
             self.visma_api_url,
             self._visma_oauth(on_call=on_call),
             company_id=self.administration_code or None,
+            # Visma counts per endpoint: this limiter only makes the shared ones (V21).
+            limiter=self._rate_limiter(("visma", self.visma_api_url)),
             on_call=on_call,
         )
 

@@ -20,6 +20,7 @@ from . import (
     test_partner_sync,
     test_pdf_and_copies,
     test_push_cron,
+    test_rate_budget,
     test_service_contract,
     test_setup_assistant,
     test_timewax_import,

@@ -7,6 +7,13 @@ from odoo.addons.account_bookkeeping_link.clients.ratelimit import reset_registr
 from odoo.addons.account_bookkeeping_link.sandbox.core.server import start_in_thread
 
 
+def forget_budgets(env):
+    """The sandbox starts afresh: so do the remote budgets, in this process and in the
+    database (they are kept on a cursor of their own, outside the test's transaction)."""
+    reset_registry()
+    env["bookkeeping.rate.budget"]._forget_all()
+
+
 class SandboxCase(AccountTestInvoicingCommon):
     """Starts the sandbox on a loopback port for the class; ``control()`` talks to its
     test-only API. Odoo's own request guard lets loopback calls through."""
@@ -52,7 +59,7 @@ class SandboxCase(AccountTestInvoicingCommon):
         """Odoo rolls back every test, so the remote side starts afresh too (same numbers),
         and the link is made again through the real OAuth flow."""
         self.control("POST", "/reset", {"service": self.sandbox_service})
-        reset_registry()
+        forget_budgets(self.env)
         self.link()
         self.assertEqual(self.backend.state, "linked")
         self.clear_stats()

@@ -9,9 +9,8 @@ from unittest.mock import patch
 from odoo import SUPERUSER_ID, Command, api, fields
 from odoo.orm.environments import Transaction
 
-from odoo.addons.account_bookkeeping_link.clients.ratelimit import reset_registry
 from odoo.addons.account_bookkeeping_link.sandbox.exact.seed import seed_guid
-from odoo.addons.account_bookkeeping_link.tests.common import SandboxCase
+from odoo.addons.account_bookkeeping_link.tests.common import SandboxCase, forget_budgets
 
 DIVISION = 1001
 INVOICE_DATE = fields.Date.from_string("2025-06-02")
@@ -34,7 +33,7 @@ class ExactCommon(SandboxCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.control("POST", "/exact/config", QUIET_CONFIG)
-        reset_registry()
+        forget_budgets(cls.env)
         cls.env.user.group_ids |= cls.env.ref("account_bookkeeping_link.group_bookkeeping_manager")
         company = cls.company_data["company"]
         cls.nl = cls.env.ref("base.nl")
@@ -93,7 +92,7 @@ class ExactCommon(SandboxCase):
         # Odoo rolls back every test, so the remote side starts afresh too (same numbers).
         self.control("POST", "/reset", {"service": "exact"})
         self.control("POST", "/exact/config", QUIET_CONFIG)
-        reset_registry()
+        forget_budgets(self.env)
         self.link()
         self.assertEqual(self.backend.state, "linked")
         self.clear_stats()

@@ -9,7 +9,6 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from odoo.addons.account_bookkeeping_link.clients.ratelimit import limiter_for
 from odoo.addons.account_bookkeeping_link.tests.common_asperion import AsperionCommon
 from odoo.addons.account_bookkeeping_link.tests.common_exact import DIVISION, ExactCommon
 
@@ -342,12 +341,12 @@ class TestBurstsAndBlips(HealingCommon):
         moves = (
             self.invoice([(10.0, 1.0)]) | self.invoice([(20.0, 1.0)]) | self.invoice([(30.0, 1.0)])
         )
-        cron = self.backend.sudo().push_cron_id
+        cron = self.backend.sudo().push_cron_ids
         Trigger = self.env["ir.cron.trigger"]
         self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
         self.send(moves)
         self.assertIn("to_send", moves.mapped("bookkeeping_state"))
-        reset = limiter_for(("exact", DIVISION)).snapshot()["day_reset"]
+        reset = self.backend._rate_limiter(("exact", DIVISION)).snapshot()["day_reset"]
         self.assertTrue(reset)
         expected = datetime.fromtimestamp(reset, timezone.utc).replace(tzinfo=None)
         triggers = Trigger.search([("cron_id", "=", cron.id)])
@@ -365,7 +364,7 @@ class TestAsperionRunStoppedOn429(AsperionCommon):
         self.backend._push_partner(self.backend._client(), self.partner_a)
         self.control("POST", "/asperion/config", {"retry_after": 600})
         self.addCleanup(self.control, "POST", "/asperion/config", {"retry_after": 1})
-        cron = self.backend.sudo().push_cron_id
+        cron = self.backend.sudo().push_cron_ids
         Trigger = self.env["ir.cron.trigger"]
         Trigger.search([("cron_id", "=", cron.id)]).unlink()
         self.faults(throttle_next=1)

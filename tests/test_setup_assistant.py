@@ -13,8 +13,8 @@ from odoo import Command
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
-from odoo.addons.account_bookkeeping_link.clients.ratelimit import reset_registry
 from odoo.addons.account_bookkeeping_link.sandbox.core.server import start_in_thread
+from odoo.addons.account_bookkeeping_link.tests.common import forget_budgets
 
 
 class SetupCommon(AccountTestInvoicingCommon, HttpCase):
@@ -32,7 +32,7 @@ class SetupCommon(AccountTestInvoicingCommon, HttpCase):
         super().setUpClass()
         cls.sandbox = start_in_thread()
         cls.addClassCleanup(cls.sandbox.stop)
-        reset_registry()
+        forget_budgets(cls.env)
         cls.env.user.group_ids |= cls.env.ref("account_bookkeeping_link.group_bookkeeping_manager")
         company = cls.company_data["company"]
         company.country_id = cls.env.ref("base.nl")
@@ -73,7 +73,7 @@ class SetupCommon(AccountTestInvoicingCommon, HttpCase):
     def setUp(self):
         super().setUp()
         requests.post(f"{self.sandbox.url}/_sandbox/reset", json={}, timeout=10)
-        reset_registry()
+        forget_budgets(self.env)
 
     def start(self, service, **vals):
         """What the Settings button opens, saved as the form saves it."""

@@ -4,7 +4,7 @@ all real HTTP on loopback, one sandbox serving both services."""
 from odoo import fields
 from odoo.tests import tagged
 
-from odoo.addons.account_bookkeeping_link.clients.ratelimit import reset_registry
+from odoo.addons.account_bookkeeping_link.tests.common import forget_budgets
 from odoo.addons.account_bookkeeping_link.tests.common_exact import ExactCommon
 
 
@@ -35,7 +35,7 @@ class TestTimewaxToExact(ExactCommon):
     def setUp(self):
         super().setUp()
         self.control("POST", "/reset", {"service": "timewax"})
-        reset_registry()
+        forget_budgets(self.env)
 
     def test_imported_invoices_are_booked_in_exact_under_the_timewax_number(self):
         result = self.timewax._timewax_import(
