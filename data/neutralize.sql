@@ -21,4 +21,4 @@ UPDATE ir_cron
                 FROM ir_model_data
                WHERE module = 'account_bookkeeping_link'
                  AND model = 'ir.cron')
-    OR id IN (SELECT push_cron_id FROM bookkeeping_backend);
+    OR id IN (SELECT cron_id FROM bookkeeping_backend_push_cron_rel);

@@ -9,22 +9,42 @@ locks), so two workers never send one invoice.
 The link's cron runs when it is triggered (an invoice posted, the dispatcher found work, a
 rate limit lifts) and once a day as a safety net. The dispatcher, the module's own push
 cron every five minutes, triggers the link crons that have work.
+
+A link may also push on several crons at once (``push_lanes``), for an administration
+whose budget one worker cannot spend (Visma's 600 calls a minute per endpoint). The lanes
+take different invoices (the claim) and share the one budget (bookkeeping_rate_budget.py).
 """
 
 from odoo import SUPERUSER_ID, api, fields, models
+
+MAX_PUSH_LANES = 8
 
 
 class BookkeepingBackendPushCron(models.Model):
     _inherit = "bookkeeping.backend"
 
-    push_cron_id = fields.Many2one(
+    push_cron_ids = fields.Many2many(
         "ir.cron",
-        "Push job",
+        "bookkeeping_backend_push_cron_rel",
+        "backend_id",
+        "cron_id",
+        "Push jobs",
         copy=False,
         readonly=True,
-        ondelete="set null",
         groups="base.group_system",
-        help="The scheduled action that sends this link's invoices, in parallel with other links.",
+        help="The scheduled actions that send this link's invoices, in parallel with other links.",
+    )
+    push_lanes = fields.Integer(
+        "Parallel pushes",
+        default=1,
+        help="How many workers may send this link's invoices at the same time. They share "
+        "the administration's budget; more than one helps only when one worker cannot spend "
+        "it.",
+    )
+
+    _push_lanes_range = models.Constraint(
+        f"CHECK(push_lanes BETWEEN 1 AND {MAX_PUSH_LANES})",
+        f"Parallel pushes must be between 1 and {MAX_PUSH_LANES}.",
     )
 
     @api.model_create_multi
@@ -35,12 +55,12 @@ class BookkeepingBackendPushCron(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
-        if "active" in vals or "name" in vals:
+        if {"active", "name", "push_lanes"} & set(vals):
             self._ensure_push_cron()
         return result
 
     def unlink(self):
-        crons = self.sudo().push_cron_id
+        crons = self.sudo().with_context(active_test=False).push_cron_ids
         result = super().unlink()
         crons.unlink()
         return result
@@ -49,44 +69,53 @@ class BookkeepingBackendPushCron(models.Model):
         return "push" in self._service_capabilities()
 
     def _ensure_push_cron(self):
-        """Give every pushing link its own cron, named after it, active while the link is."""
+        """Give every pushing link its own crons (one per lane), named after it, active while
+        the link is."""
         Cron = self.env["ir.cron"].sudo()
         model_id = self.env["ir.model"]._get_id(self._name)
-        for backend in self.sudo():
+        # Resting lanes and an archived link's crons are inactive: they must be found too.
+        for backend in self.sudo().with_context(active_test=False):
             if not backend._pushes():
                 continue
-            vals = {
-                "name": self.env._(
-                    "Bookkeeping link: send invoices of %(link)s", link=backend.name
-                ),
-                "active": backend.active,
-            }
-            if backend.push_cron_id:
-                backend.push_cron_id.write(vals)
-                continue
-            backend.push_cron_id = Cron.create(
-                {
-                    **vals,
-                    "model_id": model_id,
-                    "state": "code",
-                    "code": f"model.browse({backend.id})._cron_push_link()",
-                    "interval_number": 1,
-                    "interval_type": "days",
-                    "user_id": SUPERUSER_ID,
-                }
-            )
+            crons = backend.push_cron_ids.sorted("id")
+            lanes = max(1, backend.push_lanes or 1)
+            for lane, cron in enumerate(crons, 1):
+                vals = {"name": backend._push_cron_name(lane, lanes), "active": backend.active}
+                if lane > lanes:
+                    vals["active"] = False  # kept, not deleted: its history stays readable
+                cron.write(vals)
+            for lane in range(len(crons) + 1, lanes + 1):
+                backend.push_cron_ids |= Cron.create(
+                    {
+                        "name": backend._push_cron_name(lane, lanes),
+                        "active": backend.active,
+                        "model_id": model_id,
+                        "state": "code",
+                        "code": f"model.browse({backend.id})._cron_push_link()",
+                        "interval_number": 1,
+                        "interval_type": "days",
+                        "user_id": SUPERUSER_ID,
+                    }
+                )
 
-    def _push_cron(self):
-        """This link's push cron, made on first use (links made before it existed)."""
+    def _push_cron_name(self, lane, lanes):
+        name = self.env._("Bookkeeping link: send invoices of %(link)s", link=self.name)
+        return name if lanes == 1 else f"{name} ({lane}/{lanes})"
+
+    def _push_crons(self):
+        """This link's active push crons, made on first use (links made before they existed)."""
         self.ensure_one()
-        if not self.sudo().push_cron_id:
+        crons = self.sudo().with_context(active_test=False).push_cron_ids
+        if not crons:
             self._ensure_push_cron()
-        return self.sudo().push_cron_id
+            crons = self.sudo().with_context(active_test=False).push_cron_ids
+        return crons.filtered("active")
 
     def _schedule_push(self, at=None):
         """Have these links' waiting invoices pushed soon (or at ``at``, UTC), each link on
-        its own worker. A job runner (e.g. the queue_job glue) may take this over."""
+        its own workers. A job runner (e.g. the queue_job glue) may take this over."""
         for backend in self:
-            cron = backend._push_cron() if backend._pushes() else None
-            if cron:
+            if not backend._pushes():
+                continue
+            for cron in backend._push_crons():
                 cron._trigger(at=max(at, fields.Datetime.now()) if at else None)

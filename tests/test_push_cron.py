@@ -1,7 +1,10 @@
 """Each pushing link has its own push job, so that Odoo's cron workers push links in parallel."""
 
+import psycopg2
+
 from odoo import Command
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from odoo.addons.account_bookkeeping_link.tests.common_exact import ExactCommon
 
@@ -9,8 +12,8 @@ from odoo.addons.account_bookkeeping_link.tests.common_exact import ExactCommon
 @tagged("post_install", "-at_install")
 class TestPushJobPerLink(ExactCommon):
     def triggers(self, backend):
-        cron = backend.sudo().push_cron_id
-        return self.env["ir.cron.trigger"].sudo().search([("cron_id", "=", cron.id)])
+        crons = backend.sudo().push_cron_ids
+        return self.env["ir.cron.trigger"].sudo().search([("cron_id", "in", crons.ids)])
 
     def other_link(self):
         """A link of a second company, as if linked to its own division (no token)."""
@@ -22,20 +25,21 @@ class TestPushJobPerLink(ExactCommon):
         return other
 
     def test_each_pushing_link_has_its_own_job(self):
-        cron = self.backend.sudo().push_cron_id
+        cron = self.backend.sudo().push_cron_ids
+        self.assertEqual(len(cron), 1)
         self.assertTrue(cron.active)
         self.assertEqual(cron.model_id.model, "bookkeeping.backend")
         self.assertEqual(cron.code, f"model.browse({self.backend.id})._cron_push_link()")
         self.assertIn(self.backend.name, cron.name)
         other = self.other_link()
-        self.assertNotEqual(other.sudo().push_cron_id, cron)
-        self.assertIn("other division", other.sudo().push_cron_id.name)
+        self.assertNotEqual(other.sudo().push_cron_ids, cron)
+        self.assertIn("other division", other.sudo().push_cron_ids.name)
 
     def test_an_import_link_has_no_push_job(self):
         timewax = self.env["bookkeeping.backend"].create(
             {"name": "Timewax", "service": "timewax", "company_id": self.backend.company_id.id}
         )
-        self.assertFalse(timewax.sudo().push_cron_id)
+        self.assertFalse(timewax.sudo().push_cron_ids)
 
     def test_posting_wakes_the_links_own_job(self):
         self.triggers(self.backend).unlink()
@@ -98,7 +102,7 @@ class TestPushJobPerLink(ExactCommon):
 
     def test_archiving_and_deleting_a_link_stop_its_job(self):
         other = self.other_link()
-        cron = other.sudo().push_cron_id
+        cron = other.sudo().push_cron_ids
         other.action_archive()
         self.assertFalse(cron.active)
         other.action_unarchive()
@@ -107,9 +111,26 @@ class TestPushJobPerLink(ExactCommon):
         self.assertFalse(cron.exists())
 
     def test_a_link_made_before_the_jobs_existed_gets_one_when_woken(self):
-        cron = self.backend.sudo().push_cron_id
-        self.backend.sudo().push_cron_id = False
-        cron.unlink()
+        self.backend.sudo().push_cron_ids.unlink()
         self.invoice([(10.0, 1.0)])
-        self.assertTrue(self.backend.sudo().push_cron_id)
+        self.assertTrue(self.backend.sudo().push_cron_ids)
         self.assertTrue(self.triggers(self.backend))
+
+    def test_parallel_pushes_wake_every_lane(self):
+        self.backend.push_lanes = 3
+        crons = self.backend.sudo().push_cron_ids
+        self.assertEqual(len(crons), 3)
+        self.assertEqual(len(set(crons.mapped("code"))), 1, "every lane runs the same link")
+        self.triggers(self.backend).unlink()
+        self.invoice([(10.0, 1.0)])
+        self.assertEqual(self.triggers(self.backend).cron_id, crons)
+        self.backend.push_lanes = 1
+        self.assertEqual(len(crons.filtered("active")), 1, "the extra lanes rest")
+        self.triggers(self.backend).unlink()
+        self.invoice([(20.0, 1.0)])
+        self.assertEqual(len(self.triggers(self.backend)), 1)
+
+    def test_parallel_pushes_are_bounded(self):
+        with self.assertRaises(psycopg2.errors.CheckViolation), mute_logger("odoo.sql_db"):
+            self.backend.push_lanes = 0
+            self.backend.flush_recordset()
