@@ -1,5 +1,7 @@
 """python -m bench SERVICE [--invoices N] [--partners N] [--keep-db]
 python -m bench sandbox [--requests N]   (the sandbox's own throughput; no Odoo needed)
+python -m bench workers [--invoices 300] [--links 10] [--per-link 100] [--latency-ms 100]
+    (real odoo-bin servers pushing at once: bench/workers.py)
 
 SERVICE is any sandbox service whose recipe (``sandbox/<service>/recipe.py``) has ``BENCH``.
 Benchmarks of the invoice push against the sandbox, in a real Odoo on a database made for
@@ -49,11 +51,22 @@ def main():
         for name, recipe in registry.recipes().items()
         if getattr(recipe, "IMPORT_BENCH", None)
     }
-    parser.add_argument("service", choices=[*registry.bench_services(), *imports, "sandbox"])
+    parser.add_argument(
+        "service", choices=[*registry.bench_services(), *imports, "sandbox", "workers"]
+    )
     parser.add_argument(
         "--requests", type=int, default=500, help="GETs per endpoint (bench sandbox)"
     )
-    parser.add_argument("--invoices", type=int, default=1000)
+    parser.add_argument("--invoices", type=int, default=None, help="1000; 300 for workers")
+    parser.add_argument("--links", type=int, default=10, help="links at once (bench workers)")
+    parser.add_argument("--per-link", type=int, default=100, help="invoices per link (workers)")
+    parser.add_argument(
+        "--latency-ms", type=int, default=100, help="the sandbox's answer time (bench workers)"
+    )
+    parser.add_argument("--part", choices=("all", "servers", "links"), default="all")
+    parser.add_argument(
+        "--workers-service", default=None, help="bench workers: a service whose recipe has WORKERS"
+    )
     parser.add_argument("--partners", type=int, default=200)
     parser.add_argument("--pdf-invoices", type=int, default=50)
     parser.add_argument("--rate-invoices", type=int, default=300)
@@ -65,6 +78,8 @@ def main():
     )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
+    if args.invoices is None:
+        args.invoices = 300 if args.service == "workers" else 1000
     _reexec_in_venv()
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     sys.path.insert(0, ROOT)
@@ -83,6 +98,11 @@ def main():
     except odoo_env.SetupError as error:
         print(str(error))
         return 2
+    if args.service == "workers":
+        from bench import workers  # noqa: PLC0415
+
+        print(json.dumps(workers.run(args, src), sort_keys=True))
+        return 0
     if args.service in imports:
         result = importlib.import_module(imports[args.service]).run(args, src)
         print(json.dumps(result, sort_keys=True))

@@ -66,9 +66,10 @@ def connect(env, backend, url):
     backend._finish_oauth(consent["code"])
 
 
-def link(env, company, service, url, taxes, revenue, **vals):
+def link(env, company, service, url, taxes, revenue, administration=None, **vals):
     """Create (or reuse) the company's link to the sandbox and make it ready to send.
-    ``taxes``: {rate: account.tax}; ``revenue``: the income account to map."""
+    ``taxes``: {rate: account.tax}; ``revenue``: the income account to map;
+    ``administration``: the administration's code, when not the recipe's."""
     conf = link_recipe(service)
     label = registry.recipe(service).LABEL
     Backend = env["bookkeeping.backend"].with_company(company)
@@ -88,6 +89,7 @@ def link(env, company, service, url, taxes, revenue, **vals):
         connect(env, backend, url)
     # None: the consent itself chose the administration (stored at connect)
     field, code = conf["administration"] or (None, None)
+    code = administration or code
     if field and not backend[field]:
         backend[field] = option(env, backend, "administration", code)
     backend.action_load_options()

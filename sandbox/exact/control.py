@@ -1,13 +1,14 @@
 """Exact's part of the control API (what a user would do in Exact)."""
 
 from .errors import ODataError
+from .seed import CONSENTABLE, seed_division
 from .settings import (
     DEFAULT_CONFIG,
 )
 
 
 class ControlMixin:
-    """The /_sandbox/exact/... actions: consent, config, clients, pay, print."""
+    """The /_sandbox/exact/... actions: consent, config, clients, divisions, pay, print."""
 
     # -- control API ---------------------------------------------------------------------
     def handle_control(self, action, path_rest, body):
@@ -17,6 +18,8 @@ class ControlMixin:
             return self.consent(body)
         if action == "clients":
             return self.clients.register(body)
+        if action == "divisions":
+            return self.add_divisions(body)
         if action == "config":
             unknown = set(body) - set(DEFAULT_CONFIG)
             if unknown:
@@ -39,6 +42,36 @@ class ControlMixin:
         except ODataError as err:
             return err.status, {"error": err.message}
         return 404, {"error": "unknown exact control action"}
+
+    def add_divisions(self, body):
+        """E11: an accountant's user may reach many divisions. ``{"codes": [2001, ...]}``
+        adds consentable divisions with the seeded master data (benchmarks of many links)."""
+        codes = [int(c) for c in body.get("codes") or []]
+        with self._lock:
+            known = self.divisions()
+            for code in codes:
+                if code in known:
+                    continue
+                self.store.insert(
+                    "exact",
+                    "divisions",
+                    {
+                        "Code": code,
+                        "Description": f"Sandbox kantoor {code}",
+                        "Hid": code,
+                        "VATNumber": f"NL{code:09d}B01",
+                        "Country": "NL",
+                        "Currency": "EUR",
+                    },
+                    id=code,
+                )
+                seed_division(self, code)
+            extra = sorted(set(self.store.kv_get("exact:extra_divisions", [])) | set(codes))
+            self.store.kv_set("exact:extra_divisions", extra)
+        return 200, {"consentable": list(self.consentable())}
+
+    def consentable(self):
+        return (*CONSENTABLE, *self.store.kv_get("exact:extra_divisions", []))
 
     def _control_pay(self, guid, body):
         for div in self.divisions():

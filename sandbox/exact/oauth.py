@@ -9,7 +9,6 @@ from werkzeug.wrappers import Response
 from ..core.http import json_response
 from ..core.oauth import access_token_dead, authenticated_client
 from .errors import ODataError, bad
-from .seed import CONSENTABLE
 
 
 class OAuthMixin:
@@ -33,7 +32,7 @@ class OAuthMixin:
             if request.form.get("action") != "allow":
                 return _redirect(redirect_uri, {"error": "access_denied", "state": state})
             chosen = [int(d) for d in request.form.getlist("division") if d.isdigit()]
-            divisions = [d for d in chosen if d in CONSENTABLE]
+            divisions = [d for d in chosen if d in self.consentable()]
             if not divisions:
                 return Response(
                     "<h1>Kies minstens één administratie</h1>",
@@ -51,7 +50,7 @@ class OAuthMixin:
         boxes = "".join(
             f'<label><input type="checkbox" name="division" value="{d}" checked> {d} '
             f"{html.escape(names[d]['Description'])}</label><br>"
-            for d in CONSENTABLE
+            for d in self.consentable()
         )
         # Root-relative with the mount prefix (SCRIPT_NAME, e.g. /exact): the browser must
         # post back to this same page wherever the sandbox is mounted.
@@ -83,9 +82,10 @@ class OAuthMixin:
         problem = self._client_problem(client_id, redirect_uri)
         if problem:
             return 400, {"error": problem}
-        divisions = [int(d) for d in body.get("divisions") or CONSENTABLE]
-        if not set(divisions) <= set(CONSENTABLE):
-            return 400, {"error": f"the sandbox user can only consent to {list(CONSENTABLE)}"}
+        consentable = self.consentable()
+        divisions = [int(d) for d in body.get("divisions") or consentable]
+        if not set(divisions) <= set(consentable):
+            return 400, {"error": f"the sandbox user can only consent to {list(consentable)}"}
         code = self.oauth.issue_code(
             client_id, redirect_uri, self.config["code_ttl"], divisions=divisions
         )

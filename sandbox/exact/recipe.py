@@ -51,6 +51,14 @@ BENCH = {
 }
 
 
+# bench/workers.py: one user reaching many administrations (E11), each with its own budget.
+WORKERS = {
+    "administrations": lambda count: [2001 + i for i in range(count)],
+    "add_administrations": lambda codes: ("/exact/divisions", {"codes": codes}),
+    "remote_documents": lambda state, code: state.get(f"{code}/salesentry/SalesEntries", []),
+}
+
+
 def remote_documents(state):
     """The invoices as the remote package holds them, from ``GET /_sandbox/state/exact``
     (division 1001): sales entries (Odoo numbers) and sales invoices (Exact numbers)."""

@@ -92,10 +92,10 @@ def seed(svc):
             "exact", "divisions", dict(div, Country="NL", Currency="EUR"), id=div["Code"]
         )
     for div in (d["Code"] for d in DIVISIONS):
-        _seed_division(svc, div)
+        seed_division(svc, div)
 
 
-def _seed_division(svc, div):
+def seed_division(svc, div):
     def add(kind, code, data):
         svc.seed_record(div, kind, dict(data, ID=seed_guid(div, kind.split("/")[-1], code)))
 
