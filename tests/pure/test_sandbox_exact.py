@@ -387,6 +387,29 @@ def test_division_without_consent_is_403_reason_no_division_access(sb, api):
     assert resp.status_code == 403 and resp.headers["Reason"] == "NoDivisionAccess"
 
 
+def test_divisions_added_for_a_user_are_consentable_with_their_own_master_data(sb):
+    """E11: one user may reach many divisions (bench workers adds them)."""
+    added = sb.control("exact/divisions", {"codes": [2001, 2002]}).json()
+    assert added["consentable"] == [1001, 1002, 2001, 2002]
+    session = sb.session(sb.token(sb.code(divisions=[2001]))["access_token"])
+    codes = session.get(sb.api("vat/VATCodes", 2001)).json()["d"]["results"]
+    assert {c["Code"].strip() for c in codes} >= {"0", "1", "2"}
+    assert session.get(sb.api("vat/VATCodes", 1001)).status_code == 403  # not consented
+    refused = sb.control(
+        "exact/consent",
+        {"client_id": "sandbox-client", "redirect_uri": REDIRECT, "divisions": [1003]},
+    )
+    assert refused.status_code == 400
+    # A reset forgets them: the user is back to the seeded divisions.
+    requests.post(sb.url + "/_sandbox/reset", json={"service": "exact"})
+    requests.post(sb.url + "/_sandbox/exact/clients", json={"redirect_uris": [REDIRECT]})
+    again = sb.control(
+        "exact/consent",
+        {"client_id": "sandbox-client", "redirect_uri": REDIRECT, "divisions": [2001]},
+    )
+    assert again.status_code == 400
+
+
 # -- §3 envelopes ---------------------------------------------------------------------------
 def test_collections_page_60_rows_with_absolute_next_keeping_filter(sb, api):
     svc = sb.server.services["exact"]
