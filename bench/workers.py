@@ -105,6 +105,8 @@ class WorkersBench(Bench):
             )
             if not left:
                 return time.time()
+            if any(server.poll() is not None for server in self.servers):
+                raise RuntimeError("an Odoo server stopped during the run (killed from outside?)")
             time.sleep(0.5)
         raise RuntimeError(f"{left} invoices were still waiting after {timeout} s")
 
@@ -240,6 +242,8 @@ class WorkersBench(Bench):
                 push_on_post=False,
                 attach_pdf=False,
             )
+            if backend.administration_code != str(code):
+                raise RuntimeError(f"{backend.name} books in {backend.administration_code}")
             client = backend._client()
             for partner in partners:
                 backend._push_partner(client, partner)

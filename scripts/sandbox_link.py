@@ -89,8 +89,8 @@ def link(env, company, service, url, taxes, revenue, administration=None, **vals
         connect(env, backend, url)
     # None: the consent itself chose the administration (stored at connect)
     field, code = conf["administration"] or (None, None)
-    code = administration or code
-    if field and not backend[field]:
+    if field and (administration or not backend[field]):
+        code = administration or code
         backend[field] = option(env, backend, "administration", code)
     backend.action_load_options()
     backend.write(
