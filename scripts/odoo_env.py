@@ -9,7 +9,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Outside the repository (see ./run): Odoo walks an addon's folder following symlinks.
@@ -19,6 +21,11 @@ VENV = os.environ.get("ABL_VENV") or os.path.join(
     "venv-" + hashlib.sha1(ROOT.encode()).hexdigest()[:10],
 )
 MODULE = "account_bookkeeping_link"
+# Addons of this repository that are not the main addon (glue/<addon>/), on the addons path.
+GLUE = os.path.join(ROOT, "glue")
+# OCA's queue_job, fetched from PyPI once (never committed): glue/'s queue_job addon needs it.
+EXTRA_ADDONS = os.path.join(VENV, "extra-addons")
+QUEUE_JOB_REQUIREMENT = "odoo-addon-queue-job>=19.0,<19.1"
 DB_HOST = os.environ.get("PGHOST", "127.0.0.1")
 DB_PORT = int(os.environ.get("PGPORT", "5432"))
 DB_USER = os.environ.get("ODOO_DB_USER", "odoo")
@@ -92,7 +99,46 @@ def addons_path(src):
         os.unlink(link)
     if not os.path.exists(link):
         os.symlink(ROOT, link)
-    return ",".join([os.path.join(src, "addons"), os.path.join(src, "odoo", "addons"), link_dir])
+    paths = [os.path.join(src, "addons"), os.path.join(src, "odoo", "addons"), link_dir, GLUE]
+    if os.path.isdir(EXTRA_ADDONS):
+        paths.append(EXTRA_ADDONS)
+    return ",".join(paths)
+
+
+def ensure_queue_job():
+    """OCA's queue_job for the glue addon's tests: the wheel from PyPI, once, unpacked into
+    the venv's extra-addons (a wheel puts it under site-packages/odoo/addons, which would
+    shadow this Odoo tree's ``odoo`` package). Returns True when it is there; otherwise
+    says in one line why not."""
+    manifest = os.path.join(EXTRA_ADDONS, "queue_job", "__manifest__.py")
+    if os.path.isfile(manifest):
+        return True
+    print("Fetching OCA queue_job from PyPI (once) ...", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp]
+            + [QUEUE_JOB_REQUIREMENT],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wheels = [name for name in os.listdir(tmp) if name.endswith(".whl")]
+        if result.returncode or not wheels:
+            print(
+                "The queue_job glue is not tested: pip could not download "
+                f"{QUEUE_JOB_REQUIREMENT} (check the network access to PyPI).",
+                flush=True,
+            )
+            return False
+        prefix = "odoo/addons/"
+        with zipfile.ZipFile(os.path.join(tmp, wheels[0])) as wheel:
+            for member in wheel.namelist():
+                if member.startswith(prefix + "queue_job/") and not member.endswith("/"):
+                    target = os.path.join(EXTRA_ADDONS, member[len(prefix) :])
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with wheel.open(member) as source, open(target, "wb") as out:
+                        shutil.copyfileobj(source, out)
+    return os.path.isfile(manifest)
 
 
 def odoo_requirements(src):

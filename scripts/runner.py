@@ -110,34 +110,32 @@ def _write_config(src, path):
         )
 
 
-def run_odoo_suite(src, tally):
-    odoo_env.ensure_postgres()
-    db = f"abl_test_{os.getpid()}"
+def _run_suite(src, db, module, tags, log_name, label, tally):
+    """Install ``module`` in a fresh ``db`` with its tests, and count what the report says."""
     odoo_env.drop_db(db)
-    print(f"== Odoo tests (database {db}) ==", flush=True)
+    print(f"== {label} (database {db}) ==", flush=True)
     rc, report, bad, seconds, log_path = _odoo_run(
         src,
         db,
         [
             "-i",
-            MODULE,
+            module,
             "--test-enable",
             "--test-tags",
-            # ODOO_TEST_TAGS narrows the suite while working ("/account_bookkeeping_link:TestX").
-            os.environ.get("ODOO_TEST_TAGS") or f"/{MODULE}",
+            tags,
             "--stop-after-init",
             f"--http-port={odoo_env.free_port()}",
             "--http-interface=127.0.0.1",
             "--log-level=info",
             "--max-cron-threads=0",
         ],
-        "odoo-tests.log",
+        log_name,
     )
     if report:
         failures, errors, total = report
         tally.add(total - failures - errors, failures + errors)
         print(
-            f"   Odoo suite: {total - failures - errors} passed, {failures + errors} failed "
+            f"   {label}: {total - failures - errors} passed, {failures + errors} failed "
             f"in {seconds:.0f} s (log: {log_path})",
             flush=True,
         )
@@ -145,9 +143,49 @@ def run_odoo_suite(src, tally):
         if extra and failures + errors == 0:
             print("   errors were logged outside tests: counted as one failure", flush=True)
             tally.add(0, 1)
-    else:
-        print(f"   the Odoo run ended without a test report (rc={rc}): see {log_path}", flush=True)
-        tally.add(0, 1)
+        return failures + errors == 0 and not extra
+    print(f"   the Odoo run ended without a test report (rc={rc}): see {log_path}", flush=True)
+    tally.add(0, 1)
+    return False
+
+
+def glue_addons():
+    """The addons in glue/ (each one joins the main addon to another addon)."""
+    if not os.path.isdir(odoo_env.GLUE):
+        return []
+    return sorted(
+        name
+        for name in os.listdir(odoo_env.GLUE)
+        if os.path.isfile(os.path.join(odoo_env.GLUE, name, "__manifest__.py"))
+    )
+
+
+def run_glue_suites(src, tally):
+    """Each glue addon's own tests, in a database of its own, so that the main suite runs
+    without the addons the glue joins in (queue_job takes the pushes over when installed)."""
+    if not glue_addons():
+        return
+    if not odoo_env.ensure_queue_job():
+        return
+    for addon in glue_addons():
+        db = f"abl_glue_{os.getpid()}"
+        if _run_suite(src, db, addon, f"/{addon}", f"odoo-{addon}.log", addon, tally):
+            odoo_env.drop_db(db)
+
+
+def run_odoo_suite(src, tally):
+    odoo_env.ensure_postgres()
+    db = f"abl_test_{os.getpid()}"
+    _run_suite(
+        src,
+        db,
+        MODULE,
+        # ODOO_TEST_TAGS narrows the suite while working ("/account_bookkeeping_link:TestX").
+        os.environ.get("ODOO_TEST_TAGS") or f"/{MODULE}",
+        "odoo-tests.log",
+        "Odoo suite",
+        tally,
+    )
 
     if "checks" not in _parts():
         return
@@ -223,9 +261,9 @@ def run_odoo_suite(src, tally):
 
 
 def _parts():
-    """ABL_PARTS=pure | odoo | odoo,checks runs part of the suite while working; the default
-    (and CI) runs all three."""
-    return set(os.environ.get("ABL_PARTS", "pure,odoo,checks").split(","))
+    """ABL_PARTS=pure | odoo | odoo,checks | glue runs part of the suite while working; the
+    default (and CI) runs all four."""
+    return set(os.environ.get("ABL_PARTS", "pure,odoo,checks,glue").split(","))
 
 
 def cmd_test():
@@ -236,15 +274,19 @@ def cmd_test():
     parts = _parts()
     if "pure" in parts:
         run_pure(tally)
-    if "odoo" not in parts:
+    if not parts & {"odoo", "glue"}:
         print("Odoo suite not asked for (ABL_PARTS).", flush=True)
     elif not src:
         print(f"Odoo suite skipped: {odoo_env.no_odoo_reason()}", flush=True)
     else:
         if tuple(odoo_env.odoo_version(src)) != (19, 0):
             raise SetupError(f"{src} is not Odoo 19.0: point ODOO_SRC at an Odoo 19.0 tree.")
-        odoo_env.ensure_browser()  # the tours skip themselves (one line) without it
-        run_odoo_suite(src, tally)
+        if "odoo" in parts:
+            odoo_env.ensure_browser()  # the tours skip themselves (one line) without it
+            run_odoo_suite(src, tally)
+        if "glue" in parts:
+            odoo_env.ensure_postgres()
+            run_glue_suites(src, tally)
     print(f"(test command took {time.time() - started:.0f} s)", flush=True)
     print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
     return 1 if tally.failed else 0
