@@ -271,6 +271,19 @@ class BookkeepingBackend(models.Model):
         help="Process each sales invoice with PrintedSalesInvoices right after creating it, "
         "so Exact assigns its number at once.",
     )
+    exact_collective_customer_code = fields.Char(
+        "Default customer (Exact code)",
+        help="The code of the Exact account that collective entries of private persons are "
+        "booked on (e.g. 'Kassa' or 'Particulieren').",
+    )
+    # The GUID of that account, looked up once; a new code forgets it.
+    exact_collective_customer_id = fields.Char(
+        compute="_compute_exact_collective_customer_id", store=True, readonly=True, copy=False
+    )
+
+    @api.depends("exact_collective_customer_code", "administration_code")
+    def _compute_exact_collective_customer_id(self):
+        self.exact_collective_customer_id = False
 
     @api.depends("exact_location")
     def _compute_exact_base_url(self):
@@ -493,7 +506,7 @@ class BookkeepingBackend(models.Model):
     def _service_capabilities(self):
         if self.service != "exact":
             return super()._service_capabilities()
-        return frozenset({"push", "partners", "oauth"})
+        return frozenset({"push", "partners", "oauth", "collective"})
 
     def _service_vat_code_fits(self, tax, option):
         # Exact VAT types: E excludes VAT, I includes it; a code without a type fits both.
@@ -1033,6 +1046,152 @@ class BookkeepingBackend(models.Model):
             if r.get("YourRef") == move.name
         ]
         return self._exact_entry_result(move, rows[0]) if rows else None
+
+    # ------------------------------------------------------------------ collective booking
+
+    def _service_collective_customer(self, client):
+        if self.service != "exact":
+            return super()._service_collective_customer(client)
+        code = (self.exact_collective_customer_code or "").strip()
+        if not code:
+            raise UserError(
+                self.env._(
+                    "Enter the default customer (its Exact account code) on the link %(name)s "
+                    "(tab Exact Online): collective entries are booked on it.",
+                    name=self.name,
+                )
+            )
+        if not self.exact_collective_customer_id:
+            rows = client.accounts_by_field("Code", [code], select="ID,Code,Name")
+            if len(rows) != 1:
+                raise UserError(
+                    self.env._(
+                        "Exact division %(division)s has no account with code %(code)s for the "
+                        "collective entries: create it in Exact or correct the default customer "
+                        "on the link %(name)s.",
+                        division=self.administration_code,
+                        code=code,
+                        name=self.name,
+                    )
+                )
+            self.exact_collective_customer_id = rows[0]["ID"]
+        return self.exact_collective_customer_id
+
+    def _service_check_collective_move(self, move, document):
+        if self.service != "exact":
+            return super()._service_check_collective_move(move, document)
+        errors = []
+        if not self.administration_code or not self.exact_journal_id:
+            errors.append(
+                self.env._(
+                    "Choose the Exact division and sales journal on the link %(name)s.",
+                    name=self.name,
+                )
+            )
+        for line in document["lines"]:
+            taxes = line["taxes"]
+            if len(taxes) > 1:
+                errors.append(
+                    self.env._(
+                        "Line '%(line)s' has several taxes; Exact takes one VAT code per line.",
+                        line=line["name"],
+                    )
+                )
+            elif not taxes and not self.untaxed_vat_code_id:
+                errors.append(
+                    self.env._(
+                        "Line '%(line)s' has no tax. Choose the VAT code for lines without tax on "
+                        "the link %(name)s (tab VAT codes).",
+                        line=line["name"],
+                        name=self.name,
+                    )
+                )
+            elif taxes and not self._mapped_option("tax", taxes):
+                errors.append(
+                    self.env._(
+                        "The tax %(tax)s has no Exact VAT code: map it on the link %(name)s "
+                        "(tab VAT code mapping).",
+                        tax=taxes.display_name,
+                        name=self.name,
+                    )
+                )
+            option = self._mapped_option("account", line["account"])
+            if not option or not (option.extra or {}).get("ID"):
+                errors.append(
+                    self.env._(
+                        "The income account %(account)s has no Exact GL account: map it on the "
+                        "link %(name)s (tab Account mapping).",
+                        account=line["account"].display_name,
+                        name=self.name,
+                    )
+                )
+        return errors
+
+    def _exact_collective_lines(self, entry):
+        """The entry's lines per (Exact VAT code, GL account), summed in cents: Odoo's
+        amounts, never recomputed (Exact would round VAT per line)."""
+        sums = defaultdict(lambda: [0, 0])
+        for line in entry.line_ids:
+            tax = line.tax_id and self._mapped_option("tax", line.tax_id)
+            code = tax.code if tax else self.untaxed_vat_code_id.code
+            account = self._mapped_option("account", line.account_id)
+            if not code or not account or not (account.extra or {}).get("ID"):
+                raise UserError(
+                    self.env._(
+                        "Map the tax %(tax)s and the income account %(account)s on the link "
+                        "%(name)s before the collective entry %(entry)s can be booked.",
+                        tax=line.tax_id.display_name or "-",
+                        account=line.account_id.display_name,
+                        name=self.name,
+                        entry=entry.name,
+                    )
+                )
+            key = (code, account.extra["ID"])
+            sums[key][0] += round(line.base * 100)
+            sums[key][1] += round(line.vat * 100)
+        return [
+            {
+                "GLAccount": gl_account,
+                "AmountFC": base / 100,
+                "VATCode": code,
+                "VATAmountFC": vat / 100,
+                "Description": entry._remote_description()[:60],
+            }
+            for (code, gl_account), (base, vat) in sums.items()
+            if base or vat
+        ]
+
+    def _service_push_collective(self, client, entry, customer):
+        if self.service != "exact":
+            return super()._service_push_collective(client, entry, customer)
+        vals = {
+            "Journal": self.exact_journal_id.code,
+            "Customer": customer,
+            "EntryDate": entry.date.isoformat(),
+            "YourRef": entry.reference,
+            "Description": entry._remote_description()[:60],
+            "Currency": entry.currency_id.name,
+            "SalesEntryLines": self._exact_collective_lines(entry),
+        }
+        return self._exact_collective_result(client.create_sales_entry(vals))
+
+    def _service_find_collective(self, client, entry):
+        if self.service != "exact":
+            return super()._service_find_collective(client, entry)
+        rows = [
+            r
+            for r in client.sales_entries_by_your_ref([entry.reference])
+            if r.get("YourRef") == entry.reference
+        ]
+        return self._exact_collective_result(rows[0]) if rows else None
+
+    def _exact_collective_result(self, row):
+        amount = row.get("AmountFC")
+        return {
+            "remote_id": row["EntryID"],
+            "remote_number": str(row["EntryNumber"]) if row.get("EntryNumber") else None,
+            "remote_amount": float(amount) if amount is not None else None,
+        }
 
     # ------------------------------------------------------------------ sync back
 

@@ -9,6 +9,7 @@ from . import (
     test_contract_visma,
     test_core,
     test_exact_amounts,
+    test_exact_collective,
     test_exact_invoices,
     test_exact_link,
     test_exact_tokens,
