@@ -48,7 +48,31 @@ BENCH = {
     "pay": "/exact/receivables/{remote_id}/pay",
     "finalise": "/exact/salesinvoices/{remote_id}/print",
     "rate_note": None,
+    # bench/collective.py: the default customer of collective entries, made remotely and
+    # named on the link (``client`` is the link's client, ``backend`` the Odoo link).
+    "collective_setup": lambda backend, client: backend.write(
+        {
+            "exact_collective_customer_code": client.create_account(
+                {"Name": "Particulieren (bench)", "Status": "C"}
+            )["Code"].strip()
+        }
+    ),
 }
+
+
+def collective_totals(state, references):
+    """Count and totals of the collective entries ``references`` as the sandbox holds
+    them: {entries, total, vat, lines}."""
+    refs = set(references)
+    rows = [r for r in state.get("1001/salesentry/SalesEntries", []) if r.get("YourRef") in refs]
+    ids = {r["EntryID"] for r in rows}
+    lines = [r for r in state.get("1001/salesentry/SalesEntryLines", []) if r["EntryID"] in ids]
+    return {
+        "entries": len(rows),
+        "total": round(sum(r["AmountFC"] for r in rows), 2),
+        "vat": round(sum(r["VATAmountFC"] for r in rows), 2),
+        "lines": len(lines),
+    }
 
 
 def remote_documents(state):
