@@ -296,3 +296,18 @@ class TestExactCollective(ExactCommon):
         usd = self.setup_other_currency("USD")
         foreign = self.invoice(partner=self.private, currency=usd)
         self.assertFalse(foreign.bookkeeping_collective)
+
+    def test_the_dispatcher_wakes_a_link_with_a_closed_day(self):
+        Backend = self.env["bookkeeping.backend"]
+        today = self.backend._collective_today()
+        self.b2c([(10.0, 1.0)], date=today + timedelta(days=2))
+        self.assertNotIn(self.backend, Backend._collective_work())
+        self.b2c([(10.0, 1.0)])
+        self.assertIn(self.backend, Backend._collective_work())
+        triggers = self.env["ir.cron.trigger"].sudo()
+        before = triggers.search_count([("cron_id", "=", self.backend.sudo().push_cron_id.id)])
+        Backend._cron_push_invoices()
+        after = triggers.search_count([("cron_id", "=", self.backend.sudo().push_cron_id.id)])
+        self.assertGreater(after, before)
+        self.run_collective()
+        self.assertNotIn(self.backend, Backend._collective_work())
