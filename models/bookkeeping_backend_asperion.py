@@ -138,6 +138,19 @@ class BookkeepingBackend(models.Model):
         domain="[('backend_id', '=', id), ('kind', '=', 'journal')]",
         help="Journal of invoices booked with Odoo's number (empty: Asperion's default).",
     )
+    asperion_collective_debtor_number = fields.Char(
+        "Default debtor (Asperion customer number)",
+        help="The customer number of the Asperion debtor that collective entries of private "
+        "persons are booked on (e.g. a debtor 'Particulieren').",
+    )
+    # The debtor's id, looked up once; a new number or administration forgets it.
+    asperion_collective_debtor_id = fields.Char(
+        compute="_compute_asperion_collective_debtor_id", store=True, readonly=True, copy=False
+    )
+
+    @api.depends("asperion_collective_debtor_number", "administration_code")
+    def _compute_asperion_collective_debtor_id(self):
+        self.asperion_collective_debtor_id = False
 
     @api.depends("asperion_environment")
     def _compute_asperion_urls(self):
@@ -251,7 +264,7 @@ class BookkeepingBackend(models.Model):
     def _service_capabilities(self):
         if self.service != "asperion":
             return super()._service_capabilities()
-        return frozenset({"push", "partners", "oauth"})
+        return frozenset({"push", "partners", "oauth", "collective"})
 
     def _service_test_connection(self):
         if self.service != "asperion":
@@ -868,6 +881,148 @@ class BookkeepingBackend(models.Model):
             if invoice.get("description") == move.name:
                 return self._asperion_final_result(client, move, invoice)
         return None
+
+    # ------------------------------------------------------------------ collective booking
+    # A collective entry is a final sales invoice (salesinvoiceswithlines, booked elsewhere)
+    # on the default debtor, with our reference as its invoiceNumber: found back by the
+    # confirmed InvoiceNumber filter, refused by Asperion as a duplicate.
+
+    def _service_collective_customer(self, client):
+        if self.service != "asperion":
+            return super()._service_collective_customer(client)
+        number = (self.asperion_collective_debtor_number or "").strip()
+        if not number:
+            raise UserError(
+                self.env._(
+                    "Enter the default debtor (its Asperion customer number) on the link "
+                    "%(name)s (tab Asperion): collective entries are booked on it.",
+                    name=self.name,
+                )
+            )
+        if not self.asperion_collective_debtor_id:
+            rows = [
+                r
+                for r in client.debtors(CustomerNumber=number, CustomerNumber_comparison="Equals")
+                if str(r.get("customerNumber") or "").strip() == number
+            ]
+            if len(rows) != 1:
+                raise UserError(
+                    self.env._(
+                        "Asperion administration %(admin)s has no debtor with customer number "
+                        "%(number)s for the collective entries: create it in Asperion or "
+                        "correct the default debtor on the link %(name)s.",
+                        admin=self.administration_code,
+                        number=number,
+                        name=self.name,
+                    )
+                )
+            self.asperion_collective_debtor_id = str(rows[0]["id"])
+        return self.asperion_collective_debtor_id
+
+    def _service_check_collective_move(self, move, document):
+        if self.service != "asperion":
+            return super()._service_check_collective_move(move, document)
+        errors = []
+        if not self.administration_code:
+            errors.append(self.env._("Choose the Asperion administration on the link first."))
+        errors += self._document_errors(document, lambda line: True)
+        for line in document["lines"]:
+            if line["kind"] != "product":
+                continue  # checked by _document_errors
+            taxes = line["taxes"]
+            if len(taxes) != 1:
+                errors.append(
+                    self.env._(
+                        "Asperion needs exactly one VAT code per line; these lines have none or "
+                        "several taxes: %(lines)s",
+                        lines=line["name"] or "",
+                    )
+                )
+            elif not self._mapped_option("tax", taxes):
+                errors.append(
+                    self.env._(
+                        "Map these taxes to an Asperion VAT code on the link: %(taxes)s",
+                        taxes=taxes.display_name,
+                    )
+                )
+            if not self._mapped_option("account", line["account"]):
+                errors.append(
+                    self.env._(
+                        "Map these income accounts to an Asperion ledger account on the link: "
+                        "%(accounts)s",
+                        accounts=line["account"].display_name,
+                    )
+                )
+        return errors
+
+    def _asperion_collective_lines(self, entry):
+        """Lines per (Asperion VAT code, ledger account), summed in cents (Odoo's amounts;
+        Asperion would round VAT per line)."""
+        sums = {}
+        for line in entry.line_ids:
+            tax = line.tax_id and self._mapped_option("tax", line.tax_id)
+            code = tax.code if tax else self.untaxed_vat_code_id.code
+            account = self._mapped_option("account", line.account_id)
+            if not code or not account:
+                raise UserError(
+                    self.env._(
+                        "Map the tax %(tax)s and the income account %(account)s on the link "
+                        "%(name)s before the collective entry %(entry)s can be booked.",
+                        tax=line.tax_id.display_name or "-",
+                        account=line.account_id.display_name,
+                        name=self.name,
+                        entry=entry.name,
+                    )
+                )
+            base, vat = sums.get((code, account.code), (0, 0))
+            sums[(code, account.code)] = (
+                base + round(line.base * 100),
+                vat + round(line.vat * 100),
+            )
+        return [
+            {
+                "description": entry._remote_description(),
+                "amount": base / 100,
+                "vatAmount": vat / 100,
+                "vatCode": code,
+                "ledgerAccountId": _int_or_str(ledger),
+            }
+            for (code, ledger), (base, vat) in sums.items()
+            if base or vat
+        ]
+
+    def _service_push_collective(self, client, entry, customer):
+        if self.service != "asperion":
+            return super()._service_push_collective(client, entry, customer)
+        vals = {
+            "invoiceNumber": entry.reference,
+            "date": f"{entry.date}T00:00:00",
+            "description": entry._remote_description(),
+            "reference": entry.reference,
+            "debtorId": int(customer),
+            "lines": {"_data": self._asperion_collective_lines(entry)},
+        }
+        if self.asperion_journal_id:
+            vals["journalId"] = self.asperion_journal_id.code
+        return self._asperion_collective_result(client.create_sales_invoice(vals))
+
+    def _service_find_collective(self, client, entry):
+        if self.service != "asperion":
+            return super()._service_find_collective(client, entry)
+        for invoice in client.sales_invoices(
+            InvoiceNumber=entry.reference, InvoiceNumber_comparison="Equals"
+        ):
+            if invoice.get("invoiceNumber") == entry.reference:
+                return self._asperion_collective_result(invoice)
+        return None
+
+    def _asperion_collective_result(self, invoice):
+        total = invoice.get("amountInclVat")
+        return {
+            "remote_id": str(invoice["id"]),
+            "remote_number": invoice.get("invoiceNumber"),
+            "remote_amount": float(total) if total is not None else None,
+        }
 
     def _service_remote_url(self, move):
         if self.service != "asperion":

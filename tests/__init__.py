@@ -1,5 +1,6 @@
 from . import (
     test_asperion_amounts,
+    test_asperion_collective,
     test_asperion_invoices,
     test_asperion_link,
     test_asperion_tokens,

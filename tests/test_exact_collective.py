@@ -263,17 +263,18 @@ class TestExactCollective(ExactCommon):
     def test_not_offered_where_the_service_has_no_entry_type(self):
         self.assertTrue(self.backend.collective_supported)
         company = self.company_data["company"]
-        for service in ("asperion", "visma"):
-            with self.subTest(service=service):
-                backend = self.env["bookkeeping.backend"].create(
-                    {"name": service, "service": service, "company_id": company.id}
-                )
-                self.assertFalse(backend.collective_supported)
-                with self.assertRaisesRegex(ValidationError, "not offered"):
-                    backend.collective_booking = True
-                move = self.invoice(partner=self.private, post=False)
-                move.bookkeeping_backend_id = backend
-                self.assertFalse(backend._collective_applies(move))
+        asperion = self.env["bookkeeping.backend"].new({"name": "a", "service": "asperion"})
+        self.assertTrue(asperion.collective_supported)
+        # Visma: no entry type that is safe enough (doc/collective.md).
+        backend = self.env["bookkeeping.backend"].create(
+            {"name": "Visma", "service": "visma", "company_id": company.id}
+        )
+        self.assertFalse(backend.collective_supported)
+        with self.assertRaisesRegex(ValidationError, "not offered"):
+            backend.collective_booking = True
+        move = self.invoice(partner=self.private, post=False)
+        move.bookkeeping_backend_id = backend
+        self.assertFalse(backend._collective_applies(move))
 
     def test_send_button_queues_for_the_entry(self):
         self.backend.push_on_post = False
