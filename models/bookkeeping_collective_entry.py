@@ -228,8 +228,15 @@ class BookkeepingCollectiveEntry(models.Model):
                 vals["outcome_unknown"] = outcome_unknown
             repeated = entry.error_retryable and entry.error == message
             entry.write(vals)
+            # The invoices say why they are not booked (one UPDATE for the whole entry).
             entry.move_ids._bookkeeping_write(
-                {"bookkeeping_state": "error", "bookkeeping_error_retryable": retryable}
+                {
+                    "bookkeeping_state": "error",
+                    "bookkeeping_error_retryable": retryable,
+                    "bookkeeping_error": self.env._(
+                        "Collective entry %(entry)s: %(error)s", entry=entry.name, error=message
+                    ),
+                }
             )
             if not repeated:
                 entry._message_log(body=message)
