@@ -15,6 +15,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 from .account_move import BACKOFF_MINUTES
 
@@ -207,6 +208,8 @@ class BookkeepingCollectiveEntry(models.Model):
                 self.env._("These collective entries are booked already."), kind="info"
             )
         for backend in entries.backend_id:
+            if reason := backend._not_ready_message():
+                raise UserError(reason)
             backend._in_company_context()._send_collective_entries(
                 entries.filtered(lambda e, b=backend: e.backend_id == b)
             )
