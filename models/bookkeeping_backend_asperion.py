@@ -138,19 +138,6 @@ class BookkeepingBackend(models.Model):
         domain="[('backend_id', '=', id), ('kind', '=', 'journal')]",
         help="Journal of invoices booked with Odoo's number (empty: Asperion's default).",
     )
-    asperion_collective_debtor_number = fields.Char(
-        "Default debtor (Asperion customer number)",
-        help="The customer number of the Asperion debtor that collective entries of private "
-        "persons are booked on (e.g. a debtor 'Particulieren').",
-    )
-    # The debtor's id, looked up once; a new number or administration forgets it.
-    asperion_collective_debtor_id = fields.Char(
-        compute="_compute_asperion_collective_debtor_id", store=True, readonly=True, copy=False
-    )
-
-    @api.depends("asperion_collective_debtor_number", "administration_code")
-    def _compute_asperion_collective_debtor_id(self):
-        self.asperion_collective_debtor_id = False
 
     @api.depends("asperion_environment")
     def _compute_asperion_urls(self):
@@ -887,37 +874,15 @@ class BookkeepingBackend(models.Model):
     # on the default debtor, with our reference as its invoiceNumber: found back by the
     # confirmed InvoiceNumber filter, refused by Asperion as a duplicate.
 
-    def _service_collective_customer(self, client):
+    def _service_collective_customer(self, client, code):
         if self.service != "asperion":
-            return super()._service_collective_customer(client)
-        number = (self.asperion_collective_debtor_number or "").strip()
-        if not number:
-            raise UserError(
-                self.env._(
-                    "Enter the default debtor (its Asperion customer number) on the link "
-                    "%(name)s (tab Asperion): collective entries are booked on it.",
-                    name=self.name,
-                )
-            )
-        if not self.asperion_collective_debtor_id:
-            rows = [
-                r
-                for r in client.debtors(CustomerNumber=number, CustomerNumber_comparison="Equals")
-                if str(r.get("customerNumber") or "").strip() == number
-            ]
-            if len(rows) != 1:
-                raise UserError(
-                    self.env._(
-                        "Asperion administration %(admin)s has no debtor with customer number "
-                        "%(number)s for the collective entries: create it in Asperion or "
-                        "correct the default debtor on the link %(name)s.",
-                        admin=self.administration_code,
-                        number=number,
-                        name=self.name,
-                    )
-                )
-            self.asperion_collective_debtor_id = str(rows[0]["id"])
-        return self.asperion_collective_debtor_id
+            return super()._service_collective_customer(client, code)
+        rows = [
+            r
+            for r in client.debtors(CustomerNumber=code, CustomerNumber_comparison="Equals")
+            if str(r.get("customerNumber") or "").strip() == code
+        ]
+        return str(rows[0]["id"]) if len(rows) == 1 else None
 
     def _service_check_collective_move(self, move, document):
         if self.service != "asperion":
@@ -956,39 +921,17 @@ class BookkeepingBackend(models.Model):
         return errors
 
     def _asperion_collective_lines(self, entry):
-        """Lines per (Asperion VAT code, ledger account), summed in cents (Odoo's amounts;
-        Asperion would round VAT per line)."""
-        sums = {}
-        for line in entry.line_ids:
-            tax = line.tax_id and self._mapped_option("tax", line.tax_id)
-            code = tax.code if tax else self.untaxed_vat_code_id.code
-            account = self._mapped_option("account", line.account_id)
-            if not code or not account:
-                raise UserError(
-                    self.env._(
-                        "Map the tax %(tax)s and the income account %(account)s on the link "
-                        "%(name)s before the collective entry %(entry)s can be booked.",
-                        tax=line.tax_id.display_name or "-",
-                        account=line.account_id.display_name,
-                        name=self.name,
-                        entry=entry.name,
-                    )
-                )
-            base, vat = sums.get((code, account.code), (0, 0))
-            sums[(code, account.code)] = (
-                base + round(line.base * 100),
-                vat + round(line.vat * 100),
-            )
+        """Odoo's summed amounts with their VAT, never recomputed (Asperion would round VAT
+        per line)."""
         return [
             {
                 "description": entry._remote_description(),
-                "amount": base / 100,
-                "vatAmount": vat / 100,
+                "amount": base,
+                "vatAmount": vat,
                 "vatCode": code,
                 "ledgerAccountId": _int_or_str(ledger),
             }
-            for (code, ledger), (base, vat) in sums.items()
-            if base or vat
+            for code, ledger, base, vat in entry._remote_lines()
         ]
 
     def _service_push_collective(self, client, entry, customer):

@@ -271,19 +271,6 @@ class BookkeepingBackend(models.Model):
         help="Process each sales invoice with PrintedSalesInvoices right after creating it, "
         "so Exact assigns its number at once.",
     )
-    exact_collective_customer_code = fields.Char(
-        "Default customer (Exact code)",
-        help="The code of the Exact account that collective entries of private persons are "
-        "booked on (e.g. 'Kassa' or 'Particulieren').",
-    )
-    # The GUID of that account, looked up once; a new code forgets it.
-    exact_collective_customer_id = fields.Char(
-        compute="_compute_exact_collective_customer_id", store=True, readonly=True, copy=False
-    )
-
-    @api.depends("exact_collective_customer_code", "administration_code")
-    def _compute_exact_collective_customer_id(self):
-        self.exact_collective_customer_id = False
 
     @api.depends("exact_location")
     def _compute_exact_base_url(self):
@@ -1049,33 +1036,11 @@ class BookkeepingBackend(models.Model):
 
     # ------------------------------------------------------------------ collective booking
 
-    def _service_collective_customer(self, client):
+    def _service_collective_customer(self, client, code):
         if self.service != "exact":
-            return super()._service_collective_customer(client)
-        code = (self.exact_collective_customer_code or "").strip()
-        if not code:
-            raise UserError(
-                self.env._(
-                    "Enter the default customer (its Exact account code) on the link %(name)s "
-                    "(tab Exact Online): collective entries are booked on it.",
-                    name=self.name,
-                )
-            )
-        if not self.exact_collective_customer_id:
-            rows = client.accounts_by_field("Code", [code], select="ID,Code,Name")
-            if len(rows) != 1:
-                raise UserError(
-                    self.env._(
-                        "Exact division %(division)s has no account with code %(code)s for the "
-                        "collective entries: create it in Exact or correct the default customer "
-                        "on the link %(name)s.",
-                        division=self.administration_code,
-                        code=code,
-                        name=self.name,
-                    )
-                )
-            self.exact_collective_customer_id = rows[0]["ID"]
-        return self.exact_collective_customer_id
+            return super()._service_collective_customer(client, code)
+        rows = client.accounts_by_field("Code", [code], select="ID,Code,Name")
+        return rows[0]["ID"] if len(rows) == 1 else None
 
     def _service_check_collective_move(self, move, document):
         if self.service != "exact":
@@ -1128,37 +1093,19 @@ class BookkeepingBackend(models.Model):
         return errors
 
     def _exact_collective_lines(self, entry):
-        """The entry's lines per (Exact VAT code, GL account), summed in cents: Odoo's
-        amounts, never recomputed (Exact would round VAT per line)."""
-        sums = defaultdict(lambda: [0, 0])
-        for line in entry.line_ids:
-            tax = line.tax_id and self._mapped_option("tax", line.tax_id)
-            code = tax.code if tax else self.untaxed_vat_code_id.code
-            account = self._mapped_option("account", line.account_id)
-            if not code or not account or not (account.extra or {}).get("ID"):
-                raise UserError(
-                    self.env._(
-                        "Map the tax %(tax)s and the income account %(account)s on the link "
-                        "%(name)s before the collective entry %(entry)s can be booked.",
-                        tax=line.tax_id.display_name or "-",
-                        account=line.account_id.display_name,
-                        name=self.name,
-                        entry=entry.name,
-                    )
-                )
-            key = (code, account.extra["ID"])
-            sums[key][0] += round(line.base * 100)
-            sums[key][1] += round(line.vat * 100)
+        """Odoo's summed amounts with their VAT, never recomputed (Exact would round VAT
+        per line); GL accounts by GUID."""
         return [
             {
                 "GLAccount": gl_account,
-                "AmountFC": base / 100,
+                "AmountFC": base,
                 "VATCode": code,
-                "VATAmountFC": vat / 100,
+                "VATAmountFC": vat,
                 "Description": entry._remote_description()[:60],
             }
-            for (code, gl_account), (base, vat) in sums.items()
-            if base or vat
+            for code, gl_account, base, vat in entry._remote_lines(
+                lambda option: (option.extra or {}).get("ID")
+            )
         ]
 
     def _service_push_collective(self, client, entry, customer):

@@ -43,6 +43,15 @@ class BookkeepingBackendCollective(models.Model):
         "code and revenue account. Credit notes and late invoices for a day already booked "
         "go into a correcting entry.",
     )
+    collective_customer_code = fields.Char(
+        "Default customer",
+        help="The remote customer that collective entries are booked on (e.g. 'Kassa' or "
+        "'Particulieren'), by its code or customer number in the bookkeeping package.",
+    )
+    # Its remote id, looked up once; a new code or administration forgets it.
+    collective_customer_remote_id = fields.Char(
+        compute="_compute_collective_customer_remote_id", store=True, readonly=True, copy=False
+    )
     collective_supported = fields.Boolean(compute="_compute_collective_supported")
     collective_entry_ids = fields.One2many(
         "bookkeeping.collective.entry", "backend_id", "Collective entries"
@@ -55,6 +64,10 @@ class BookkeepingBackendCollective(models.Model):
             backend.collective_supported = bool(
                 backend.service and "collective" in backend._service_capabilities()
             )
+
+    @api.depends("collective_customer_code", "administration_code")
+    def _compute_collective_customer_remote_id(self):
+        self.collective_customer_remote_id = False
 
     def _compute_collective_entry_count(self):
         counts = dict(
@@ -93,6 +106,34 @@ class BookkeepingBackendCollective(models.Model):
             and move.currency_id == move.company_currency_id
         )
 
+    def _collective_customer(self, client):
+        """The remote id of the default customer; a UserError says what to fill in."""
+        self.ensure_one()
+        code = (self.collective_customer_code or "").strip()
+        if not code:
+            raise UserError(
+                self.env._(
+                    "Enter the default customer on the link %(name)s: collective entries are "
+                    "booked on it.",
+                    name=self.name,
+                )
+            )
+        if not self.collective_customer_remote_id:
+            remote_id = self._service_collective_customer(client, code)
+            if not remote_id:
+                raise UserError(
+                    self.env._(
+                        "%(admin)s has no single customer with code %(code)s for the collective "
+                        "entries: create it there or correct the default customer on the link "
+                        "%(name)s.",
+                        admin=self._admin_label(),
+                        code=code,
+                        name=self.name,
+                    )
+                )
+            self.collective_customer_remote_id = remote_id
+        return self.collective_customer_remote_id
+
     def _collective_today(self):
         """Today in the company's time zone (its partner's, else the user's): a day is
         booked only once it is over there."""
@@ -130,26 +171,30 @@ class BookkeepingBackendCollective(models.Model):
             return summary  # another worker runs this link's collective booking
         try:
             summary["collected"] = self._collect_invoices()
-            now = fields.Datetime.now()
             entries = self.env["bookkeeping.collective.entry"].search(
-                [
-                    ("backend_id", "=", self.id),
-                    "|",
-                    ("state", "in", ("draft", "sending")),
-                    "&",
-                    "&",
-                    ("state", "=", "error"),
-                    ("error_retryable", "=", True),
-                    "|",
-                    ("next_attempt", "=", False),
-                    ("next_attempt", "<=", now),
-                ],
+                [("backend_id", "=", self.id), *self._collective_due_domain()],
                 order="date, journal_id, sequence",
             )
             self._send_collective_entries(entries, summary)
         finally:
             self._collective_unlock()
         return summary
+
+    @api.model
+    def _collective_due_domain(self):
+        """The entries a run books: new, left 'sending' by a crash, or in error with a
+        retry that is due (a refusal waits for Book now)."""
+        return [
+            "|",
+            ("state", "in", ("draft", "sending")),
+            "&",
+            "&",
+            ("state", "=", "error"),
+            ("error_retryable", "=", True),
+            "|",
+            ("next_attempt", "=", False),
+            ("next_attempt", "<=", fields.Datetime.now()),
+        ]
 
     def _collective_lock(self):
         self.env.cr.execute(SQL("SELECT pg_try_advisory_lock(%s, %s)", RUN_LOCK_SPACE, self.id))
@@ -252,7 +297,7 @@ class BookkeepingBackendCollective(models.Model):
         for entry in chunk:
             client.bookkeeping_log.record = entry
             try:
-                customer = customer or self._service_collective_customer(client)
+                customer = customer or self._collective_customer(client)
                 booked = self._send_one_entry(client, entry, customer, entry.id not in fresh)
             except (
                 client_errors.AuthExpired,
@@ -321,18 +366,7 @@ class BookkeepingBackendCollective(models.Model):
             ["bookkeeping_backend_id"],
         )
         due = self.env["bookkeeping.collective.entry"]._read_group(
-            [
-                ("backend_id.state", "=", "linked"),
-                "|",
-                ("state", "in", ("draft", "sending")),
-                "&",
-                "&",
-                ("state", "=", "error"),
-                ("error_retryable", "=", True),
-                "|",
-                ("next_attempt", "=", False),
-                ("next_attempt", "<=", fields.Datetime.now()),
-            ],
+            [("backend_id.state", "=", "linked"), *self._collective_due_domain()],
             ["backend_id"],
         )
         backends = self.browse()

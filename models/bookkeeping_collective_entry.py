@@ -184,6 +184,39 @@ class BookkeepingCollectiveEntry(models.Model):
             }
         )
 
+    def _remote_lines(self, account_key=lambda option: option.code):
+        """The lines as the service books them: merged per (remote VAT code, remote
+        account), summed in cents, zero lines left out. ``account_key(option)``: what the
+        service names the account by (a code, a GUID in its extra data). Raises a
+        ``UserError`` naming the mapping to fill in when one went missing since the
+        invoices were collected. Returns ``[(vat_code, account_key, base, vat)]``."""
+        self.ensure_one()
+        backend = self.backend_id
+        sums = defaultdict(lambda: [0, 0])
+        for line in self.line_ids:
+            tax = line.tax_id and backend._mapped_option("tax", line.tax_id)
+            code = tax.code if tax else backend.untaxed_vat_code_id.code
+            account = backend._mapped_option("account", line.account_id)
+            key = account and account_key(account)
+            if not code or not key:
+                raise UserError(
+                    self.env._(
+                        "Map the tax %(tax)s and the income account %(account)s on the link "
+                        "%(name)s before the collective entry %(entry)s can be booked.",
+                        tax=line.tax_id.display_name or "-",
+                        account=line.account_id.display_name,
+                        name=backend.name,
+                        entry=self.name,
+                    )
+                )
+            sums[(code, key)][0] += to_cents(line.base)
+            sums[(code, key)][1] += to_cents(line.vat)
+        return [
+            (code, key, base / 100, vat / 100)
+            for (code, key), (base, vat) in sums.items()
+            if base or vat
+        ]
+
     def _collective_is_empty(self):
         self.ensure_one()
         return not any(to_cents(line.base) or to_cents(line.vat) for line in self.line_ids)

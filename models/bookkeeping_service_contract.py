@@ -246,10 +246,10 @@ class BookkeepingServiceContract(models.AbstractModel):
 
     # ------------------------------------------------------------------ collective booking
 
-    def _service_collective_customer(self, client):
-        """Remote (at most one look-up, then remembered on the link): the remote id of the
-        default customer that collective entries are booked on. Raises ``UserError`` that
-        says what to fill in when the link names none or the service does not know it."""
+    def _service_collective_customer(self, client, code):
+        """Remote, one look-up (the core remembers the answer per code): the remote id of
+        the customer with ``code`` (the link's Default customer, as the service shows it:
+        an account code, a customer number), or None when there is no single one."""
         return self._service_unsupported("collective_customer")
 
     def _service_check_collective_move(self, move, document):

@@ -25,7 +25,7 @@ class TestAsperionCollective(AsperionCommon):
             debtor = client.create_debtor(
                 {"name": "Particulieren webshop", "debtorKindId": "DEB", "countryCode": "NL"}
             )
-        self.backend.asperion_collective_debtor_number = str(debtor["customerNumber"])
+        self.backend.collective_customer_code = str(debtor["customerNumber"])
         self.debtor_id = debtor["id"]
         self.clear_stats()
 
@@ -72,7 +72,7 @@ class TestAsperionCollective(AsperionCommon):
     def test_no_double_count_after_a_lost_response(self):
         move = self.b2c([10.0])
         with self.backend._session() as client:
-            self.backend._service_collective_customer(client)
+            self.backend._collective_customer(client)
         self.faults(lose_next_creates=1)
         self.backend._push_collective_entries()
         entry = self.entries()

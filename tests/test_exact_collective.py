@@ -31,7 +31,7 @@ class TestExactCollective(ExactCommon):
         # The default debtor of the webshop, as the accountant made it in Exact.
         with self.backend._session() as client:
             account = client.create_account({"Name": "Particulieren webshop", "Status": "C"})
-        self.backend.exact_collective_customer_code = account["Code"].strip()
+        self.backend.collective_customer_code = account["Code"].strip()
         self.customer_guid = account["ID"]
         self.clear_stats()
 
@@ -171,7 +171,7 @@ class TestExactCollective(ExactCommon):
         self.assertEqual(self.entries().move_ids, good)
 
     def test_missing_default_customer_says_what_to_fill_in(self):
-        self.backend.exact_collective_customer_code = False
+        self.backend.collective_customer_code = False
         move = self.b2c([(10.0, 1.0)])
         self.run_collective()
         entry = self.entries()
@@ -180,10 +180,10 @@ class TestExactCollective(ExactCommon):
         self.assertEqual(move.bookkeeping_state, "error")
         self.assertFalse(self.remote_entries())
         # Fixed: Book now books it (a refusal is not retried by the cron on its own).
-        self.backend.exact_collective_customer_code = "does-not-exist"
+        self.backend.collective_customer_code = "does-not-exist"
         entry.action_book_now()
         self.assertIn("does-not-exist", entry.error)
-        self.backend.exact_collective_customer_code = self.remote_rows(
+        self.backend.collective_customer_code = self.remote_rows(
             "crm/Accounts", ID=self.customer_guid
         )[0]["Code"].strip()
         answer = entry.action_book_now()
@@ -204,7 +204,7 @@ class TestExactCollective(ExactCommon):
     def _no_double_count_after(self, **fault):
         move = self.b2c([(10.0, 1.0)])
         with self.backend._session() as client:
-            self.backend._service_collective_customer(client)  # the fault hits the create
+            self.backend._collective_customer(client)  # the fault hits the create
         self.faults(**fault)
         self.run_collective()
         entry = self.entries()

@@ -52,7 +52,7 @@ BENCH = {
     # named on the link (``client`` is the link's client, ``backend`` the Odoo link).
     "collective_setup": lambda backend, client: backend.write(
         {
-            "exact_collective_customer_code": client.create_account(
+            "collective_customer_code": client.create_account(
                 {"Name": "Particulieren (bench)", "Status": "C"}
             )["Code"].strip()
         }
