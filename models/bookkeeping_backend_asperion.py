@@ -890,35 +890,7 @@ class BookkeepingBackend(models.Model):
         errors = []
         if not self.administration_code:
             errors.append(self.env._("Choose the Asperion administration on the link first."))
-        errors += self._document_errors(document, lambda line: True)
-        for line in document["lines"]:
-            if line["kind"] != "product":
-                continue  # checked by _document_errors
-            taxes = line["taxes"]
-            if len(taxes) != 1:
-                errors.append(
-                    self.env._(
-                        "Asperion needs exactly one VAT code per line; these lines have none or "
-                        "several taxes: %(lines)s",
-                        lines=line["name"] or "",
-                    )
-                )
-            elif not self._mapped_option("tax", taxes):
-                errors.append(
-                    self.env._(
-                        "Map these taxes to an Asperion VAT code on the link: %(taxes)s",
-                        taxes=taxes.display_name,
-                    )
-                )
-            if not self._mapped_option("account", line["account"]):
-                errors.append(
-                    self.env._(
-                        "Map these income accounts to an Asperion ledger account on the link: "
-                        "%(accounts)s",
-                        accounts=line["account"].display_name,
-                    )
-                )
-        return errors
+        return errors + self._document_errors(document, lambda line: True, products=True)
 
     def _asperion_collective_lines(self, entry):
         """Odoo's summed amounts with their VAT, never recomputed (Asperion would round VAT

@@ -1053,35 +1053,10 @@ class BookkeepingBackend(models.Model):
                     name=self.name,
                 )
             )
+        errors += self._document_errors(document, lambda line: True, products=True)
         for line in document["lines"]:
-            taxes = line["taxes"]
-            if len(taxes) > 1:
-                errors.append(
-                    self.env._(
-                        "Line '%(line)s' has several taxes; Exact takes one VAT code per line.",
-                        line=line["name"],
-                    )
-                )
-            elif not taxes and not self.untaxed_vat_code_id:
-                errors.append(
-                    self.env._(
-                        "Line '%(line)s' has no tax. Choose the VAT code for lines without tax on "
-                        "the link %(name)s (tab VAT codes).",
-                        line=line["name"],
-                        name=self.name,
-                    )
-                )
-            elif taxes and not self._mapped_option("tax", taxes):
-                errors.append(
-                    self.env._(
-                        "The tax %(tax)s has no Exact VAT code: map it on the link %(name)s "
-                        "(tab VAT code mapping).",
-                        tax=taxes.display_name,
-                        name=self.name,
-                    )
-                )
             option = self._mapped_option("account", line["account"])
-            if not option or not (option.extra or {}).get("ID"):
+            if option and not (option.extra or {}).get("ID"):
                 errors.append(
                     self.env._(
                         "The income account %(account)s has no Exact GL account: map it on the "

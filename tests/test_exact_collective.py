@@ -165,7 +165,7 @@ class TestExactCollective(ExactCommon):
         self.assertEqual(self.calls(), 0)
         self.assertEqual(bad.bookkeeping_state, "error")
         self.assertIn(self.tax_unmapped.name, bad.bookkeeping_error)
-        self.assertIn("VAT code mapping", bad.bookkeeping_error)
+        self.assertIn("map it on the link", bad.bookkeeping_error)
         self.assertFalse(bad.bookkeeping_collective_entry_id)
         self.assertTrue(good.bookkeeping_collective_entry_id)
         self.assertEqual(self.entries().move_ids, good)
