@@ -28,6 +28,7 @@
         "views/bookkeeping_backend_visma_views.xml",
         "views/bookkeeping_backend_timewax_views.xml",
         "views/bookkeeping_log_views.xml",
+        "views/bookkeeping_collective_entry_views.xml",
         "views/account_move_views.xml",
         "views/res_partner_views.xml",
         "views/oauth_templates.xml",

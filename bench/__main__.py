@@ -1,4 +1,5 @@
 """python -m bench SERVICE [--invoices N] [--partners N] [--keep-db]
+python -m bench SERVICE --collective [--invoices N]   (collective booking of B2C invoices)
 python -m bench sandbox [--requests N]   (the sandbox's own throughput; no Odoo needed)
 python -m bench workers [--invoices 300] [--links 10] [--per-link 100] [--latency-ms 100]
     (real odoo-bin servers pushing at once: bench/workers.py)
@@ -76,6 +77,11 @@ def main():
         default=20,
         help="seconds of the sandbox's shortened 60-call window (services with a rate run)",
     )
+    parser.add_argument(
+        "--collective",
+        action="store_true",
+        help="collective booking: --invoices B2C invoices of one day (bench/collective.py)",
+    )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
     if args.invoices is None:
@@ -106,6 +112,11 @@ def main():
     if args.service in imports:
         result = importlib.import_module(imports[args.service]).run(args, src)
         print(json.dumps(result, sort_keys=True))
+        return 0
+    if args.collective:
+        from bench import collective  # noqa: PLC0415
+
+        print(json.dumps(collective.run(args, src), sort_keys=True))
         return 0
     bench = Bench(args, src)
     try:

@@ -1,5 +1,6 @@
 from . import (
     account_move,
+    account_move_collective,
     account_move_send,
     account_move_timewax,
     bookkeeping_backend,
@@ -9,6 +10,8 @@ from . import (
     bookkeeping_backend_setup,
     bookkeeping_backend_timewax,
     bookkeeping_backend_visma,
+    bookkeeping_collective,
+    bookkeeping_collective_entry,
     bookkeeping_document,
     bookkeeping_document_visma,
     bookkeeping_engine,

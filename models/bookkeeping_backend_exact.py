@@ -492,7 +492,7 @@ class BookkeepingBackend(models.Model):
     def _service_capabilities(self):
         if self.service != "exact":
             return super()._service_capabilities()
-        return frozenset({"push", "partners", "oauth"})
+        return frozenset({"push", "partners", "oauth", "collective"})
 
     def _service_vat_code_fits(self, tax, option):
         # Exact VAT types: E excludes VAT, I includes it; a code without a type fits both.
@@ -1032,6 +1032,87 @@ class BookkeepingBackend(models.Model):
             if r.get("YourRef") == move.name
         ]
         return self._exact_entry_result(move, rows[0]) if rows else None
+
+    # ------------------------------------------------------------------ collective booking
+
+    def _service_collective_customer(self, client, code):
+        if self.service != "exact":
+            return super()._service_collective_customer(client, code)
+        rows = client.accounts_by_field("Code", [code], select="ID,Code,Name")
+        return rows[0]["ID"] if len(rows) == 1 else None
+
+    def _service_check_collective_move(self, move, document):
+        if self.service != "exact":
+            return super()._service_check_collective_move(move, document)
+        errors = []
+        if not self.administration_code or not self.exact_journal_id:
+            errors.append(
+                self.env._(
+                    "Choose the Exact division and sales journal on the link %(name)s.",
+                    name=self.name,
+                )
+            )
+        errors += self._document_errors(document, lambda line: True, products=True)
+        for line in document["lines"]:
+            option = self._mapped_option("account", line["account"])
+            if option and not (option.extra or {}).get("ID"):
+                errors.append(
+                    self.env._(
+                        "The income account %(account)s has no Exact GL account: map it on the "
+                        "link %(name)s (tab Account mapping).",
+                        account=line["account"].display_name,
+                        name=self.name,
+                    )
+                )
+        return errors
+
+    def _exact_collective_lines(self, entry):
+        """Odoo's summed amounts with their VAT, never recomputed (Exact would round VAT
+        per line); GL accounts by GUID."""
+        return [
+            {
+                "GLAccount": gl_account,
+                "AmountFC": base,
+                "VATCode": code,
+                "VATAmountFC": vat,
+                "Description": entry._remote_description()[:60],
+            }
+            for code, gl_account, base, vat in entry._remote_lines(
+                lambda option: (option.extra or {}).get("ID")
+            )
+        ]
+
+    def _service_push_collective(self, client, entry, customer):
+        if self.service != "exact":
+            return super()._service_push_collective(client, entry, customer)
+        vals = {
+            "Journal": self.exact_journal_id.code,
+            "Customer": customer,
+            "EntryDate": entry.date.isoformat(),
+            "YourRef": entry.reference,
+            "Description": entry._remote_description()[:60],
+            "Currency": entry.currency_id.name,
+            "SalesEntryLines": self._exact_collective_lines(entry),
+        }
+        return self._exact_collective_result(client.create_sales_entry(vals))
+
+    def _service_find_collective(self, client, entry):
+        if self.service != "exact":
+            return super()._service_find_collective(client, entry)
+        rows = [
+            r
+            for r in client.sales_entries_by_your_ref([entry.reference])
+            if r.get("YourRef") == entry.reference
+        ]
+        return self._exact_collective_result(rows[0]) if rows else None
+
+    def _exact_collective_result(self, row):
+        amount = row.get("AmountFC")
+        return {
+            "remote_id": row["EntryID"],
+            "remote_number": str(row["EntryNumber"]) if row.get("EntryNumber") else None,
+            "remote_amount": float(amount) if amount is not None else None,
+        }
 
     # ------------------------------------------------------------------ sync back
 

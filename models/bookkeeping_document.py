@@ -171,15 +171,16 @@ class BookkeepingBackend(models.Model):
             "discount": self.env._("discount"),
         }[kind]
 
-    def _document_errors(self, document, account_needed):
+    def _document_errors(self, document, account_needed, products=False):
         """What stops the lines beyond the product lines (the services check those
-        themselves): a remote VAT code for each, a mapped account where the service books
-        on accounts (``account_needed(line)``), and a document that adds up."""
+        themselves; ``products``: those too): a remote VAT code for each, a mapped account
+        where the service books on accounts (``account_needed(line)``), and a document that
+        adds up."""
         errors = []
         if document["problem"]:
             errors.append(document["problem"])
         for line in document["lines"]:
-            if line["kind"] == "product":
+            if line["kind"] == "product" and not products:
                 continue
             label = self.env._(
                 "%(name)s (%(kind)s)",

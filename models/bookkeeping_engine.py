@@ -74,6 +74,10 @@ class BookkeepingEngine(models.AbstractModel):
 
     def _push_backend_moves(self, moves):
         self.ensure_one()
+        # Never one by one AND collectively: those go into their day's collective entry.
+        moves = moves.filtered(lambda m: not m.bookkeeping_collective)
+        if not moves:
+            return 0
         if self.state not in ("linked", "error") or self._is_paused():
             return 0  # the invoices stay 'to send' until the link works again
         with self._session() as client:
@@ -201,10 +205,12 @@ class BookkeepingEngine(models.AbstractModel):
             return None
         return document.get("filename") or f"{move.name.replace('/', '_')}.pdf", content
 
-    def _claim(self, moves):
+    def _claim(self, moves, space=ADVISORY_LOCK_SPACE):
         """Lock the invoices this worker will send. The row lock (SKIP LOCKED) dies at the
         first commit, so a session-level advisory lock keeps the claim across the
-        per-invoice commits: a second worker skips them instead of sending them twice."""
+        per-invoice commits: a second worker skips them instead of sending them twice.
+        ``space``: the advisory lock space of the records' model (collective entries
+        have their own)."""
         try:
             # Muted: the SQL layer logs every failed query as an error, and this failure is
             # an expected outcome of two workers racing, not a fault.
@@ -219,18 +225,18 @@ class BookkeepingEngine(models.AbstractModel):
             SQL(
                 "SELECT id FROM unnest(%s::int[]) AS id WHERE pg_try_advisory_lock(%s, id)",
                 locked.ids,
-                ADVISORY_LOCK_SPACE,
+                space,
             )
         )
         claimed = {row[0] for row in self.env.cr.fetchall()}
         return locked.filtered(lambda m: m.id in claimed)
 
-    def _release(self, moves):
+    def _release(self, moves, space=ADVISORY_LOCK_SPACE):
         if moves:
             self.env.cr.execute(
                 SQL(
                     "SELECT pg_advisory_unlock(%s, id) FROM unnest(%s::int[]) AS id",
-                    ADVISORY_LOCK_SPACE,
+                    space,
                     moves.ids,
                 )
             )
@@ -402,6 +408,8 @@ class BookkeepingEngine(models.AbstractModel):
                 [
                     ("bookkeeping_state", "in", ("done", "sent_draft")),
                     ("bookkeeping_remote_payment_state", "!=", "paid"),
+                    # A collective entry's receivable is the default customer's, not theirs.
+                    ("bookkeeping_collective_entry_id", "=", False),
                 ],
                 ("bookkeeping_remote_payment_state", "bookkeeping_remote_residual"),
             ),
@@ -456,6 +464,8 @@ class BookkeepingEngine(models.AbstractModel):
         with a retry that is due."""
         return [
             ("bookkeeping_backend_id.state", "=", "linked"),
+            # Those go into a collective entry (_push_collective_entries), never one by one.
+            ("bookkeeping_collective", "=", False),
             "|",
             ("bookkeeping_state", "in", ("to_send", "sending")),
             "&",
@@ -484,6 +494,7 @@ class BookkeepingEngine(models.AbstractModel):
         backends = self.browse()
         for (backend,) in waiting + pdfs:
             backends |= backend
+        backends |= self._collective_work()
         backends.with_env(self.env)._schedule_push()
 
     def _cron_push_link(self):
@@ -513,6 +524,8 @@ class BookkeepingEngine(models.AbstractModel):
                 order="id",
             )
         )
+        # The closed days of B2C invoices, one call per day and journal.
+        self._in_company_context()._push_collective_entries()
 
     def _resume_push(self, at):
         self._schedule_push(at=at)

@@ -41,6 +41,13 @@ HOOKS_BY_CAPABILITY = {
         "suggest_defaults",
     ),
     "partners": ("partner_vals", "push_partner", "fetch_customers", "partner_match_keys"),
+    # The collective booking of B2C invoices ("verzamelboeking", bookkeeping_collective.py).
+    "collective": (
+        "collective_customer",
+        "check_collective_move",
+        "push_collective",
+        "find_collective",
+    ),
 }
 SERVICE_HOOKS = tuple(hook for hooks in HOOKS_BY_CAPABILITY.values() for hook in hooks)
 
@@ -63,6 +70,8 @@ CAPABILITIES = {
     "partners": "Customers are linked, created and imported",
     "oauth": "The link is made with an OAuth login at the service",
     "import": "Invoices are imported from the service into Odoo",
+    "collective": "B2C invoices of private persons are booked as one entry per day and journal "
+    "on a default customer",
 }
 
 
@@ -234,3 +243,33 @@ class BookkeepingServiceContract(models.AbstractModel):
     def _service_partner_match_keys(self):
         """Local: the keys customers are matched on, in order, e.g. ``["vat", "email"]``."""
         return self._service_unsupported("partner_match_keys")
+
+    # ------------------------------------------------------------------ collective booking
+
+    def _service_collective_customer(self, client, code):
+        """Remote, one look-up (the core remembers the answer per code): the remote id of
+        the customer with ``code`` (the link's Default customer, as the service shows it:
+        an account code, a customer number), or None when there is no single one."""
+        return self._service_unsupported("collective_customer")
+
+    def _service_check_collective_move(self, move, document):
+        """Local, before any call: what stops ``move`` (with its invoice ``document``) from
+        going into a collective entry, as messages that say what to fix (e.g. a tax or
+        income account without a remote code). The core already checked state, type,
+        currency and that the document adds up."""
+        return self._service_unsupported("check_collective_move")
+
+    def _service_push_collective(self, client, entry, customer):
+        """Remote: create ``entry`` (a ``bookkeeping.collective.entry``) on the default
+        customer ``customer``, with ``entry.reference`` as the reference the service
+        finds it back by, one line per (remote VAT code, remote revenue account) from
+        ``entry._collective_lines()`` with their base and VAT as given (never recomputed).
+        Returns ``{remote_id, remote_number, remote_amount}``; raises ``OutcomeUnknown``
+        when the create may have happened, ``ValidationError`` for a refusal."""
+        return self._service_unsupported("push_collective")
+
+    def _service_find_collective(self, client, entry):
+        """Remote: look ``entry`` up by ``entry.reference`` after an unknown outcome (or a
+        crash between the call and our commit). The result dict of ``push_collective``, or
+        None when the service does not have it."""
+        return self._service_unsupported("find_collective")

@@ -1,5 +1,6 @@
 from . import (
     test_asperion_amounts,
+    test_asperion_collective,
     test_asperion_invoices,
     test_asperion_link,
     test_asperion_tokens,
@@ -9,6 +10,7 @@ from . import (
     test_contract_visma,
     test_core,
     test_exact_amounts,
+    test_exact_collective,
     test_exact_invoices,
     test_exact_link,
     test_exact_tokens,

@@ -34,6 +34,14 @@ class TestEveryActionAnswers(ExactCommon):
             }
         )
 
+    def collective_entry(self):
+        """A collective entry of a private person's invoice, collected but not booked."""
+        self.backend.collective_booking = True
+        private = self.env["res.partner"].create({"name": "Anna", "country_id": self.nl.id})
+        self.invoice([(10.0, 1.0)], partner=private)
+        self.backend._collect_invoices()
+        return self.backend.collective_entry_ids
+
     def module_records(self, model):
         data = self.env["ir.model.data"].search([("module", "=", MODULE), ("model", "=", model)])
         return self.env[model].browse(data.mapped("res_id"))
@@ -85,6 +93,8 @@ class TestEveryActionAnswers(ExactCommon):
         for model, method in sorted(buttons):
             if model == "bookkeeping.partner.sync.wizard" and model not in records:
                 records[model] = self.env[model].create({"backend_id": self.backend.id})
+            if model == "bookkeeping.collective.entry" and model not in records:
+                records[model] = self.collective_entry()
             if model == "bookkeeping.timewax.import.wizard" and model not in records:
                 records[model] = self.env[model].create({"backend_id": self.import_link().id})
             record = records[model]

@@ -42,7 +42,32 @@ BENCH = {
     "finalise": "/asperion/drafts/{remote_ref}/finalize",
     "rate_note": "Asperion publishes no rate limit; 429/503 handling is proven by the tests "
     "with Retry-After.",
+    # bench/collective.py: the default debtor of collective entries, made remotely and
+    # named on the link.
+    "collective_setup": lambda backend, client: backend.write(
+        {
+            "collective_customer_code": str(
+                client.create_debtor(
+                    {"name": "Particulieren (bench)", "debtorKindId": "DEB", "countryCode": "NL"}
+                )["customerNumber"]
+            )
+        }
+    ),
 }
+
+
+def collective_totals(state, references):
+    """Count and totals of the collective entries ``references`` (final sales invoices
+    numbered with them) as the sandbox holds them: {entries, total, vat, lines}."""
+    refs = set(references)
+    adm = state.get("administrations", {}).get("101", {})
+    rows = [r for r in adm.get("salesinvoices", []) if r.get("invoiceNumber") in refs]
+    return {
+        "entries": len(rows),
+        "total": round(sum(r["amountInclVat"] for r in rows), 2),
+        "vat": round(sum(r["vatAmount"] for r in rows), 2),
+        "lines": sum(len(r["lines"]["_data"]) for r in rows),
+    }
 
 
 def remote_documents(state):

@@ -48,6 +48,15 @@ BENCH = {
     "pay": "/exact/receivables/{remote_id}/pay",
     "finalise": "/exact/salesinvoices/{remote_id}/print",
     "rate_note": None,
+    # bench/collective.py: the default customer of collective entries, made remotely and
+    # named on the link (``client`` is the link's client, ``backend`` the Odoo link).
+    "collective_setup": lambda backend, client: backend.write(
+        {
+            "collective_customer_code": client.create_account(
+                {"Name": "Particulieren (bench)", "Status": "C"}
+            )["Code"].strip()
+        }
+    ),
 }
 
 
@@ -57,6 +66,21 @@ WORKERS = {
     "add_administrations": lambda codes: ("/exact/divisions", {"codes": codes}),
     "remote_documents": lambda state, code: state.get(f"{code}/salesentry/SalesEntries", []),
 }
+
+
+def collective_totals(state, references):
+    """Count and totals of the collective entries ``references`` as the sandbox holds
+    them: {entries, total, vat, lines}."""
+    refs = set(references)
+    rows = [r for r in state.get("1001/salesentry/SalesEntries", []) if r.get("YourRef") in refs]
+    ids = {r["EntryID"] for r in rows}
+    lines = [r for r in state.get("1001/salesentry/SalesEntryLines", []) if r["EntryID"] in ids]
+    return {
+        "entries": len(rows),
+        "total": round(sum(r["AmountFC"] for r in rows), 2),
+        "vat": round(sum(r["VATAmountFC"] for r in rows), 2),
+        "lines": len(lines),
+    }
 
 
 def remote_documents(state):
