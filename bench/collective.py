@@ -10,7 +10,6 @@ service (its default customer, reading its entries) comes from the recipe."""
 import time
 from datetime import date
 
-import odoo_env
 import psutil
 
 from bench.harness import Bench, say
@@ -63,11 +62,7 @@ class CollectiveBench(Bench):
         return Move.browse(ids)
 
     def run(self):
-        self._create_db()
-        self._start_sandbox()
-        if self.hooks["rate_limit_off"]:
-            self.control("POST", *self.hooks["rate_limit_off"])
-        _odoo, self.registry = odoo_env.odoo_env(self.db, self.src)
+        self._start()
         from odoo import SUPERUSER_ID, api, sql_db  # noqa: PLC0415
 
         count = self.args.invoices

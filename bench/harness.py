@@ -243,25 +243,33 @@ class Bench:
             if "/oauth2/" not in key and "/connect/" not in key
         )
 
-    def run(self):
+    def _start(self):
+        """A fresh database with the addon, the sandbox in its own process, Odoo here."""
         self._create_db()
         self._start_sandbox()
         if self.hooks["rate_limit_off"]:
             self.control("POST", *self.hooks["rate_limit_off"])
         _odoo, self.registry = odoo_env.odoo_env(self.db, self.src)
+
+    def _link_with_partners(self, env):
+        """The link made and its customers pushed, committed: what every measure starts from."""
+        self._setup(env)
+        env.cr.commit()
+        client = self.backend._client()
+        for partner in self.partners:
+            self.backend._push_partner(client, partner)
+        env["bookkeeping.log"]._flush_collector(client)
+        env.cr.commit()
+
+    def run(self):
+        self._start()
         from odoo import SUPERUSER_ID, api, sql_db  # noqa: PLC0415
 
         result = {"service": self.service}
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             say("Setting up the link, partners and invoices ...")
-            self._setup(env)
-            cr.commit()
-            client = self.backend._client()
-            for partner in self.partners:
-                self.backend._push_partner(client, partner)
-            env["bookkeeping.log"]._flush_collector(client)
-            cr.commit()
+            self._link_with_partners(env)
             main = self._invoices(env, self.args.invoices, 0, timed=True)
             pdf = self._invoices(env, self.args.pdf_invoices, self.args.invoices)
             rate = (

@@ -302,10 +302,7 @@ class WorkersBench(Bench):
         return result
 
     def run(self):
-        self._create_db()
-        self._start_sandbox()
-        self.control("POST", *self.hooks["rate_limit_off"])
-        _odoo, self.registry = odoo_env.odoo_env(self.db, self.src)
+        self._start()
         from odoo import SUPERUSER_ID, api  # noqa: PLC0415
 
         result = {"bench": "workers"}
@@ -313,13 +310,7 @@ class WorkersBench(Bench):
             env = api.Environment(cr, SUPERUSER_ID, {})
             say("Setting up the link, partners and invoices ...")
             self.args.partners = min(self.args.partners, 50)
-            self._setup(env)
-            cr.commit()
-            client = self.backend._client()
-            for partner in self.partners:
-                self.backend._push_partner(client, partner)
-            env["bookkeeping.log"]._flush_collector(client)
-            cr.commit()
+            self._link_with_partners(env)
             if self.args.part in ("all", "servers"):
                 result.update(self.three_servers_one_division(env, self.args.invoices))
                 self.control("POST", *self.hooks["rate_limit_off"])

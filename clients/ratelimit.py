@@ -288,26 +288,11 @@ class RateLimiter:
             self._update(**values)
             self._give_back_slot()
 
-    def update(
-        self,
-        minute_remaining=None,
-        minute_reset=None,
-        day_remaining=None,
-        day_reset=None,
-        *,
-        minute_limit=None,
-        day_limit=None,
-    ) -> None:
-        """Record the budget a response reported (resets in epoch seconds)."""
+    def update(self, *args, **kwargs) -> None:
+        """Record the budget a response reported (resets in epoch seconds); the arguments
+        are those of :meth:`_update`."""
         with self._state():
-            self._update(
-                minute_remaining,
-                minute_reset,
-                day_remaining,
-                day_reset,
-                minute_limit=minute_limit,
-                day_limit=day_limit,
-            )
+            self._update(*args, **kwargs)
 
     def _update(
         self,

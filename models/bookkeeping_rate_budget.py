@@ -25,16 +25,17 @@ from ..clients.ratelimit import RateLimiter
 # belongs to a worker that died.
 RESERVATION_TTL = 300.0
 
-_COLUMNS = (
-    "minute_limit",
-    "minute_remaining",
-    "minute_reset",
-    "day_limit",
-    "day_remaining",
-    "day_reset",
-    "blocked_until",
-    "last_start",
-)
+# column -> the limiter's attribute
+_COLUMNS = {
+    "minute_limit": "minute_limit",
+    "minute_remaining": "minute_remaining",
+    "minute_reset": "minute_reset",
+    "day_limit": "day_limit",
+    "day_remaining": "day_remaining",
+    "day_reset": "day_reset",
+    "blocked_until": "blocked_until",
+    "last_start": "_last_start",
+}
 
 
 class BookkeepingRateBudget(models.Model):
@@ -109,18 +110,10 @@ class SharedRateLimiter(RateLimiter):
             )
             cr.execute(select, [self.db_key])
             row = cr.fetchone()
-        (
-            self.minute_limit,
-            self.minute_remaining,
-            self.minute_reset,
-            self.day_limit,
-            self.day_remaining,
-            self.day_reset,
-            blocked_until,
-            self._last_start,
-            reservations,
-        ) = row
-        self.blocked_until = blocked_until or 0.0
+        *values, reservations = row
+        for attribute, value in zip(_COLUMNS.values(), values, strict=True):
+            setattr(self, attribute, value)
+        self.blocked_until = self.blocked_until or 0.0
         now = self.now()
         # A reservation past its expiry is the slot of a worker that died: it is free again.
         self._reservations = {
@@ -133,14 +126,7 @@ class SharedRateLimiter(RateLimiter):
             f"UPDATE bookkeeping_rate_budget SET {', '.join(f'{c} = %s' for c in _COLUMNS)}, "
             "reservations = %s WHERE key = %s",
             [
-                self.minute_limit,
-                self.minute_remaining,
-                self.minute_reset,
-                self.day_limit,
-                self.day_remaining,
-                self.day_reset,
-                self.blocked_until or None,
-                self._last_start,
+                *(getattr(self, attribute) for attribute in _COLUMNS.values()),
                 json.dumps(self._reservations),
                 self.db_key,
             ],
