@@ -93,6 +93,7 @@ class BookkeepingEngine(models.AbstractModel):
         handled = 0
         for start in range(0, len(moves), PUSH_CHUNK):
             chunk = self._claim(moves[start : start + PUSH_CHUNK])
+            chunk = self._still_to_send(chunk)
             try:
                 cache_ctx._cache_partner_links(chunk.partner_id)
                 fresh = cache_ctx._mark_sending(chunk)
@@ -230,6 +231,17 @@ class BookkeepingEngine(models.AbstractModel):
         )
         claimed = {row[0] for row in self.env.cr.fetchall()}
         return locked.filtered(lambda m: m.id in claimed)
+
+    def _still_to_send(self, moves):
+        """The claimed invoices that still need sending, read afresh under the claim: our
+        search may be older than another worker's run (a second lane, the button) that has
+        booked some of them meanwhile; looking those up again would cost a call each."""
+        moves.invalidate_recordset(
+            ["bookkeeping_state", "bookkeeping_remote_id", "bookkeeping_outcome_unknown"]
+        )
+        booked = moves.filtered(lambda m: m.bookkeeping_state in ("done", "sent_draft"))
+        self._release(booked)
+        return moves - booked
 
     def _release(self, moves, space=ADVISORY_LOCK_SPACE):
         if moves:

@@ -134,3 +134,21 @@ class TestPushJobPerLink(ExactCommon):
         with self.assertRaises(psycopg2.errors.CheckViolation), mute_logger("odoo.sql_db"):
             self.backend.push_lanes = 0
             self.backend.flush_recordset()
+
+    def test_an_invoice_another_worker_booked_meanwhile_costs_no_call(self):
+        """Two lanes search the same waiting invoices; the one that claims later must not
+        look up (or send) what the other booked after the search."""
+        moves = self.invoice([(10.0, 1.0)]) | self.invoice([(20.0, 1.0)])
+        moves.mapped("bookkeeping_state")  # this worker's search: both 'to send'
+        other_lane = self.env["account.move"].browse(moves[0].id)
+        self.backend._push_moves(other_lane)
+        self.assertEqual(other_lane.bookkeeping_state, "done")
+        # What our stale search still believes, as a recordset read before the other run.
+        self.env.flush_all()
+        self.env.cache.set(moves[0], moves._fields["bookkeeping_state"], "sending")
+        self.clear_stats()
+        self.backend._push_moves(moves)
+        self.assertEqual(set(moves.mapped("bookkeeping_state")), {"done"})
+        requests = self.stats()["requests"]
+        self.assertEqual(sum(n for k, n in requests.items() if k.startswith("GET ")), 0, requests)
+        self.assertEqual(len(self.remote_rows("salesentry/SalesEntries")), 2)
