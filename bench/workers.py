@@ -15,6 +15,7 @@ The servers run the product's own path: the link crons, triggered as posting tri
 # A standalone script owns its transaction: it commits like a cron would.
 # pylint: disable=invalid-commit
 
+import os
 import subprocess
 import time
 from datetime import date
@@ -53,9 +54,10 @@ class WorkersBench(Bench):
                 "--log-level=warn",
                 "--without-demo=all",
             ]
-            self.servers.append(
-                subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            )
+            log = os.path.join(odoo_env.VENV, "logs", f"bench-server-{len(self.servers)}.log")
+            os.makedirs(os.path.dirname(log), exist_ok=True)
+            with open(log, "w", encoding="utf-8") as handle:
+                self.servers.append(subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT))
             ports.append(port)
         for port in ports:
             for _ in range(600):

@@ -17,6 +17,7 @@ import time
 from datetime import timedelta
 
 import psycopg2
+from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -244,14 +245,23 @@ class BookkeepingEngine(models.AbstractModel):
         return moves - booked
 
     def _release(self, moves, space=ADVISORY_LOCK_SPACE):
-        if moves:
-            self.env.cr.execute(
-                SQL(
-                    "SELECT pg_advisory_unlock(%s, id) FROM unnest(%s::int[]) AS id",
-                    space,
-                    moves.ids,
-                )
+        """Give the claim up. The advisory locks belong to the database connection, not to
+        the transaction: when an error has aborted the transaction, the unlock could not
+        run, the connection would go back to Odoo's pool still holding them, and no worker
+        would ever send these invoices again. So roll back first (the error is on its way
+        up, and its run is lost anyway), then unlock."""
+        if not moves:
+            return
+        connection = getattr(self.env.cr, "_cnx", None)  # a test cursor has none of its own
+        if connection and connection.get_transaction_status() == TRANSACTION_STATUS_INERROR:
+            self.env.cr.rollback()
+        self.env.cr.execute(
+            SQL(
+                "SELECT pg_advisory_unlock(%s, id) FROM unnest(%s::int[]) AS id",
+                space,
+                moves.ids,
             )
+        )
 
     def _mark_sending(self, moves):
         """Mark the claimed invoices 'sending' and commit before any call: after a crash
