@@ -160,6 +160,51 @@ def glue_addons():
     )
 
 
+def _upgrade_check(label, db, module):
+    return (label, db, ["-u", module, "--stop-after-init", "--http-port=0"], None)
+
+
+def _uninstall_check(src, label, db, module):
+    """``odoo-bin module uninstall`` reads its addons path from a configuration file."""
+    conf = os.path.join(LOG_DIR, "odoo.conf")
+    odoo_bin = os.path.join(src, "odoo-bin")
+    return (
+        label,
+        db,
+        None,
+        [sys.executable, odoo_bin, "module", "uninstall", "-c", conf, "-d", db, module],
+    )
+
+
+def _run_checks(src, suite_db, checks, tally):
+    """Each check is (label, database, odoo-bin arguments, or a whole command): one line
+    each, ``ok`` or ``FAIL``, counted as one test. A database other than the suite's is
+    made afresh."""
+    conf = os.path.join(LOG_DIR, "odoo.conf")
+    _write_config(src, conf)
+    failed = 0
+    for label, check_db, args, raw_cmd in checks:
+        if raw_cmd:
+            result = subprocess.run(raw_cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+            errors = [
+                line
+                for line in (result.stdout + result.stderr).splitlines()
+                if BAD_LOG_RE.match(line) or line.startswith("Traceback")
+            ]
+            ok = result.returncode == 0 and not errors
+            if not ok:
+                print("   " + "\n   ".join((errors or [result.stderr[-500:]])[:5]), flush=True)
+        else:
+            if check_db != suite_db:
+                odoo_env.drop_db(check_db)
+            rc, _report, bad, _s, _log = _odoo_run(src, check_db, args, f"check-{check_db}.log")
+            ok = rc == 0 and not bad
+        print(f"   {'ok  ' if ok else 'FAIL'} {label}", flush=True)
+        tally.add(1 if ok else 0, 0 if ok else 1)
+        failed += not ok
+    return not failed
+
+
 def run_glue_suites(src, tally):
     """Each glue addon's own tests, in a database of its own, so that the main suite runs
     without the addons the glue joins in (queue_job takes the pushes over when installed)."""
@@ -169,7 +214,19 @@ def run_glue_suites(src, tally):
         return
     for addon in glue_addons():
         db = f"abl_glue_{os.getpid()}"
-        if _run_suite(src, db, addon, f"/{addon}", f"odoo-{addon}.log", addon, tally):
+        if not _run_suite(src, db, addon, f"/{addon}", f"odoo-{addon}.log", addon, tally):
+            continue  # kept for a look
+        if "checks" in _parts():
+            print(f"== Install checks of {addon} ==", flush=True)
+            # Uninstalling the glue gives the pushes back to the links' crons.
+            checks = [
+                _upgrade_check(f"upgrade (-u) of {addon}", db, addon),
+                _uninstall_check(src, f"uninstall {addon}", db, addon),
+                _upgrade_check(f"upgrade (-u) of {MODULE} without {addon}", db, MODULE),
+            ]
+            if not _run_checks(src, db, checks, tally):
+                continue
+        if not os.environ.get("KEEP_TEST_DB"):
             odoo_env.drop_db(db)
 
 
@@ -190,71 +247,22 @@ def run_odoo_suite(src, tally):
     if "checks" not in _parts():
         return
     print("== Install checks ==", flush=True)
-    conf = os.path.join(LOG_DIR, "odoo.conf")
-    _write_config(src, conf)
-    checks = [
-        (
-            "upgrade (-u) of an installed database",
-            db,
-            ["-u", MODULE, "--stop-after-init", "--http-port=0"],
-            None,
-        ),
-        (
-            "uninstall",
-            db,
-            None,
-            [
-                sys.executable,
-                os.path.join(src, "odoo-bin"),
-                "module",
-                "uninstall",
-                "-c",
-                conf,
-                "-d",
-                db,
-                MODULE,
-            ],
-        ),
-        (
-            "install next to l10n_nl",
-            f"{db}_nl",
-            ["-i", f"l10n_nl,{MODULE}", "--stop-after-init", "--http-port=0"],
-            None,
-        ),
-        (
-            "uninstall next to l10n_nl",
-            f"{db}_nl",
-            None,
-            [
-                sys.executable,
-                os.path.join(src, "odoo-bin"),
-                "module",
-                "uninstall",
-                "-c",
-                conf,
-                "-d",
+    _run_checks(
+        src,
+        db,
+        [
+            _upgrade_check("upgrade (-u) of an installed database", db, MODULE),
+            _uninstall_check(src, "uninstall", db, MODULE),
+            (
+                "install next to l10n_nl",
                 f"{db}_nl",
-                MODULE,
-            ],
-        ),
-    ]
-    for label, check_db, args, raw_cmd in checks:
-        if raw_cmd:
-            result = subprocess.run(raw_cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-            errors = [
-                line
-                for line in (result.stdout + result.stderr).splitlines()
-                if BAD_LOG_RE.match(line) or line.startswith("Traceback")
-            ]
-            ok = result.returncode == 0 and not errors
-            if not ok:
-                print("   " + "\n   ".join((errors or [result.stderr[-500:]])[:5]), flush=True)
-        else:
-            odoo_env.drop_db(check_db) if check_db != db else None
-            rc, _report, bad, _s, _log = _odoo_run(src, check_db, args, f"check-{check_db}.log")
-            ok = rc == 0 and not bad
-        print(f"   {'ok  ' if ok else 'FAIL'} {label}", flush=True)
-        tally.add(1 if ok else 0, 0 if ok else 1)
+                ["-i", f"l10n_nl,{MODULE}", "--stop-after-init", "--http-port=0"],
+                None,
+            ),
+            _uninstall_check(src, "uninstall next to l10n_nl", f"{db}_nl", MODULE),
+        ],
+        tally,
+    )
     if tally.failed == 0 and not os.environ.get("KEEP_TEST_DB"):
         odoo_env.drop_db(db)
         odoo_env.drop_db(f"{db}_nl")
