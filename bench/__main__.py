@@ -2,6 +2,7 @@
 python -m bench SERVICE --collective [--invoices N]   (collective booking of B2C invoices)
 python -m bench sandbox [--requests N]   (the sandbox's own throughput; no Odoo needed)
 python -m bench workers [--invoices 300] [--links 10] [--per-link 100] [--latency-ms 100]
+    [--part all|servers|links] [--queue-job]
     (real odoo-bin servers pushing at once: bench/workers.py)
 
 SERVICE is any sandbox service whose recipe (``sandbox/<service>/recipe.py``) has ``BENCH``.
@@ -65,6 +66,12 @@ def main():
         "--latency-ms", type=int, default=100, help="the sandbox's answer time (bench workers)"
     )
     parser.add_argument("--part", choices=("all", "servers", "links"), default="all")
+    parser.add_argument(
+        "--queue-job",
+        action="store_true",
+        help="bench workers: the links push as OCA queue_job jobs (the glue addon) on one "
+        "server whose job runner has root:4",
+    )
     parser.add_argument(
         "--workers-service", default=None, help="bench workers: a service whose recipe has WORKERS"
     )

@@ -35,6 +35,7 @@ class Bench:
         self.sandbox_db = None
         self.url = None
         self.registry = None
+        self.modules = odoo_env.MODULE  # what the bench database installs
 
     # ------------------------------------------------------------------ processes
 
@@ -43,7 +44,7 @@ class Bench:
         say(f"Creating database {self.db} ...")
         cmd = odoo_env.odoo_base_args(self.src, self.db) + [
             "-i",
-            odoo_env.MODULE,
+            self.modules,
             "--stop-after-init",
             "--http-port=0",
             "--log-level=warn",

@@ -11,6 +11,9 @@
    reached over the internet, and waiting on it is what parallel links win back.
 
 The servers run the product's own path: the link crons, triggered as posting triggers them.
+With ``--queue-job`` the many-links part runs on OCA queue_job instead (the glue addon
+installed): one server whose job runner has ``root:4`` (four jobs at once, as four cron
+workers), each link's push a job on its own channel.
 """
 # A standalone script owns its transaction: it commits like a cron would.
 # pylint: disable=invalid-commit
@@ -29,6 +32,8 @@ from bench.harness import Bench, say
 DIVISION = 1001
 WINDOW = 20
 LIMIT = 60
+GLUE = "account_bookkeeping_link_queue_job"
+QUEUE_JOB_CHANNELS = "root:4"
 
 
 class WorkersBench(Bench):
@@ -40,11 +45,18 @@ class WorkersBench(Bench):
         self.workers = self.recipe.WORKERS
         self.db = f"{self.db}_workers"
         self.servers = []
+        if args.queue_job:
+            self.modules = f"{self.modules},{GLUE}"
+            self.db = f"{self.db}_qj"
 
     # ------------------------------------------------------------------ servers
 
-    def start_servers(self, count, cron_threads):
+    def start_servers(self, count, cron_threads, queue_job=False):
         ports = []
+        # queue_job's runner is a thread of the server (a server-wide module); it hands the
+        # jobs to that server's HTTP threads, within its channels' capacities.
+        load = ["--load=base,web,queue_job"] if queue_job else []
+        env = dict(os.environ, ODOO_QUEUE_JOB_CHANNELS=QUEUE_JOB_CHANNELS)
         for _ in range(count):
             port = odoo_env.free_port()
             cmd = odoo_env.odoo_base_args(self.src, self.db) + [
@@ -53,11 +65,14 @@ class WorkersBench(Bench):
                 f"--max-cron-threads={cron_threads}",
                 "--log-level=warn",
                 "--without-demo=all",
+                *load,
             ]
             log = os.path.join(odoo_env.VENV, "logs", f"bench-server-{len(self.servers)}.log")
             os.makedirs(os.path.dirname(log), exist_ok=True)
             with open(log, "w", encoding="utf-8") as handle:
-                self.servers.append(subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT))
+                self.servers.append(
+                    subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env)
+                )
             ports.append(port)
         for port in ports:
             for _ in range(600):
@@ -259,7 +274,10 @@ class WorkersBench(Bench):
         self.rate_limit_on()
         self.latency(self.args.latency_ms)
         env["bookkeeping.rate.budget"]._forget_all()
-        self.start_servers(2, 2)
+        if self.args.queue_job:
+            self.start_servers(1, 1, queue_job=True)  # the cron thread: the dispatcher
+        else:
+            self.start_servers(2, 2)
         self.reset_stats()
         say(f"One link alone: {per_link} invoices ...")
         backend, alone, _together = companies[0]
@@ -296,7 +314,14 @@ class WorkersBench(Bench):
             "links_http_429": stats.get("status", {}).get("429", 0),
             "links_remote_duplicates": duplicates,
             "links_latency_ms": self.args.latency_ms,
+            "links_runner": f"queue_job {QUEUE_JOB_CHANNELS}" if self.args.queue_job else "crons",
         }
+        if self.args.queue_job:
+            env.cr.execute(
+                "SELECT state, count(*) FROM queue_job WHERE method_name = %s GROUP BY state",
+                ["_push_link_job"],
+            )
+            result["links_jobs"] = dict(env.cr.fetchall())
         say(
             f"  {all_seconds:.1f} s: {result['links_throughput_ratio']}x the throughput of one "
             f"link, {result['links_http_429']} x 429, {duplicates} duplicates"
@@ -304,6 +329,10 @@ class WorkersBench(Bench):
         return result
 
     def run(self):
+        if self.args.queue_job:
+            if not odoo_env.ensure_queue_job():
+                return {"bench": "workers", "skipped": "queue_job could not be fetched"}
+            self.args.part = "links"  # the three servers share one budget through crons
         self._start()
         from odoo import SUPERUSER_ID, api  # noqa: PLC0415
 

@@ -125,8 +125,8 @@ def ensure_queue_job():
         wheels = [name for name in os.listdir(tmp) if name.endswith(".whl")]
         if result.returncode or not wheels:
             print(
-                "The queue_job glue is not tested: pip could not download "
-                f"{QUEUE_JOB_REQUIREMENT} (check the network access to PyPI).",
+                "queue_job skipped (the glue addon's tests and checks, bench --queue-job): "
+                f"pip could not download {QUEUE_JOB_REQUIREMENT} (check the access to PyPI).",
                 flush=True,
             )
             return False

@@ -1,7 +1,9 @@
 """scripts/odoo_env.py: set-up problems are one line, never a traceback."""
 
 import os
+import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -41,3 +43,44 @@ def test_no_browser_is_one_line_when_it_cannot_be_installed(monkeypatch, capsys,
     assert odoo_env.ensure_browser() is False
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("Browser tours skipped")
+
+
+def _fake_pip(wheel_members):
+    """pip download: writes a wheel with these members into -d, or fails when None."""
+
+    def run(cmd, **kwargs):
+        if wheel_members is None:
+            return subprocess.CompletedProcess(cmd, 1, "", "No matching distribution")
+        target = cmd[cmd.index("-d") + 1]
+        with zipfile.ZipFile(os.path.join(target, "odoo_addon_queue_job-19.0-py3.whl"), "w") as whl:
+            for name in wheel_members:
+                whl.writestr(name, "# " + name)
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    return run
+
+
+def test_queue_job_unreachable_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(odoo_env, "EXTRA_ADDONS", str(tmp_path / "extra-addons"))
+    monkeypatch.setattr(odoo_env.subprocess, "run", _fake_pip(None))
+    assert odoo_env.ensure_queue_job() is False
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("queue_job skipped") and len(out) == 2  # "Fetching ..." first
+    assert not (tmp_path / "extra-addons").exists()
+
+
+def test_queue_job_is_unpacked_once_without_the_rest_of_the_wheel(tmp_path, monkeypatch):
+    extra = tmp_path / "extra-addons"
+    monkeypatch.setattr(odoo_env, "EXTRA_ADDONS", str(extra))
+    members = [
+        "odoo/addons/queue_job/__manifest__.py",
+        "odoo/addons/queue_job/jobrunner/channels.py",
+        "odoo/__init__.py",  # would shadow the Odoo tree's package
+        "odoo_addon_queue_job-19.0.dist-info/METADATA",
+    ]
+    monkeypatch.setattr(odoo_env.subprocess, "run", _fake_pip(members))
+    assert odoo_env.ensure_queue_job() is True
+    files = sorted(str(p.relative_to(extra)) for p in extra.rglob("*") if p.is_file())
+    assert files == ["queue_job/__manifest__.py", "queue_job/jobrunner/channels.py"]
+    monkeypatch.setattr(odoo_env.subprocess, "run", _fake_pip(None))  # no second download
+    assert odoo_env.ensure_queue_job() is True
