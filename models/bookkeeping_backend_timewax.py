@@ -24,6 +24,8 @@ TIMEWAX_URL = "https://api.timewax.com"
 # gave the customer that number, so the journal must take it as it is.
 KEEP_NUMBER_REGEX = r"^(?P<prefix1>.*?)(?P<seq>\d{0,9})(?P<suffix>\D*?)$"
 IMPORT_CRON = "account_bookkeeping_link.ir_cron_timewax_import"
+# One import run per link (advisory lock space; the engine lists the spaces in use).
+IMPORT_LOCK_SPACE = 0x424B05
 
 
 class BookkeepingBackend(models.Model):
@@ -416,11 +418,11 @@ class BookkeepingBackend(models.Model):
     def _timewax_lock(self):
         """One import per link at a time (a session lock, released by the run or by
         PostgreSQL when the worker dies); False when another run holds it."""
-        self.env.cr.execute(SQL("SELECT pg_try_advisory_lock(%s, %s)", 0x424B02, self.id))
+        self.env.cr.execute(SQL("SELECT pg_try_advisory_lock(%s, %s)", IMPORT_LOCK_SPACE, self.id))
         return self.env.cr.fetchone()[0]
 
     def _timewax_unlock(self):
-        self.env.cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", 0x424B02, self.id))
+        self.env.cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", IMPORT_LOCK_SPACE, self.id))
 
     def _timewax_report_text(self, result):
         """'Timewax import: 3 created, 1 updated, 2 skipped, 1 failed (2 posted, 1

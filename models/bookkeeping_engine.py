@@ -31,7 +31,10 @@ _logger = logging.getLogger(__name__)
 CRON_BATCH = 200
 # Invoices marked 'sending' together, in one committed UPDATE, before their calls.
 PUSH_CHUNK = 50
-# First key of our pg_advisory_lock(int, int) pairs: "BK" + 1.
+# First key of our pg_advisory_lock(int, int) pairs: "BK" + 1. The spaces in use, each
+# declared where it is used: 0x424B01 invoices (here), 0x424B02 collective entries and
+# 0x424B03 a link's collective run (bookkeeping_collective.py), 0x424B04 queue_job push
+# lanes (glue/), 0x424B05 an import run per link (the import service's file).
 ADVISORY_LOCK_SPACE = 0x424B01
 # A 5xx or timeout is tried again inside the run this many times, after a short back-off
 # (seconds, doubled per try, with jitter), before the long schedule of BACKOFF_MINUTES.
