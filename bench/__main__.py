@@ -125,12 +125,7 @@ def main():
 
         print(json.dumps(collective.run(args, src), sort_keys=True))
         return 0
-    bench = Bench(args, src)
-    try:
-        result = bench.run()
-    finally:
-        bench.close()
-    print(json.dumps(result, sort_keys=True))
+    print(json.dumps(Bench.measure(args, src), sort_keys=True))
     return 0
 
 

@@ -151,8 +151,4 @@ class CollectiveBench(Bench):
 
 
 def run(args, src):
-    bench = CollectiveBench(args, src)
-    try:
-        return bench.run()
-    finally:
-        bench.close()
+    return CollectiveBench.measure(args, src)

@@ -244,6 +244,15 @@ class Bench:
             if "/oauth2/" not in key and "/connect/" not in key
         )
 
+    @classmethod
+    def measure(cls, args, src):
+        """Run this bench and clean up after it, whatever happens; returns its figures."""
+        bench = cls(args, src)
+        try:
+            return bench.run()
+        finally:
+            bench.close()
+
     def _start(self):
         """A fresh database with the addon, the sandbox in its own process, Odoo here."""
         self._create_db()

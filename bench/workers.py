@@ -359,8 +359,4 @@ def workers_services():
 
 
 def run(args, src):
-    bench = WorkersBench(args, src)
-    try:
-        return bench.run()
-    finally:
-        bench.close()
+    return WorkersBench.measure(args, src)

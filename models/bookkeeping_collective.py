@@ -184,17 +184,7 @@ class BookkeepingBackendCollective(models.Model):
     def _collective_due_domain(self):
         """The entries a run books: new, left 'sending' by a crash, or in error with a
         retry that is due (a refusal waits for Book now)."""
-        return [
-            "|",
-            ("state", "in", ("draft", "sending")),
-            "&",
-            "&",
-            ("state", "=", "error"),
-            ("error_retryable", "=", True),
-            "|",
-            ("next_attempt", "=", False),
-            ("next_attempt", "<=", fields.Datetime.now()),
-        ]
+        return self._waiting_or_due_domain("", ("draft", "sending"))
 
     def _collective_lock(self):
         self.env.cr.execute(SQL("SELECT pg_try_advisory_lock(%s, %s)", RUN_LOCK_SPACE, self.id))

@@ -491,15 +491,24 @@ class BookkeepingEngine(models.AbstractModel):
             ("bookkeeping_backend_id.state", "=", "linked"),
             # Those go into a collective entry (_push_collective_entries), never one by one.
             ("bookkeeping_collective", "=", False),
+            *self._waiting_or_due_domain("bookkeeping_", ("to_send", "sending")),
+        ]
+
+    @api.model
+    def _waiting_or_due_domain(self, prefix, waiting):
+        """Records whose ``<prefix>state`` is one of ``waiting`` (a crash's 'sending'
+        included), or in error with a retry that is due: the engine's rule for what a run
+        takes, for invoices and collective entries alike."""
+        return [
             "|",
-            ("bookkeeping_state", "in", ("to_send", "sending")),
+            (f"{prefix}state", "in", waiting),
             "&",
             "&",
-            ("bookkeeping_state", "=", "error"),
-            ("bookkeeping_error_retryable", "=", True),
+            (f"{prefix}state", "=", "error"),
+            (f"{prefix}error_retryable", "=", True),
             "|",
-            ("bookkeeping_next_attempt", "=", False),
-            ("bookkeeping_next_attempt", "<=", fields.Datetime.now()),
+            (f"{prefix}next_attempt", "=", False),
+            (f"{prefix}next_attempt", "<=", fields.Datetime.now()),
         ]
 
     @api.model
